@@ -1,0 +1,110 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "porten",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "porten", targets: ["PortenCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: Reference Hub and node agent
+
+        /// OpenAI wire types shared by the Hub, the node agent and tests: JSON values, errors, SSE.
+        .target(
+            name: "OpenAIWire",
+            path: "Reference/OpenAIWire",
+            swiftSettings: swiftSettings
+        ),
+        /// Frames of the Hub ↔ node WebSocket tunnel (docs/node-protocol.md).
+        .target(
+            name: "NodeProtocol",
+            dependencies: ["OpenAIWire"],
+            path: "Reference/NodeProtocol",
+            swiftSettings: swiftSettings
+        ),
+        /// OpenSSL's RNG, SHA-256 and constant-time compare.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Reference/COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "PortenHub",
+            dependencies: [
+                "OpenAIWire", "NodeProtocol", "COpenSSL",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Reference/PortenHub",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PortenNode",
+            dependencies: [
+                "OpenAIWire", "NodeProtocol",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Reference/PortenNode",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "PortenCLI",
+            dependencies: [
+                "PortenHub", "PortenNode", "OpenAIWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Reference/PortenCLI",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+
+        .testTarget(
+            name: "OpenAIWireTests",
+            dependencies: ["OpenAIWire"],
+            path: "Tests/OpenAIWireTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PortenHubTests",
+            dependencies: [
+                "PortenHub", "PortenNode", "OpenAIWire", "NodeProtocol",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            path: "Tests/PortenHubTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PortenNodeTests",
+            dependencies: ["PortenNode", "OpenAIWire", "NodeProtocol"],
+            path: "Tests/PortenNodeTests",
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,48 @@
+import Foundation
+import OpenAIWire
+
+extension TunnelMessage: Codable {
+    private enum TypeKey: String, CodingKey { case type }
+
+    public init(from decoder: any Decoder) throws {
+        let type = try decoder.container(keyedBy: TypeKey.self).decode(String.self, forKey: .type)
+        switch type {
+        case "hello": self = .hello(try Hello(from: decoder))
+        case "delta": self = .delta(try Delta(from: decoder))
+        case "embeddings": self = .embeddings(try Embeddings(from: decoder))
+        case "end": self = .end(try End(from: decoder))
+        case "fail": self = .fail(try Fail(from: decoder))
+        case "welcome": self = .welcome(try Welcome(from: decoder))
+        case "infer": self = .infer(try Infer(from: decoder))
+        case "cancel": self = .cancel(try Cancel(from: decoder))
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .type, in: try decoder.container(keyedBy: TypeKey.self), debugDescription: "unknown frame type '\(type)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: TypeKey.self)
+        try container.encode(type, forKey: .type)
+        switch self {
+        case .hello(let payload): try payload.encode(to: encoder)
+        case .delta(let payload): try payload.encode(to: encoder)
+        case .embeddings(let payload): try payload.encode(to: encoder)
+        case .end(let payload): try payload.encode(to: encoder)
+        case .fail(let payload): try payload.encode(to: encoder)
+        case .welcome(let payload): try payload.encode(to: encoder)
+        case .infer(let payload): try payload.encode(to: encoder)
+        case .cancel(let payload): try payload.encode(to: encoder)
+        }
+    }
+
+    /// The frame as one compact JSON text.
+    public func encodedText() throws -> String {
+        String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
+    }
+
+    /// Decodes one text frame.
+    public init(text: String) throws {
+        self = try JSONDecoder().decode(TunnelMessage.self, from: Data(text.utf8))
+    }
+}

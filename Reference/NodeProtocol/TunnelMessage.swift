@@ -1,0 +1,180 @@
+import Foundation
+import OpenAIWire
+
+/// One JSON text frame of the Hub ↔ node WebSocket tunnel (docs/node-protocol.md).
+///
+/// Every frame is an object with a `type` and that type's fields at the top level. Requests are
+/// multiplexed by `id` (the Hub's request id); a node may interleave frames of many requests.
+public enum TunnelMessage: Sendable, Equatable {
+    // node → hub
+    case hello(Hello)
+    case delta(Delta)
+    case embeddings(Embeddings)
+    case end(End)
+    case fail(Fail)
+    // hub → node
+    case welcome(Welcome)
+    case infer(Infer)
+    case cancel(Cancel)
+
+    /// The version this build speaks; a hello with another version is refused.
+    public static let protocolVersion = 1
+
+    /// The `type` discriminator of each case.
+    public var type: String {
+        switch self {
+        case .hello: "hello"
+        case .delta: "delta"
+        case .embeddings: "embeddings"
+        case .end: "end"
+        case .fail: "fail"
+        case .welcome: "welcome"
+        case .infer: "infer"
+        case .cancel: "cancel"
+        }
+    }
+}
+
+// MARK: - Payloads
+
+extension TunnelMessage {
+    /// The node's first frame: what it runs and what it can serve.
+    public struct Hello: Codable, Sendable, Equatable {
+        public var `protocol`: Int
+        public var engine: String
+        public var agent: String
+        /// Whether the Hub may tell the node to load catalog models (builtin, sim) or not (ollama, openai).
+        public var provisionable: Bool
+        /// How many requests the node runs at once.
+        public var concurrency: Int
+        public var vramMB: Int?
+        public var diskMB: Int?
+        public var models: [ModelState]
+
+        public init(
+            protocol: Int = TunnelMessage.protocolVersion, engine: String, agent: String, provisionable: Bool, concurrency: Int,
+            vramMB: Int? = nil, diskMB: Int? = nil, models: [ModelState]
+        ) {
+            self.protocol = `protocol`
+            self.engine = engine
+            self.agent = agent
+            self.provisionable = provisionable
+            self.concurrency = concurrency
+            self.vramMB = vramMB
+            self.diskMB = diskMB
+            self.models = models
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case `protocol`, engine, agent, provisionable, concurrency, models
+            case vramMB = "vram_mb", diskMB = "disk_mb"
+        }
+    }
+
+    /// A model the node has, and whether it can serve it right now.
+    public struct ModelState: Codable, Sendable, Equatable {
+        public enum State: String, Codable, Sendable { case ready, loading, onDisk = "on_disk" }
+        public var id: String
+        public var state: State
+
+        public init(id: String, state: State) {
+            self.id = id
+            self.state = state
+        }
+    }
+
+    /// The Hub's answer to a hello: who the node is and what the operator assigned to it.
+    public struct Welcome: Codable, Sendable, Equatable {
+        public var nodeID: String
+        public var region: String
+        public var trustClass: String
+        /// Models of the hello that the Hub accepted (those in its catalog).
+        public var acceptedModels: [String]
+
+        public init(nodeID: String, region: String, trustClass: String, acceptedModels: [String]) {
+            self.nodeID = nodeID
+            self.region = region
+            self.trustClass = trustClass
+            self.acceptedModels = acceptedModels
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case nodeID = "node_id", region, trustClass = "trust_class", acceptedModels = "accepted_models"
+        }
+    }
+
+    /// Run one request. `body` is the client's validated request body, forwarded untouched.
+    public struct Infer: Codable, Sendable, Equatable {
+        public enum Kind: String, Codable, Sendable { case chat, embeddings }
+        public var id: String
+        public var kind: Kind
+        public var model: String
+        public var body: JSONValue
+
+        public init(id: String, kind: Kind, model: String, body: JSONValue) {
+            self.id = id
+            self.kind = kind
+            self.model = model
+            self.body = body
+        }
+    }
+
+    /// Stop request `id`; the node answers with `fail` (cancelled) or nothing if it already ended.
+    public struct Cancel: Codable, Sendable, Equatable {
+        public var id: String
+        public init(id: String) { self.id = id }
+    }
+
+    /// A piece of a chat answer, in generation order.
+    public struct Delta: Codable, Sendable, Equatable {
+        public var id: String
+        public var content: String?
+        public var reasoningContent: String?
+
+        public init(id: String, content: String? = nil, reasoningContent: String? = nil) {
+            self.id = id
+            self.content = content
+            self.reasoningContent = reasoningContent
+        }
+
+        enum CodingKeys: String, CodingKey { case id, content, reasoningContent = "reasoning_content" }
+    }
+
+    /// The vectors of an embeddings request, one per input, in input order.
+    public struct Embeddings: Codable, Sendable, Equatable {
+        public var id: String
+        public var vectors: [[Float]]
+
+        public init(id: String, vectors: [[Float]]) {
+            self.id = id
+            self.vectors = vectors
+        }
+    }
+
+    /// The last frame of a successful request.
+    public struct End: Codable, Sendable, Equatable {
+        public var id: String
+        /// `stop` or `length` for chat; nil for embeddings.
+        public var finishReason: String?
+        public var usage: Usage
+
+        public init(id: String, finishReason: String?, usage: Usage) {
+            self.id = id
+            self.finishReason = finishReason
+            self.usage = usage
+        }
+
+        enum CodingKeys: String, CodingKey { case id, finishReason = "finish_reason", usage }
+    }
+
+    /// The last frame of a failed request, with an OpenAI error for the client.
+    public struct Fail: Codable, Sendable, Equatable {
+        public var id: String
+        public var error: APIError
+
+        public init(id: String, error: APIError) {
+            self.id = id
+            self.error = error
+        }
+    }
+}

@@ -1,0 +1,76 @@
+/// A non-streaming `chat.completion` response.
+public struct ChatCompletion: Codable, Sendable, Equatable {
+    public var id: String
+    public var object = "chat.completion"
+    public var created: Int
+    public var model: String
+    public var choices: [Choice]
+    public var usage: Usage?
+
+    public init(id: String, created: Int, model: String, choices: [Choice], usage: Usage?) {
+        self.id = id
+        self.created = created
+        self.model = model
+        self.choices = choices
+        self.usage = usage
+    }
+
+    public struct Choice: Codable, Sendable, Equatable {
+        public var index: Int
+        public var message: Message
+        public var finishReason: String
+
+        public init(index: Int = 0, message: Message, finishReason: String) {
+            self.index = index
+            self.message = message
+            self.finishReason = finishReason
+        }
+
+        enum CodingKeys: String, CodingKey { case index, message, logprobs, finishReason = "finish_reason" }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            index = try container.decode(Int.self, forKey: .index)
+            message = try container.decode(Message.self, forKey: .message)
+            finishReason = try container.decode(String.self, forKey: .finishReason)
+        }
+
+        /// `logprobs` is always present as `null` (RESP-2).
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encode(message, forKey: .message)
+            try container.encodeNil(forKey: .logprobs)
+            try container.encode(finishReason, forKey: .finishReason)
+        }
+    }
+
+    /// The assistant message; `content` and `refusal` are always present, possibly `null` (RESP-4).
+    public struct Message: Codable, Sendable, Equatable {
+        public var role = "assistant"
+        public var content: String?
+        public var reasoningContent: String?
+
+        public init(content: String?, reasoningContent: String? = nil) {
+            self.content = content
+            self.reasoningContent = reasoningContent
+        }
+
+        enum CodingKeys: String, CodingKey { case role, content, refusal, reasoningContent = "reasoning_content" }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            role = try container.decode(String.self, forKey: .role)
+            content = try container.decodeIfPresent(String.self, forKey: .content)
+            reasoningContent = try container.decodeIfPresent(String.self, forKey: .reasoningContent)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(role, forKey: .role)
+            try container.encode(content, forKey: .content)
+            try container.encodeIfPresent(reasoningContent, forKey: .reasoningContent)
+            try container.encodeNil(forKey: .refusal)
+        }
+    }
+}

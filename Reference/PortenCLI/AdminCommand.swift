@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `porten admin …`: the operator's client for `/admin/v1`. Prints the Hub's JSON answers.
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin", abstract: "Manage accounts, API keys and nodes of a Hub.",
+        subcommands: [Accounts.self, Keys.self, Nodes.self, UsageRows.self])
+
+    /// Where the Hub is and the operator token, shared by every admin subcommand.
+    struct Connection: ParsableArguments {
+        @Option(help: "Hub URL (env PORTEN_HUB_URL), default http://127.0.0.1:8080.") var hub: String?
+        @Option(help: "Operator token (env PORTEN_ADMIN_TOKEN).") var token: String?
+
+        func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws {
+            var base = hub ?? environment("PORTEN_HUB_URL") ?? "http://127.0.0.1:8080"
+            while base.hasSuffix("/") { base.removeLast() }
+            if base.hasSuffix("/v1") { base.removeLast(3) }
+            guard let token = token ?? environment("PORTEN_ADMIN_TOKEN") else {
+                throw ValidationError("Missing --token (or PORTEN_ADMIN_TOKEN).")
+            }
+            guard let url = URL(string: base + "/admin/v1/" + path) else { throw ValidationError("Invalid hub URL '\(base)'.") }
+            var request = URLRequest(url: url, timeoutInterval: 30)
+            request.httpMethod = method
+            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            if let body {
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            let text = String(decoding: data, as: UTF8.self)
+            if let object = try? JSONSerialization.jsonObject(with: data),
+                let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            {
+                Console.write(String(decoding: pretty, as: UTF8.self))
+            } else {
+                Console.write(text)
+            }
+            guard (200..<300).contains(status) else { throw ExitCode(1) }
+        }
+    }
+
+    struct Accounts: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(subcommands: [Create.self, List.self, Disable.self])
+
+        struct Create: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Argument(help: "Account name.") var name: String
+            func run() async throws { try await connection.call("POST", "accounts", body: ["name": name]) }
+        }
+
+        struct List: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            func run() async throws { try await connection.call("GET", "accounts") }
+        }
+
+        struct Disable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Disable an account: its keys and nodes stop working.")
+            @OptionGroup var connection: Connection
+            @Argument var id: String
+            func run() async throws { try await connection.call("DELETE", "accounts/\(id)") }
+        }
+    }
+
+    struct Keys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(subcommands: [Create.self, List.self, Revoke.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create an API key; the key is shown once.")
+            @OptionGroup var connection: Connection
+            @Option(help: "Account id.") var account: String
+            @Option(help: "Key name.") var name = "default"
+            func run() async throws { try await connection.call("POST", "keys", body: ["account_id": account, "name": name]) }
+        }
+
+        struct List: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Option(help: "Only this account's keys.") var account: String?
+            func run() async throws { try await connection.call("GET", "keys" + (account.map { "?account_id=\($0)" } ?? "")) }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Argument var id: String
+            func run() async throws { try await connection.call("DELETE", "keys/\(id)") }
+        }
+    }
+
+    struct Nodes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(subcommands: [Add.self, List.self, Revoke.self])
+
+        struct Add: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Add a node; its credential is shown once.")
+            @OptionGroup var connection: Connection
+            @Option(help: "Owning account id.") var account: String
+            @Option(help: "Node name.") var name = "node"
+            @Option(help: "Region code set by the operator, e.g. eu or eu-de.") var region = "local"
+            @Option(help: "community, verified, trusted or confidential.") var trustClass = "community"
+            func run() async throws {
+                try await connection.call(
+                    "POST", "nodes", body: ["account_id": account, "name": name, "region": region, "trust_class": trustClass])
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            func run() async throws { try await connection.call("GET", "nodes") }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Argument var id: String
+            func run() async throws { try await connection.call("DELETE", "nodes/\(id)") }
+        }
+    }
+
+    struct UsageRows: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "usage", abstract: "Show recent usage rows.")
+        @OptionGroup var connection: Connection
+        @Option(help: "How many rows.") var limit = 20
+        func run() async throws { try await connection.call("GET", "usage?limit=\(limit)") }
+    }
+}

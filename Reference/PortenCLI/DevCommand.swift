@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import PortenHub
+import PortenNode
+
+/// `porten dev`: a Hub on SQLite plus a local sim node, ready to call.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev", abstract: "Run a Hub with a local sim node and print a base URL and an API key.")
+
+    @Option(help: "Port to listen on.") var port = 8080
+    @Option(help: "Directory for the database and the dev secrets.") var dataDir = ".data/dev"
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.makeLogger("porten.dev")
+        let data = try DataDirectory(dataDir)
+        let adminToken = try data.adminToken(explicit: nil)
+        let configuration = HubConfiguration(port: port, databasePath: data.databasePath, catalog: .reference, adminToken: adminToken)
+        let store = try HubStore.open(path: data.databasePath)
+        let setup = try DevSetup(store: store, data: data)
+        let node = NodeAgent(
+            hubURL: "http://127.0.0.1:\(port)", credential: setup.nodeCredential, engine: SimEngine(), logger: logger)
+        let apiKey = setup.apiKey
+        let (application, _) = try HubApplication.build(configuration: configuration, logger: logger, extraServices: [node]) { port in
+            Console.write(
+                """
+                PORTEN_BASE_URL=http://127.0.0.1:\(port)/v1
+                PORTEN_API_KEY=\(apiKey)
+                PORTEN_ADMIN_TOKEN=\(adminToken)
+
+                # Porten dev hub with a local sim node (models: \(SimEngine.referenceModels.joined(separator: ", "))).
+                # Try:  curl -N http://127.0.0.1:\(port)/v1/chat/completions -H "Authorization: Bearer \(apiKey)" \\
+                #         -H 'Content-Type: application/json' \\
+                #         -d '{"model":"ref-chat","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'
+                # Stop with Ctrl-C.
+                """)
+        }
+        try await application.runService()
+    }
+}
+
+/// The dev account, API key and sim node, created once and reused from the data dir.
+struct DevSetup {
+    let apiKey: String
+    let nodeCredential: String
+
+    init(store: HubStore, data: DataDirectory) throws {
+        let account = try store.accounts().first { $0.name == "dev" && $0.disabledAt == nil } ?? store.createAccount(name: "dev")
+        if let key = data.read("dev-api-key"), try store.authenticateKey(key) != nil {
+            apiKey = key
+        } else {
+            apiKey = try store.createKey(accountID: account.id, name: "dev").token.plain
+            try data.write("dev-api-key", apiKey)
+        }
+        if let credential = data.read("dev-node-credential"), try store.authenticateNode(credential) != nil {
+            nodeCredential = credential
+        } else {
+            nodeCredential = try store.createNode(accountID: account.id, name: "dev-sim", region: "local", trustClass: "trusted")
+                .credential.plain
+            try data.write("dev-node-credential", nodeCredential)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import PortenHub
+
+/// `porten hub`: runs the Hub on SQLite until interrupted.
+struct HubCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "hub", abstract: "Run the Hub.")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
+    @Option(help: "Directory for the SQLite database and the stored operator token.") var dataDir = ".data/hub"
+    @Option(help: "Catalog file (JSON); the built-in ref-* sim catalog when omitted.") var catalog: String?
+    @Option(help: "Operator token for /admin/v1 (env PORTEN_ADMIN_TOKEN); generated and stored in the data dir when omitted.")
+    var adminToken: String?
+    @Option(help: "Largest accepted request body in bytes.") var maxBodyBytes = 16 << 20
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.makeLogger("porten.hub")
+        let data = try DataDirectory(dataDir)
+        let configuration = HubConfiguration(
+            host: host, port: port, databasePath: data.databasePath, catalog: try catalog.map(Catalog.init(contentsOf:)) ?? .reference,
+            adminToken: try data.adminToken(explicit: adminToken ?? environment("PORTEN_ADMIN_TOKEN")), maximumBodySize: maxBodyBytes)
+        let host = self.host
+        let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in
+            Console.write("PORTEN_BASE_URL=http://\(host):\(port)/v1")
+        }
+        try await application.runService()
+    }
+}

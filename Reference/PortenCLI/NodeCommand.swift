@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PortenNode
+import ServiceLifecycle
+
+/// `porten node`: the node agent.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "node", abstract: "Run a node agent connected to a Hub.")
+
+    @Option(help: "Hub URL, e.g. http://127.0.0.1:8080 (env PORTEN_HUB_URL).")
+    var hub: String?
+    @Option(help: "The node credential the operator issued (env PORTEN_NODE_CREDENTIAL).")
+    var credential: String?
+    @Option(help: "Engine: sim (env PORTEN_ENGINE).")
+    var engine: String?
+    @Option(help: "Comma-separated models to serve (env PORTEN_ENGINE_MODELS); sim serves the ref-* models by default.")
+    var models: String?
+    @Option(help: "Requests the node runs at once.") var concurrency = 16
+    @Option(help: "sim: milliseconds between streamed tokens.") var tokenDelayMs = 0
+    @OptionGroup var logging: LoggingOptions
+
+    mutating func validate() throws {
+        hub = hub ?? environment("PORTEN_HUB_URL")
+        credential = credential ?? environment("PORTEN_NODE_CREDENTIAL")
+        engine = engine ?? environment("PORTEN_ENGINE") ?? "sim"
+        models = models ?? environment("PORTEN_ENGINE_MODELS")
+        guard let hub, !hub.isEmpty else { throw ValidationError("Missing --hub (or PORTEN_HUB_URL).") }
+        do { _ = try NodeAgent.tunnelURL(forHub: hub) } catch { throw ValidationError("Invalid PORTEN_HUB_URL: \(error)") }
+        guard let credential, !credential.isEmpty else { throw ValidationError("Missing --credential (or PORTEN_NODE_CREDENTIAL).") }
+        guard engine == "sim" else {
+            throw ValidationError("PORTEN_ENGINE '\(engine ?? "")' is not available in this build; supported: sim.")
+        }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1.") }
+        guard tokenDelayMs >= 0 else { throw ValidationError("--token-delay-ms cannot be negative.") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger("porten.node")
+        let modelList = models?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let engine = SimEngine(
+            models: modelList ?? SimEngine.referenceModels, concurrency: concurrency, tokenDelay: .milliseconds(tokenDelayMs))
+        let agent = NodeAgent(hubURL: hub!, credential: credential!, engine: engine, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

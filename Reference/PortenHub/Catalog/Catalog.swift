@@ -1,0 +1,53 @@
+import Foundation
+
+/// The curated set of models the Hub offers, loaded from a JSON file at start.
+public struct Catalog: Sendable, Equatable {
+    public var models: [CatalogModel]
+
+    public init(models: [CatalogModel]) { self.models = models }
+
+    private struct File: Codable { var models: [CatalogModel] }
+
+    /// Parses a catalog file: `{"models": [ {id, type, ctx, …}, … ]}`.
+    public init(json data: Data) throws {
+        let file: File
+        do {
+            file = try JSONDecoder().decode(File.self, from: data)
+        } catch {
+            throw CatalogError("the catalog is not valid: \(error)")
+        }
+        var seen = Set<String>()
+        for model in file.models {
+            guard !model.id.isEmpty else { throw CatalogError("a catalog model has an empty id") }
+            guard seen.insert(model.id).inserted else { throw CatalogError("the catalog lists '\(model.id)' twice") }
+            guard model.ctx > 0 else { throw CatalogError("'\(model.id)' needs a positive ctx") }
+        }
+        self.models = file.models
+    }
+
+    public init(contentsOf path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CatalogError("cannot read catalog file \(path)") }
+        try self.init(json: data)
+    }
+
+    /// The model `id` if it is offered (present and enabled).
+    public func offered(_ id: String) -> CatalogModel? {
+        models.first { $0.id == id && $0.enabled }
+    }
+
+    public var offeredModels: [CatalogModel] { models.filter(\.enabled) }
+
+    /// The catalog of the sim engine's `ref-*` models, used by `porten dev` and the tests.
+    public static let reference = Catalog(models: [
+        CatalogModel(id: "ref-chat", type: .chat, ctx: 8192, ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-tools", type: .chat, ctx: 8192, capabilities: ["tools", "json"], ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-reasoner", type: .chat, ctx: 16384, capabilities: ["reasoning"], ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-vision", type: .chat, ctx: 8192, capabilities: ["vision"], ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-embed", type: .embedding, ctx: 2048, ownedBy: "porten-sim"),
+    ])
+}
+
+public struct CatalogError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

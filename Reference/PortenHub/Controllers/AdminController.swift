@@ -1,0 +1,146 @@
+import COpenSSL
+import Foundation
+import Hummingbird
+import OpenAIWire
+
+/// `/admin/v1/…`: accounts, keys, nodes and usage, for the operator token only.
+struct AdminController: Sendable {
+    let services: HubServices
+
+    /// Trust classes, lowest first.
+    static let trustClasses = ["community", "verified", "trusted", "confidential"]
+
+    func addRoutes(to group: RouterGroup<HubRequestContext>) {
+        group.post("accounts", use: createAccount)
+        group.get("accounts", use: listAccounts)
+        group.delete("accounts/:id", use: disableAccount)
+        group.post("keys", use: createKey)
+        group.get("keys", use: listKeys)
+        group.delete("keys/:id", use: revokeKey)
+        group.post("nodes", use: createNode)
+        group.get("nodes", use: listNodes)
+        group.delete("nodes/:id", use: revokeNode)
+        group.get("usage", use: listUsage)
+    }
+
+    // MARK: Accounts
+
+    func createAccount(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let fields = try await body(request)
+        let account = try services.store.createAccount(name: try fields.requiredString("name"))
+        return JSONResponse.make(AdminViews.AccountView(account), status: .created)
+    }
+
+    func listAccounts(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        return JSONResponse.make(AdminViews.List(data: try services.store.accounts().map(AdminViews.AccountView.init)))
+    }
+
+    func disableAccount(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let id = try context.parameters.require("id")
+        guard try services.store.disableAccount(id: id) else { throw notFound("account", id) }
+        for node in try services.store.nodes() where node.accountID == id {
+            await services.registry.connection(nodeID: node.id)?.disconnect(reason: "account disabled")
+        }
+        return JSONResponse.make(["id": JSONValue.string(id), "disabled": true])
+    }
+
+    // MARK: Keys
+
+    func createKey(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let fields = try await body(request)
+        let accountID = try fields.requiredString("account_id")
+        do {
+            let (key, token) = try services.store.createKey(accountID: accountID, name: try fields.string("name") ?? "default")
+            return JSONResponse.make(AdminViews.KeyView(key, plain: token.plain), status: .created)
+        } catch StoreError.notFound {
+            throw notFound("account", accountID, param: "account_id")
+        }
+    }
+
+    func listKeys(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let keys = try services.store.keys(accountID: request.uri.queryParameters["account_id"].map(String.init))
+        return JSONResponse.make(AdminViews.List(data: keys.map { AdminViews.KeyView($0) }))
+    }
+
+    func revokeKey(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let id = try context.parameters.require("id")
+        guard try services.store.revokeKey(id: id) else { throw notFound("live key", id) }
+        return JSONResponse.make(["id": JSONValue.string(id), "revoked": true])
+    }
+
+    // MARK: Nodes
+
+    func createNode(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let fields = try await body(request)
+        let accountID = try fields.requiredString("account_id")
+        let region = try fields.string("region") ?? "local"
+        guard !region.isEmpty, region.count <= 32, region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
+            throw APIError.invalidRequest("Invalid 'region': use lowercase letters, digits and '-', such as 'eu' or 'eu-de'.", param: "region")
+        }
+        let trustClass = try fields.oneOf("trust_class", Self.trustClasses) ?? "community"
+        do {
+            let (node, credential) = try services.store.createNode(
+                accountID: accountID, name: try fields.string("name") ?? "node", region: region, trustClass: trustClass)
+            return JSONResponse.make(AdminViews.NodeView(node, credential: credential.plain), status: .created)
+        } catch StoreError.notFound {
+            throw notFound("account", accountID, param: "account_id")
+        }
+    }
+
+    func listNodes(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let connected = await services.registry.connectedNodeIDs()
+        var views: [AdminViews.NodeView] = []
+        for node in try services.store.nodes() {
+            views.append(
+                AdminViews.NodeView(
+                    node, connected: connected.contains(node.id), inFlight: await services.registry.inFlight(nodeID: node.id)))
+        }
+        return JSONResponse.make(AdminViews.List(data: views))
+    }
+
+    func revokeNode(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let id = try context.parameters.require("id")
+        guard try services.store.revokeNode(id: id) else { throw notFound("live node", id) }
+        await services.registry.connection(nodeID: id)?.disconnect(reason: "node revoked")
+        return JSONResponse.make(["id": JSONValue.string(id), "revoked": true])
+    }
+
+    // MARK: Usage
+
+    func listUsage(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        services.usage.flush()
+        let limit = min(max(Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 100, 1), 10_000)
+        let rows = try services.store.recentUsage(limit: limit, keyID: request.uri.queryParameters["key_id"].map(String.init))
+        return JSONResponse.make(AdminViews.List(data: rows))
+    }
+
+    // MARK: Helpers
+
+    /// Checks the operator token in constant time.
+    private func authorize(_ request: Request) throws(APIError) {
+        let presented = SecretToken.sha256(request.headers.bearerToken ?? "")
+        let expected = SecretToken.sha256(services.configuration.adminToken)
+        let equal = presented.withUnsafeBytes { a in expected.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 } }
+        guard equal else {
+            throw APIError(status: 401, message: "Invalid operator token for the admin API.", type: "invalid_request_error", code: "invalid_admin_token")
+        }
+    }
+
+    private func body(_ request: Request) async throws(APIError) -> RequestFields {
+        try RequestFields(try await RequestBody.json(request, limit: 1 << 20))
+    }
+
+    private func notFound(_ what: String, _ id: String, param: String? = nil) -> APIError {
+        APIError(status: 404, message: "No \(what) with id '\(id)'.", type: "invalid_request_error", param: param, code: "not_found")
+    }
+}

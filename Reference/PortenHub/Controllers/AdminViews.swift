@@ -1,0 +1,86 @@
+import Foundation
+
+/// What the admin API shows of stored rows: never a hash, and a secret only on creation.
+enum AdminViews {
+    struct List<Item: Encodable>: Encodable {
+        var object = "list"
+        var data: [Item]
+    }
+
+    struct AccountView: Encodable {
+        var id: String
+        var name: String
+        var createdAt: Date
+        var disabledAt: Date?
+
+        init(_ account: Account) {
+            id = account.id
+            name = account.name
+            createdAt = account.createdAt
+            disabledAt = account.disabledAt
+        }
+
+        enum CodingKeys: String, CodingKey { case id, name, createdAt = "created_at", disabledAt = "disabled_at" }
+    }
+
+    struct KeyView: Encodable {
+        var id: String
+        var accountID: String
+        var name: String
+        var displayPrefix: String
+        var createdAt: Date
+        var revokedAt: Date?
+        /// The plain key: set only in the response that created it.
+        var key: String?
+
+        init(_ key: APIKey, plain: String? = nil) {
+            id = key.id
+            accountID = key.accountID
+            name = key.name
+            displayPrefix = key.displayPrefix
+            createdAt = key.createdAt
+            revokedAt = key.revokedAt
+            self.key = plain
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, key
+            case accountID = "account_id", displayPrefix = "display_prefix", createdAt = "created_at", revokedAt = "revoked_at"
+        }
+    }
+
+    struct NodeView: Encodable {
+        var id: String
+        var accountID: String
+        var name: String
+        var region: String
+        var trustClass: String
+        var createdAt: Date
+        var revokedAt: Date?
+        var lastSeenAt: Date?
+        var connected: Bool
+        var inFlight: Int
+        /// The plain credential: set only in the response that created it.
+        var credential: String?
+
+        init(_ node: NodeRecord, connected: Bool = false, inFlight: Int = 0, credential: String? = nil) {
+            id = node.id
+            accountID = node.accountID
+            name = node.name
+            region = node.region
+            trustClass = node.trustClass
+            createdAt = node.createdAt
+            revokedAt = node.revokedAt
+            lastSeenAt = node.lastSeenAt
+            self.connected = connected
+            self.inFlight = inFlight
+            self.credential = credential
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, region, connected, credential
+            case accountID = "account_id", trustClass = "trust_class", createdAt = "created_at", revokedAt = "revoked_at"
+            case lastSeenAt = "last_seen_at", inFlight = "in_flight"
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import OpenAIWire
+
+/// `POST /v1/chat/completions`: validates, routes to a node, and answers as JSON or SSE.
+struct ChatCompletionsController: Sendable {
+    let services: HubServices
+
+    func create(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let key = try services.authenticator.authenticate(request)
+        var meter = UsageMeter(recorder: services.usage, requestID: context.requestID, endpoint: "chat.completions", key: key)
+        do {
+            let chat = try ChatCompletionRequest(
+                validating: try await RequestBody.json(request, limit: services.configuration.maximumBodySize))
+            meter.model = chat.model
+            let model = try chatModel(chat.model)
+            let dispatch = try await InferenceDispatch.start(
+                .chat, model: model.id, body: chat.body, requestID: context.requestID, registry: services.registry)
+            meter.node = dispatch.connection.node
+            var headers = HTTPFields()
+            headers[.portenNode] = dispatch.connection.node.id
+            let id = "chatcmpl-" + context.requestID.dropFirst(4)
+            let created = Int(Date().timeIntervalSince1970)
+            if chat.stream {
+                return streamingResponse(
+                    dispatch, encoder: ChatStreamEncoder(id: id, created: created, model: model.id), includeUsage: chat.includeUsage,
+                    meter: meter, headers: headers)
+            }
+            let completion = try await collect(dispatch, id: id, created: created, model: model.id, meter: &meter)
+            meter.finish(status: 200, usage: completion.usage)
+            return JSONResponse.make(completion, headers: headers)
+        } catch {
+            meter.finish(status: error.status, usage: nil)
+            throw error
+        }
+    }
+
+    /// The offered chat model `id`, or the error a client should see.
+    private func chatModel(_ id: String) throws(APIError) -> CatalogModel {
+        guard let model = services.catalog.offered(id) else { throw .modelNotFound(id) }
+        guard model.type == .chat else {
+            throw .invalidRequest("'\(id)' is an embedding model; use POST /v1/embeddings with it.", param: "model", code: "model_not_supported")
+        }
+        return model
+    }
+
+    /// Runs a non-streaming request to its end and assembles the completion.
+    private func collect(_ dispatch: InferenceDispatch, id: String, created: Int, model: String, meter: inout UsageMeter)
+        async throws(APIError) -> ChatCompletion
+    {
+        var content = ""
+        var reasoning: String?
+        let ending: (finishReason: String?, usage: Usage)
+        do {
+            ending = try await Self.drain(dispatch) { text, thought in
+                meter.markFirstToken()
+                content += text ?? ""
+                if let thought { reasoning = (reasoning ?? "") + thought }
+            }
+        } catch {
+            await dispatch.close()
+            throw error
+        }
+        await dispatch.close()
+        return ChatCompletion(
+            id: id, created: created, model: model,
+            choices: [.init(message: .init(content: content, reasoningContent: reasoning), finishReason: ending.finishReason ?? "stop")],
+            usage: ending.usage)
+    }
+
+    /// Reads events until `end`, handing each delta to `onDelta`.
+    private static func drain(_ dispatch: InferenceDispatch, onDelta: (String?, String?) -> Void) async throws(APIError) -> (
+        finishReason: String?, usage: Usage
+    ) {
+        while let event = try await dispatch.next() {
+            switch event {
+            case .delta(let text, let thought): onDelta(text, thought)
+            case .end(let finishReason, let usage): return (finishReason, usage)
+            case .embeddings: continue
+            }
+        }
+        throw .nodeError("The node ended the request without a result.")
+    }
+
+    /// Relays the node's events as SSE, each written as soon as it arrives.
+    private func streamingResponse(
+        _ dispatch: InferenceDispatch, encoder: ChatStreamEncoder, includeUsage: Bool, meter: UsageMeter, headers: HTTPFields
+    ) -> Response {
+        var headers = headers
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let body = ResponseBody { (writer: inout any ResponseBodyWriter) in
+            var meter = meter
+            var status = 200
+            var usage: Usage?
+            do {
+                try await writer.write(ByteBuffer(string: encoder.roleFrame()))
+                streaming: while true {
+                    let event: NodeEvent?
+                    do throws(APIError) {
+                        event = try await dispatch.next()
+                    } catch {
+                        status = error.status
+                        try await writer.write(ByteBuffer(string: encoder.errorFrame(error)))
+                        break streaming
+                    }
+                    switch event {
+                    case .delta(let content, let reasoning)?:
+                        meter.markFirstToken()
+                        try await writer.write(ByteBuffer(string: encoder.deltaFrame(content: content, reasoning: reasoning)))
+                    case .end(let finishReason, let finalUsage)?:
+                        usage = finalUsage
+                        var frames = encoder.finishFrame(reason: finishReason ?? "stop")
+                        if includeUsage { frames += encoder.usageFrame(finalUsage) }
+                        try await writer.write(ByteBuffer(string: frames))
+                        break streaming
+                    case .embeddings?:
+                        continue
+                    case nil:
+                        status = 499
+                        break streaming
+                    }
+                }
+                try await writer.write(ByteBuffer(string: ServerSentEvents.done))
+                try await writer.finish(nil)
+            } catch {
+                status = 499  // the client went away; the node is told to stop below
+            }
+            await dispatch.close()
+            meter.finish(status: status, usage: usage)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}

@@ -1,0 +1,60 @@
+import Hummingbird
+import OpenAIWire
+
+/// `POST /v1/embeddings`: the node returns floats; the Hub applies `encoding_format`.
+struct EmbeddingsController: Sendable {
+    let services: HubServices
+
+    func create(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let key = try services.authenticator.authenticate(request)
+        var meter = UsageMeter(recorder: services.usage, requestID: context.requestID, endpoint: "embeddings", key: key)
+        do {
+            let embedding = try EmbeddingRequest(validating: try await RequestBody.json(request, limit: services.configuration.maximumBodySize))
+            meter.model = embedding.model
+            guard let model = services.catalog.offered(embedding.model) else { throw APIError.modelNotFound(embedding.model) }
+            guard model.type == .embedding else {
+                throw APIError.invalidRequest(
+                    "'\(model.id)' is a chat model; use an embedding model with POST /v1/embeddings.", param: "model",
+                    code: "model_not_supported")
+            }
+            let dispatch = try await InferenceDispatch.start(
+                .embeddings, model: model.id, body: embedding.body, requestID: context.requestID, registry: services.registry)
+            meter.node = dispatch.connection.node
+            let (vectors, usage) = try await collect(dispatch)
+            guard vectors.count == embedding.inputs.count else {
+                throw APIError.nodeError("The node returned \(vectors.count) embeddings for \(embedding.inputs.count) inputs.")
+            }
+            let data = vectors.enumerated().map { index, vector in
+                EmbeddingResponse.Embedding(
+                    index: index, embedding: embedding.encodingFormat == .base64 ? .base64(of: vector) : .float(vector))
+            }
+            meter.finish(status: 200, usage: usage)
+            var headers = HTTPFields()
+            headers[.portenNode] = dispatch.connection.node.id
+            return JSONResponse.make(
+                EmbeddingResponse(data: data, model: model.id, usage: .init(promptTokens: usage.promptTokens)), headers: headers)
+        } catch {
+            meter.finish(status: (error as? APIError)?.status ?? 500, usage: nil)
+            throw error
+        }
+    }
+
+    private func collect(_ dispatch: InferenceDispatch) async throws(APIError) -> ([[Float]], Usage) {
+        var vectors: [[Float]] = []
+        do throws(APIError) {
+            while let event = try await dispatch.next() {
+                switch event {
+                case .embeddings(let batch): vectors += batch
+                case .end(_, let usage):
+                    await dispatch.close()
+                    return (vectors, usage)
+                case .delta: continue
+                }
+            }
+            throw .nodeError("The node ended the request without a result.")
+        } catch {
+            await dispatch.close()
+            throw error
+        }
+    }
+}

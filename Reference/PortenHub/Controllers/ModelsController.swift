@@ -1,0 +1,20 @@
+import Hummingbird
+import OpenAIWire
+
+/// `GET /v1/models`: every offered catalog model, and whether a node serves it right now.
+struct ModelsController: Sendable {
+    let services: HubServices
+    /// `created` of every model: when this Hub started (catalog entries carry no date).
+    let created: Int
+
+    func list(_ request: Request, context: HubRequestContext) async throws -> Response {
+        _ = try services.authenticator.authenticate(request)
+        let ready = await services.registry.readyModels()
+        let models = services.catalog.offeredModels.map { model in
+            ModelList.Model(
+                id: model.id, created: created, ownedBy: model.ownedBy,
+                porten: .init(ready: ready.contains(model.id), type: model.type.rawValue, ctx: model.ctx, capabilities: model.capabilities))
+        }
+        return JSONResponse.make(ModelList(data: models))
+    }
+}

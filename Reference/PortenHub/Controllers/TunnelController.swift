@@ -1,0 +1,79 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NodeProtocol
+import OpenAIWire
+
+/// `/node/v1/connect`: the node tunnel. A node authenticates with its credential at the upgrade,
+/// says hello, is welcomed with its operator-assigned attributes, then streams answers.
+struct TunnelController: Sendable {
+    let services: HubServices
+
+    /// Upgrades only requests with a live node credential; everything else falls through to the
+    /// plain HTTP route below, which explains the refusal.
+    func addWebSocketRoute(to router: Router<HubRequestContext>) {
+        router.ws("/node/v1/connect") { request, _ in
+            guard let credential = request.headers.bearerToken, (try? services.store.authenticateNode(credential)) != nil else {
+                return .dontUpgrade
+            }
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            guard let credential = context.request.headers.bearerToken, let node = try services.store.authenticateNode(credential) else {
+                return
+            }
+            try await serve(node: node, inbound: inbound, outbound: outbound, logger: context.logger)
+        }
+    }
+
+    /// A plain GET on the tunnel path: say why there was no upgrade.
+    func refuse(_ request: Request, context: HubRequestContext) async throws -> Response {
+        guard let credential = request.headers.bearerToken, try services.store.authenticateNode(credential) != nil else {
+            throw APIError.unauthorized("Invalid or revoked node credential.")
+        }
+        throw APIError.invalidRequest("This endpoint expects a WebSocket upgrade.")
+    }
+
+    private func serve(node: NodeRecord, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        var logger = logger
+        logger[metadataKey: "node"] = .string(node.id)
+        var messages = inbound.messages(maxSize: 64 << 20).makeAsyncIterator()
+        guard case .text(let text)? = try await messages.next(), case .hello(let hello) = try? TunnelMessage(text: text) else {
+            logger.warning("node did not start with a hello")
+            try await outbound.close(.protocolError, reason: "expected hello")
+            return
+        }
+        guard hello.protocol == TunnelMessage.protocolVersion else {
+            try await outbound.close(.policyViolation, reason: "unsupported protocol \(hello.protocol); this hub speaks \(TunnelMessage.protocolVersion)")
+            return
+        }
+        let accepted = Set(hello.models.filter { $0.state == .ready && services.catalog.offered($0.id) != nil }.map(\.id))
+        let ignored = hello.models.map(\.id).filter { !accepted.contains($0) }
+        if !ignored.isEmpty { logger.info("ignoring models not offered or not ready: \(ignored)") }
+        let connection = NodeConnection(node: node, hello: hello, models: accepted, outbound: outbound)
+        try await connection.send(
+            .welcome(.init(nodeID: node.id, region: node.region, trustClass: node.trustClass, acceptedModels: accepted.sorted())))
+        if let previous = await services.registry.register(connection) {
+            previous.markClosed()
+            await previous.disconnect(reason: "replaced by a newer connection")
+        }
+        try? services.store.markNodeSeen(id: node.id)
+        logger.info("node connected", metadata: ["engine": .string(hello.engine), "models": .string(accepted.sorted().joined(separator: ","))])
+        defer { logger.info("node disconnected") }
+        do {
+            while let message = try await messages.next() {
+                guard case .text(let text) = message else { continue }
+                guard let frame = try? TunnelMessage(text: text) else {
+                    logger.warning("ignoring undecodable frame")
+                    continue
+                }
+                connection.deliver(frame)
+            }
+        } catch {
+            logger.info("tunnel read ended: \(error)")
+        }
+        await services.registry.unregister(connection)
+        connection.markClosed()
+        try? services.store.markNodeSeen(id: node.id)
+    }
+}

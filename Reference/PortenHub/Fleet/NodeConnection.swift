@@ -1,0 +1,105 @@
+import HummingbirdWebSocket
+import Logging
+import NodeProtocol
+import OpenAIWire
+import Synchronization
+
+/// A node's live tunnel on the Hub side: sends `infer`/`cancel` frames and routes the node's
+/// frames to the request they belong to.
+public final class NodeConnection: Sendable {
+    public typealias EventStream = AsyncThrowingStream<NodeEvent, any Error>
+
+    public let node: NodeRecord
+    public let hello: TunnelMessage.Hello
+    /// The models of the hello that are in the catalog; the node serves nothing else.
+    public let models: Set<String>
+    private let outbound: WebSocketOutboundWriter
+    private let state = Mutex(State())
+
+    private struct State {
+        var pending: [String: EventStream.Continuation] = [:]
+        var closed = false
+    }
+
+    init(node: NodeRecord, hello: TunnelMessage.Hello, models: Set<String>, outbound: WebSocketOutboundWriter) {
+        self.node = node
+        self.hello = hello
+        self.models = models
+        self.outbound = outbound
+    }
+
+    /// Sends `infer` and returns the stream of the node's answer.
+    func start(_ infer: TunnelMessage.Infer) async throws(APIError) -> EventStream {
+        let (stream, continuation) = EventStream.makeStream()
+        let registered = state.withLock { state in
+            guard !state.closed else { return false }
+            state.pending[infer.id] = continuation
+            return true
+        }
+        guard registered else { throw .nodeError("The node disconnected before the request could be sent.") }
+        do {
+            try await outbound.write(.text(try TunnelMessage.infer(infer).encodedText()))
+        } catch {
+            finish(infer.id, throwing: .nodeError("The request could not be sent to the node: \(error)."))
+            throw .nodeError("The request could not be sent to the node.")
+        }
+        return stream
+    }
+
+    /// Routes one frame from the node to its request; frames of unknown ids (already cancelled) are dropped.
+    func deliver(_ message: TunnelMessage) {
+        switch message {
+        case .delta(let delta):
+            yield(delta.id, .delta(content: delta.content, reasoning: delta.reasoningContent))
+        case .embeddings(let embeddings):
+            yield(embeddings.id, .embeddings(embeddings.vectors))
+        case .end(let end):
+            let continuation = state.withLock { $0.pending.removeValue(forKey: end.id) }
+            continuation?.yield(.end(finishReason: end.finishReason, usage: end.usage))
+            continuation?.finish()
+        case .fail(let fail):
+            finish(fail.id, throwing: fail.error)
+        default:
+            break
+        }
+    }
+
+    /// Stops request `id` on the node if it is still running.
+    func cancel(_ id: String) async {
+        let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
+        guard let continuation else { return }
+        continuation.finish(throwing: CancellationError())
+        try? await outbound.write(.text(try TunnelMessage.cancel(.init(id: id)).encodedText()))
+    }
+
+    /// Marks the tunnel gone and fails every request still waiting on it.
+    func markClosed() {
+        let continuations = state.withLock { state in
+            state.closed = true
+            defer { state.pending.removeAll() }
+            return Array(state.pending.values)
+        }
+        for continuation in continuations {
+            continuation.finish(throwing: APIError.nodeError("The node serving this request disconnected."))
+        }
+    }
+
+    /// Closes the WebSocket (node revoked, or replaced by a newer connection of the same node).
+    func disconnect(reason: String) async {
+        try? await outbound.close(.goingAway, reason: reason)
+    }
+
+    func send(_ message: TunnelMessage) async throws {
+        try await outbound.write(.text(try message.encodedText()))
+    }
+
+    private func yield(_ id: String, _ event: NodeEvent) {
+        let continuation = state.withLock { $0.pending[id] }
+        continuation?.yield(event)
+    }
+
+    private func finish(_ id: String, throwing error: APIError) {
+        let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
+        continuation?.finish(throwing: error)
+    }
+}

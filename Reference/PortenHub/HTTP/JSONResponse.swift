@@ -1,0 +1,23 @@
+import Foundation
+import Hummingbird
+import OpenAIWire
+
+/// Builds JSON responses with the Hub's encoder.
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The OpenAI error envelope for `error`, with `Retry-After` when it has one.
+    static func make(_ error: APIError) -> Response {
+        var headers = HTTPFields()
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return make(error.envelope, status: HTTPResponse.Status(code: error.status), headers: headers)
+    }
+}

@@ -1,0 +1,24 @@
+/// How a Hub runs: where it listens, where its data lives, what it offers.
+public struct HubConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// SQLite database file; nil for a private in-memory database.
+    public var databasePath: String?
+    public var catalog: Catalog
+    /// The operator token for `/admin/v1/…`.
+    public var adminToken: String
+    /// Largest accepted request body, in bytes (413 beyond it).
+    public var maximumBodySize: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, databasePath: String? = nil, catalog: Catalog = .reference, adminToken: String,
+        maximumBodySize: Int = 16 << 20
+    ) {
+        self.host = host
+        self.port = port
+        self.databasePath = databasePath
+        self.catalog = catalog
+        self.adminToken = adminToken
+        self.maximumBodySize = maximumBodySize
+    }
+}

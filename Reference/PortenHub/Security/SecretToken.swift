@@ -1,0 +1,70 @@
+import COpenSSL
+
+/// A high-entropy secret (API key, node credential) from OpenSSL's RNG, stored only as SHA-256.
+///
+/// The plain form is `<prefix><lookup id><secret>`: the 12-character lookup id finds the stored
+/// row through an index, and the SHA-256 of the whole token is then compared in constant time, so
+/// neither the lookup nor the compare leaks how much of a guessed secret was right.
+public struct SecretToken: Sendable, Equatable {
+    /// The token as shown to its owner, exactly once.
+    public let plain: String
+    public let lookupID: String
+    /// SHA-256 of `plain`.
+    public let hash: [UInt8]
+
+    public static let apiKeyPrefix = "sk-porten-"
+    public static let nodeCredentialPrefix = "pnode-"
+    static let lookupLength = 12
+    static let secretLength = 32
+
+    /// A new random token; ~262 bits of entropy (44 base62 characters).
+    public static func generate(prefix: String) -> SecretToken {
+        let body = randomBase62(count: lookupLength + secretLength)
+        return SecretToken(plain: prefix + body, prefix: prefix)!
+    }
+
+    /// Splits a presented token; nil when it does not have the expected shape.
+    public init?(plain: String, prefix: String) {
+        guard plain.hasPrefix(prefix) else { return nil }
+        let body = plain.dropFirst(prefix.count)
+        guard body.count == Self.lookupLength + Self.secretLength, body.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        else { return nil }
+        self.plain = plain
+        self.lookupID = String(body.prefix(Self.lookupLength))
+        self.hash = Self.sha256(plain)
+    }
+
+    /// Whether this token's hash equals `storedHash`, compared in constant time.
+    public func matches(storedHash: [UInt8]) -> Bool {
+        guard storedHash.count == hash.count else { return false }
+        return hash.withUnsafeBytes { a in
+            storedHash.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 }
+        }
+    }
+
+    /// A short display form that identifies a token without revealing it: `sk-porten-AbCdEfGh…`.
+    public var displayPrefix: String { String(plain.prefix(plain.count - Self.secretLength - 4)) + "…" }
+
+    public static func sha256(_ text: String) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBufferPointer { input in
+            _ = SHA256(input.baseAddress, input.count, &digest)
+        }
+        return digest
+    }
+
+    /// `count` characters of [0-9A-Za-z] drawn uniformly (rejection sampling over RAND_bytes).
+    public static func randomBase62(count: Int) -> String {
+        let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        var result = ""
+        while result.count < count {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            guard RAND_bytes(&buffer, Int32(buffer.count)) == 1 else { fatalError("OpenSSL RAND_bytes failed") }
+            for byte in buffer where byte < 248 && result.count < count {
+                result.append(alphabet[Int(byte % 62)])
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import GRDB
+
+/// A key that authenticated: who is calling.
+public struct AuthenticatedKey: Sendable, Equatable {
+    public var keyID: String
+    public var accountID: String
+}
+
+extension HubStore {
+    /// Creates a key for `accountID`; the plain key is in the returned token and nowhere else.
+    public func createKey(accountID: String, name: String, now: Date = Date()) throws -> (key: APIKey, token: SecretToken) {
+        let token = SecretToken.generate(prefix: SecretToken.apiKeyPrefix)
+        let key = APIKey(
+            id: Self.newID("key"), accountID: accountID, name: name, lookupID: token.lookupID, secretHash: Data(token.hash),
+            displayPrefix: token.displayPrefix, createdAt: now, revokedAt: nil, allowedRegions: nil, minTrustClass: nil,
+            ownNodesOnly: false, modelAllowlist: nil, requestsPerMinute: nil, tokensPerMinute: nil)
+        try writer.write { db in
+            guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
+            try key.insert(db)
+        }
+        return (key, token)
+    }
+
+    public func keys(accountID: String? = nil) throws -> [APIKey] {
+        try writer.read { db in
+            var request = APIKey.order(Column("created_at"))
+            if let accountID { request = request.filter(Column("account_id") == accountID) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    @discardableResult
+    public func revokeKey(id: String, now: Date = Date()) throws -> Bool {
+        try writer.write { db in
+            try APIKey.filter(key: id).filter(Column("revoked_at") == nil).updateAll(db, Column("revoked_at").set(to: now)) > 0
+        }
+    }
+
+    /// The live key behind a presented `sk-porten-…` string, or nil (unknown, revoked, disabled account).
+    public func authenticateKey(_ presented: String) throws -> AuthenticatedKey? {
+        guard let token = SecretToken(plain: presented, prefix: SecretToken.apiKeyPrefix) else { return nil }
+        return try writer.read { db in
+            guard let key = try APIKey.filter(Column("lookup_id") == token.lookupID).fetchOne(db),
+                token.matches(storedHash: Array(key.secretHash)), key.revokedAt == nil,
+                let account = try Account.fetchOne(db, key: key.accountID), account.disabledAt == nil
+            else { return nil }
+            return AuthenticatedKey(keyID: key.id, accountID: key.accountID)
+        }
+    }
+}
+
+public enum StoreError: Error, CustomStringConvertible {
+    case notFound(String)
+    public var description: String {
+        switch self {
+        case .notFound(let what): "\(what) does not exist"
+        }
+    }
+}

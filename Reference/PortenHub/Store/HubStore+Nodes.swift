@@ -1,0 +1,46 @@
+import Foundation
+import GRDB
+
+extension HubStore {
+    /// Adds a node for `accountID`; the plain credential is in the returned token and nowhere else.
+    public func createNode(accountID: String, name: String, region: String, trustClass: String, now: Date = Date()) throws -> (
+        node: NodeRecord, credential: SecretToken
+    ) {
+        let token = SecretToken.generate(prefix: SecretToken.nodeCredentialPrefix)
+        let node = NodeRecord(
+            id: Self.newID("node"), accountID: accountID, name: name, lookupID: token.lookupID, credentialHash: Data(token.hash),
+            region: region, trustClass: trustClass, createdAt: now, revokedAt: nil, lastSeenAt: nil)
+        try writer.write { db in
+            guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
+            try node.insert(db)
+        }
+        return (node, token)
+    }
+
+    public func nodes() throws -> [NodeRecord] {
+        try writer.read { db in try NodeRecord.order(Column("created_at")).fetchAll(db) }
+    }
+
+    @discardableResult
+    public func revokeNode(id: String, now: Date = Date()) throws -> Bool {
+        try writer.write { db in
+            try NodeRecord.filter(key: id).filter(Column("revoked_at") == nil).updateAll(db, Column("revoked_at").set(to: now)) > 0
+        }
+    }
+
+    /// The live node behind a presented credential, or nil.
+    public func authenticateNode(_ presented: String) throws -> NodeRecord? {
+        guard let token = SecretToken(plain: presented, prefix: SecretToken.nodeCredentialPrefix) else { return nil }
+        return try writer.read { db in
+            guard let node = try NodeRecord.filter(Column("lookup_id") == token.lookupID).fetchOne(db),
+                token.matches(storedHash: Array(node.credentialHash)), node.revokedAt == nil,
+                let account = try Account.fetchOne(db, key: node.accountID), account.disabledAt == nil
+            else { return nil }
+            return node
+        }
+    }
+
+    public func markNodeSeen(id: String, now: Date = Date()) throws {
+        try writer.write { db in _ = try NodeRecord.filter(key: id).updateAll(db, Column("last_seen_at").set(to: now)) }
+    }
+}

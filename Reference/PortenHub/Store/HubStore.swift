@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+
+/// The Hub's SQLite database: accounts, keys, nodes, catalog and usage, behind named migrations.
+public struct HubStore: Sendable {
+    let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
+    public static func open(path: String) throws -> HubStore {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        let store = HubStore(writer: try DatabasePool(path: path, configuration: configuration))
+        try store.migrate()
+        return store
+    }
+
+    /// A private in-memory database, for tests.
+    public static func inMemory() throws -> HubStore {
+        let store = HubStore(writer: try DatabaseQueue())
+        try store.migrate()
+        return store
+    }
+
+    /// The migrations, applied in order; each name is applied once per database.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-accounts-keys-nodes") { db in
+            try db.create(table: "account") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("disabled_at", .datetime)
+            }
+            try db.create(table: "api_key") { t in
+                t.primaryKey("id", .text)
+                t.column("account_id", .text).notNull().references("account")
+                t.column("name", .text).notNull()
+                t.column("lookup_id", .text).notNull().unique()
+                t.column("secret_hash", .blob).notNull()
+                t.column("display_prefix", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("revoked_at", .datetime)
+                t.column("allowed_regions", .text)
+                t.column("min_trust_class", .text)
+                t.column("own_nodes_only", .boolean).notNull().defaults(to: false)
+                t.column("model_allowlist", .text)
+                t.column("requests_per_minute", .integer)
+                t.column("tokens_per_minute", .integer)
+            }
+            try db.create(table: "node") { t in
+                t.primaryKey("id", .text)
+                t.column("account_id", .text).notNull().references("account")
+                t.column("name", .text).notNull()
+                t.column("lookup_id", .text).notNull().unique()
+                t.column("credential_hash", .blob).notNull()
+                t.column("region", .text).notNull()
+                t.column("trust_class", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("revoked_at", .datetime)
+                t.column("last_seen_at", .datetime)
+            }
+        }
+        migrator.registerMigration("v1-catalog") { db in
+            try db.create(table: "catalog_model") { t in
+                t.primaryKey("id", .text)
+                t.column("type", .text).notNull()
+                t.column("ctx", .integer).notNull()
+                t.column("capabilities", .text).notNull()
+                t.column("vram_mb", .integer).notNull()
+                t.column("disk_mb", .integer).notNull()
+                t.column("download_ref", .text)
+                t.column("sha256", .text)
+                t.column("price_input", .double).notNull()
+                t.column("price_output", .double).notNull()
+                t.column("enabled", .boolean).notNull()
+                t.column("owned_by", .text).notNull()
+            }
+        }
+        migrator.registerMigration("v1-usage") { db in
+            try db.create(table: "usage") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .datetime).notNull().indexed()
+                t.column("request_id", .text).notNull()
+                t.column("key_id", .text).indexed()
+                t.column("account_id", .text)
+                t.column("node_id", .text)
+                t.column("region", .text)
+                t.column("model", .text)
+                t.column("endpoint", .text).notNull()
+                t.column("prompt_tokens", .integer).notNull()
+                t.column("completion_tokens", .integer).notNull()
+                t.column("status", .integer).notNull()
+                t.column("latency_ms", .integer).notNull()
+                t.column("ttft_ms", .integer)
+            }
+        }
+        return migrator
+    }
+
+    func migrate() throws { try Self.migrator.migrate(writer) }
+
+    /// Names of the migrations applied to this database, in order.
+    public func appliedMigrations() throws -> [String] {
+        try writer.read { db in try Self.migrator.appliedMigrations(db) }
+    }
+
+    /// A new prefixed random id such as `acct_3Fz…`.
+    static func newID(_ prefix: String) -> String { prefix + "_" + SecretToken.randomBase62(count: 16) }
+}

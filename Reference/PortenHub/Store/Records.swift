@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+
+/// An account: owns API keys and nodes.
+public struct Account: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "account"
+    public var id: String
+    public var name: String
+    public var createdAt: Date
+    public var disabledAt: Date?
+
+    enum CodingKeys: String, CodingKey { case id, name, createdAt = "created_at", disabledAt = "disabled_at" }
+}
+
+/// An API key's stored row; the plain key is never stored.
+public struct APIKey: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "api_key"
+    public var id: String
+    public var accountID: String
+    public var name: String
+    public var lookupID: String
+    public var secretHash: Data
+    public var displayPrefix: String
+    public var createdAt: Date
+    public var revokedAt: Date?
+    // Policy columns (enforced by the sovereign-routing issue): JSON arrays or null.
+    public var allowedRegions: String?
+    public var minTrustClass: String?
+    public var ownNodesOnly: Bool
+    public var modelAllowlist: String?
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name
+        case accountID = "account_id", lookupID = "lookup_id", secretHash = "secret_hash", displayPrefix = "display_prefix"
+        case createdAt = "created_at", revokedAt = "revoked_at"
+        case allowedRegions = "allowed_regions", minTrustClass = "min_trust_class", ownNodesOnly = "own_nodes_only"
+        case modelAllowlist = "model_allowlist", requestsPerMinute = "requests_per_minute", tokensPerMinute = "tokens_per_minute"
+    }
+}
+
+/// A node the operator added; region and trust class are the operator's, never the node's claim.
+public struct NodeRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "node"
+    public var id: String
+    public var accountID: String
+    public var name: String
+    public var lookupID: String
+    public var credentialHash: Data
+    public var region: String
+    public var trustClass: String
+    public var createdAt: Date
+    public var revokedAt: Date?
+    public var lastSeenAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, region
+        case accountID = "account_id", lookupID = "lookup_id", credentialHash = "credential_hash", trustClass = "trust_class"
+        case createdAt = "created_at", revokedAt = "revoked_at", lastSeenAt = "last_seen_at"
+    }
+}
+
+/// One request's metering row. Never holds prompt or completion content.
+public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "usage"
+    public var id: Int64?
+    public var time: Date
+    public var requestID: String
+    public var keyID: String?
+    public var accountID: String?
+    public var nodeID: String?
+    public var region: String?
+    public var model: String?
+    public var endpoint: String
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var status: Int
+    public var latencyMS: Int
+    public var timeToFirstTokenMS: Int?
+
+    public init(
+        time: Date, requestID: String, keyID: String?, accountID: String?, nodeID: String?, region: String?, model: String?,
+        endpoint: String, promptTokens: Int, completionTokens: Int, status: Int, latencyMS: Int, timeToFirstTokenMS: Int?
+    ) {
+        self.time = time
+        self.requestID = requestID
+        self.keyID = keyID
+        self.accountID = accountID
+        self.nodeID = nodeID
+        self.region = region
+        self.model = model
+        self.endpoint = endpoint
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.status = status
+        self.latencyMS = latencyMS
+        self.timeToFirstTokenMS = timeToFirstTokenMS
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, time, region, model, endpoint, status
+        case requestID = "request_id", keyID = "key_id", accountID = "account_id", nodeID = "node_id"
+        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens"
+        case latencyMS = "latency_ms", timeToFirstTokenMS = "ttft_ms"
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import OpenAIWire
+
+/// Times one API request and writes its usage row when it ends, whatever the outcome.
+struct UsageMeter: Sendable {
+    let recorder: UsageRecorder
+    let requestID: String
+    let endpoint: String
+    let key: AuthenticatedKey
+    let started = ContinuousClock.now
+    let startedAt = Date()
+    var model: String?
+    var node: NodeRecord?
+    var firstToken: ContinuousClock.Instant?
+
+    init(recorder: UsageRecorder, requestID: String, endpoint: String, key: AuthenticatedKey) {
+        self.recorder = recorder
+        self.requestID = requestID
+        self.endpoint = endpoint
+        self.key = key
+    }
+
+    mutating func markFirstToken() {
+        if firstToken == nil { firstToken = .now }
+    }
+
+    func finish(status: Int, usage: Usage?) {
+        recorder.record(
+            UsageRecord(
+                time: startedAt, requestID: requestID, keyID: key.keyID, accountID: key.accountID, nodeID: node?.id,
+                region: node?.region, model: model, endpoint: endpoint, promptTokens: usage?.promptTokens ?? 0,
+                completionTokens: usage?.completionTokens ?? 0, status: status, latencyMS: Self.milliseconds(.now - started),
+                timeToFirstTokenMS: firstToken.map { Self.milliseconds($0 - started) }))
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+}

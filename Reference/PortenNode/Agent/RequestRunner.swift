@@ -1,0 +1,42 @@
+import Logging
+import NodeProtocol
+import OpenAIWire
+
+/// Runs one `infer` frame against the engine and streams its frames back to the Hub.
+struct RequestRunner: Sendable {
+    let engine: any InferenceEngine
+    let send: FrameSender
+    let cancellations: CancellationRegistry
+    let logger: Logger
+
+    func run(_ infer: TunnelMessage.Infer) async {
+        let id = infer.id
+        defer { cancellations.forget(id) }
+        do {
+            switch infer.kind {
+            case .chat:
+                let request = try ChatCompletionRequest(validating: infer.body)
+                let outcome = try await engine.chat(request) { event in
+                    if cancellations.isCancelled(id) { throw CancellationError() }
+                    switch event {
+                    case .content(let text): try await send(.delta(.init(id: id, content: text)))
+                    case .reasoning(let text): try await send(.delta(.init(id: id, reasoningContent: text)))
+                    }
+                }
+                try await send(.end(.init(id: id, finishReason: outcome.finishReason, usage: outcome.usage)))
+            case .embeddings:
+                let request = try EmbeddingRequest(validating: infer.body)
+                let result = try await engine.embed(request)
+                try await send(.embeddings(.init(id: id, vectors: result.vectors)))
+                try await send(.end(.init(id: id, finishReason: nil, usage: result.usage)))
+            }
+        } catch is CancellationError {
+            logger.debug("request \(id) cancelled")
+        } catch let error as APIError {
+            try? await send(.fail(.init(id: id, error: error)))
+        } catch {
+            logger.error("request \(id) failed: \(error)")
+            try? await send(.fail(.init(id: id, error: .nodeError("The node's engine failed: \(error)"))))
+        }
+    }
+}

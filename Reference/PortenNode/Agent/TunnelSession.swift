@@ -1,0 +1,57 @@
+import HummingbirdWSClient
+import Logging
+import NodeProtocol
+import OpenAIWire
+
+/// One connected tunnel on the node side: hello, welcome, then requests until the socket closes.
+struct TunnelSession: Sendable {
+    let engine: any InferenceEngine
+    let logger: Logger
+    let maximumFrameSize: Int
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let send = FrameSender(outbound: outbound)
+        let hello = TunnelMessage.Hello(
+            engine: engine.name, agent: NodeAgent.version, provisionable: engine.provisionable,
+            concurrency: engine.concurrency, models: await engine.models())
+        try await send(.hello(hello))
+        let cancellations = CancellationRegistry()
+        await withDiscardingTaskGroup { group in
+            do {
+                for try await message in inbound.messages(maxSize: maximumFrameSize) {
+                    guard case .text(let text) = message else { continue }
+                    let frame: TunnelMessage
+                    do {
+                        frame = try TunnelMessage(text: text)
+                    } catch {
+                        logger.warning("ignoring undecodable frame: \(error)")
+                        continue
+                    }
+                    switch frame {
+                    case .welcome(let welcome):
+                        logger.info("connected as node \(welcome.nodeID) (region \(welcome.region), class \(welcome.trustClass)), serving \(welcome.acceptedModels)")
+                    case .infer(let infer):
+                        let runner = RequestRunner(engine: engine, send: send, cancellations: cancellations, logger: logger)
+                        group.addTask { await runner.run(infer) }
+                    case .cancel(let cancel):
+                        cancellations.cancel(cancel.id)
+                    default:
+                        logger.warning("ignoring unexpected \(frame.type) frame")
+                    }
+                }
+            } catch {
+                logger.warning("tunnel read failed: \(error)")
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// Writes tunnel frames; safe to call from many request tasks at once.
+struct FrameSender: Sendable {
+    let outbound: WebSocketOutboundWriter
+
+    func callAsFunction(_ message: TunnelMessage) async throws {
+        try await outbound.write(.text(try message.encodedText()))
+    }
+}

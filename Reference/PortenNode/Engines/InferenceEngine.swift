@@ -1,0 +1,38 @@
+import NodeProtocol
+import OpenAIWire
+
+/// What an engine emits while answering a chat request, in order.
+public enum ChatEvent: Sendable, Equatable {
+    case content(String)
+    case reasoning(String)
+}
+
+/// How a chat answer ended.
+public struct ChatOutcome: Sendable, Equatable {
+    public var finishReason: String
+    public var usage: Usage
+
+    public init(finishReason: String, usage: Usage) {
+        self.finishReason = finishReason
+        self.usage = usage
+    }
+}
+
+/// A back-end the node agent drives: the sim engine, llama-server, Ollama, an OpenAI endpoint.
+///
+/// Engines stream through `emit`; when the Hub cancels a request, `emit` throws
+/// `CancellationError` and the engine must stop generating and return promptly.
+public protocol InferenceEngine: Sendable {
+    /// The engine's name in the hello (`sim`, `builtin`, `ollama`, `openai`).
+    var name: String { get }
+    /// Whether the Hub may ask this engine to load catalog models.
+    var provisionable: Bool { get }
+    /// How many requests it runs at once.
+    var concurrency: Int { get }
+    /// The models it has and their states.
+    func models() async -> [TunnelMessage.ModelState]
+    /// Answers a chat request, streaming pieces through `emit`.
+    func chat(_ request: ChatCompletionRequest, emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome
+    /// Embeds every input, in order.
+    func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage)
+}
