@@ -1,0 +1,150 @@
+"""Fixtures that run a real Hub and real node agents as processes on loopback.
+
+The Hub and nodes are the `porten` binary named by $PORTEN_BIN (tools/test builds it); the
+operator side (accounts, keys, nodes) goes through the Hub's admin API, as an operator would.
+"""
+import os
+import secrets
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+from openai import OpenAI
+
+PORTEN_BIN = os.environ.get("PORTEN_BIN", os.path.join(os.path.dirname(__file__), "../../.build/debug/porten"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition, timeout=15.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Process:
+    """A child process whose output goes to a log file, stopped with SIGTERM then SIGKILL."""
+
+    def __init__(self, args, log_path):
+        self.args = args
+        self.log_path = log_path
+        self.proc = None
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, sig_kill=False):
+        if self.proc and self.proc.poll() is None:
+            if sig_kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+class Hub:
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.admin_token = "padm-" + secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.base_url = self.url + "/v1"
+        self.data_dir = str(tmp_path / "hub")
+        self.process = Process(
+            [PORTEN_BIN, "hub", "--port", str(self.port), "--data-dir", self.data_dir, "--admin-token", self.admin_token],
+            str(tmp_path / "hub.log"),
+        )
+        self.nodes = []
+
+    def start(self):
+        self.process.start()
+        wait_until(self.healthy, what="hub health")
+        return self
+
+    def healthy(self):
+        try:
+            return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def admin(self, method, path, **kwargs):
+        response = httpx.request(
+            method, f"{self.url}/admin/v1/{path}", headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=10, **kwargs
+        )
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def create_key(self, account_id):
+        return self.admin("POST", "keys", json={"account_id": account_id, "name": "test"})["key"]
+
+    def add_node(self, account_id, tmp_path, name="sim", extra_args=()):
+        created = self.admin("POST", "nodes", json={"account_id": account_id, "name": name, "region": "eu", "trust_class": "verified"})
+        node = Node(self, created["id"], created["credential"], str(tmp_path / f"node-{name}.log"), extra_args)
+        self.nodes.append(node)
+        return node
+
+    def node_status(self, node_id):
+        return next(n for n in self.admin("GET", "nodes")["data"] if n["id"] == node_id)
+
+    def stop(self):
+        for node in self.nodes:
+            node.process.stop()
+        self.process.stop()
+
+
+class Node:
+    def __init__(self, hub, node_id, credential, log_path, extra_args):
+        self.hub = hub
+        self.id = node_id
+        self.credential = credential
+        self.process = Process(
+            [PORTEN_BIN, "node", "--hub", hub.url, "--credential", credential, "--engine", "sim", *extra_args], log_path
+        )
+
+    def start(self):
+        self.process.start()
+        self.wait_connected()
+        return self
+
+    def wait_connected(self, timeout=15.0):
+        wait_until(lambda: self.hub.node_status(self.id)["connected"], timeout=timeout, what=f"node {self.id} to connect")
+
+    def wait_disconnected(self):
+        wait_until(lambda: not self.hub.node_status(self.id)["connected"], what=f"node {self.id} to disconnect")
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    """A Hub with one account, one API key and one connected sim node (5 ms between tokens)."""
+    hub = Hub(tmp_path).start()
+    try:
+        account = hub.admin("POST", "accounts", json={"name": "test"})
+        hub.account_id = account["id"]
+        hub.api_key = hub.create_key(account["id"])
+        hub.node = hub.add_node(account["id"], tmp_path, extra_args=("--token-delay-ms", "5")).start()
+        yield hub
+    finally:
+        hub.stop()
+
+
+@pytest.fixture
+def client(fleet):
+    return OpenAI(base_url=fleet.base_url, api_key=fleet.api_key, max_retries=0, timeout=30)

@@ -1,0 +1,46 @@
+"""Node and Hub failures: a dead node means 503 no_available_node, and everything recovers."""
+import httpx
+import openai
+import pytest
+
+from conftest import wait_until
+
+
+def chat(client):
+    return client.chat.completions.create(model="ref-chat", messages=[{"role": "user", "content": "ping"}])
+
+
+def test_killed_node_gives_503_then_recovers(fleet, client):
+    assert chat(client).choices[0].message.content == "Echo: ping"
+    fleet.node.process.stop(sig_kill=True)
+    fleet.node.wait_disconnected()
+    assert not {m.id: m for m in client.models.list().data}["ref-chat"].x_porten["ready"]
+    response = httpx.post(
+        fleet.base_url + "/chat/completions", headers={"Authorization": f"Bearer {fleet.api_key}"},
+        json={"model": "ref-chat", "messages": [{"role": "user", "content": "ping"}]},
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "no_available_node"
+    assert int(response.headers["retry-after"]) >= 1
+    with pytest.raises(openai.InternalServerError):
+        chat(client)
+    fleet.node.start()
+    assert chat(client).choices[0].message.content == "Echo: ping"
+
+
+def test_node_reconnects_after_hub_restart(fleet, client):
+    fleet.process.stop()
+    fleet.process.start()
+    wait_until(fleet.healthy, what="hub to restart")
+    fleet.node.wait_connected(timeout=20)
+    assert chat(client).choices[0].message.content == "Echo: ping"  # keys survive the restart (SQLite)
+
+
+def test_usage_rows_record_metadata_not_content(fleet, client):
+    chat(client)
+    rows = fleet.admin("GET", "usage?limit=1")["data"]
+    row = rows[0]
+    assert row["model"] == "ref-chat" and row["node_id"] == fleet.node.id and row["status"] == 200
+    assert row["prompt_tokens"] == 4 and row["completion_tokens"] == 3
+    assert row["region"] == "eu" and row["latency_ms"] >= 0 and row["ttft_ms"] is not None
+    assert "ping" not in str(row)
