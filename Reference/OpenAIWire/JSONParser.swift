@@ -9,6 +9,11 @@ public struct JSONParser {
         public let message: String
         public let offset: Int
         public var description: String { "\(message) at byte \(offset)" }
+
+        public init(message: String, offset: Int) {
+            self.message = message
+            self.offset = offset
+        }
     }
 
     /// Documents nested deeper than this are rejected rather than risking the stack.

@@ -5,6 +5,11 @@ import GRDB
 public struct AuthenticatedKey: Sendable, Equatable {
     public var keyID: String
     public var accountID: String
+
+    public init(keyID: String, accountID: String) {
+        self.keyID = keyID
+        self.accountID = accountID
+    }
 }
 
 extension HubStore {

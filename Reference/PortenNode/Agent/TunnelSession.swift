@@ -39,6 +39,8 @@ struct TunnelSession: Sendable {
                         logger.warning("ignoring unexpected \(frame.type) frame")
                     }
                 }
+            } catch is CancellationError {
+                logger.debug("tunnel closed: agent stopping")
             } catch {
                 logger.warning("tunnel read failed: \(error)")
             }

@@ -5,6 +5,11 @@ public struct SimReply: Sendable, Equatable {
     public var tokens: [String]
     public var finishReason: String
 
+    public init(tokens: [String], finishReason: String) {
+        self.tokens = tokens
+        self.finishReason = finishReason
+    }
+
     /// The rules of docs/sim-engine.md: the answer is `Echo: ` followed by the text of the last
     /// user message; it is cut before the first `stop` sequence, then limited to `max_tokens`
     /// tokens (`finish_reason: "length"` when that cut anything).

@@ -1,0 +1,51 @@
+import Foundation
+import OpenAIWire
+import Testing
+
+struct WireEncodingTests {
+    private func json(_ value: some Encodable) throws -> JSONValue {
+        try JSONParser.parse(try JSONEncoder().encode(value))
+    }
+
+    @Test func errorEnvelopeAlwaysHasFourKeysWithNulls() throws {
+        let envelope = try json(APIError.invalidAPIKey().envelope)
+        #expect(envelope["error"]?.objectValue?.keys.sorted() == ["code", "message", "param", "type"])
+        #expect(envelope["error"]?["param"] == .null)
+        #expect(envelope["error"]?["code"] == "invalid_api_key")
+    }
+
+    @Test func completionWritesNullRefusalAndLogprobsButOmitsAbsentReasoning() throws {
+        let completion = ChatCompletion(
+            id: "c", created: 1, model: "m", choices: [.init(message: .init(content: nil), finishReason: "stop")],
+            usage: Usage(promptTokens: 2, completionTokens: 3))
+        let value = try json(completion)
+        let choice = try #require(value["choices"]?.arrayValue?.first)
+        #expect(choice["logprobs"] == .null)
+        #expect(choice["message"]?["content"] == .null)
+        #expect(choice["message"]?["refusal"] == .null)
+        #expect(choice["message"]?["reasoning_content"] == nil)
+        #expect(value["usage"] == ["prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5])
+        #expect(try JSONDecoder().decode(ChatCompletion.self, from: JSONEncoder().encode(completion)) == completion)
+    }
+
+    @Test func chunkOmitsAbsentDeltaFieldsAndUsage() throws {
+        let chunk = ChatCompletionChunk(id: "c", created: 1, model: "m", choices: [.init(delta: .init(content: "hi"))])
+        let value = try json(chunk)
+        #expect(value["usage"] == nil)
+        #expect(value["choices"]?.arrayValue?.first?["delta"] == ["content": "hi"])
+        #expect(value["choices"]?.arrayValue?.first?["finish_reason"] == .null)
+        #expect(try JSONDecoder().decode(ChatCompletionChunk.self, from: JSONEncoder().encode(chunk)) == chunk)
+    }
+
+    @Test func base64EmbeddingsAreLittleEndianFloat32() throws {
+        let vector = EmbeddingResponse.Vector.base64(of: [1.0, -0.5])
+        #expect(vector == .base64("AACAPwAAAL8="))
+        #expect(vector.floats == [1.0, -0.5])
+    }
+
+    @Test func jsonTextQuotesLikeAnEncoder() throws {
+        for text in ["plain", "quote\" back\\slash", "line\nfeed\ttab", "\u{01}\u{1F}", "é😀", "\u{2028}"] {
+            #expect(try JSONParser.parse(JSONText.quote(text)) == .string(text))
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import PortenHub
+import Testing
+
+struct HubStoreTests {
+    @Test func migrationsApplyInOrder() throws {
+        let store = try HubStore.inMemory()
+        #expect(try store.appliedMigrations() == ["v1-accounts-keys-nodes", "v1-catalog", "v1-usage"])
+    }
+
+    @Test func keysAuthenticateUntilRevoked() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        let (key, token) = try store.createKey(accountID: account.id, name: "ci")
+        #expect(try store.authenticateKey(token.plain) == AuthenticatedKey(keyID: key.id, accountID: account.id))
+        #expect(try store.keys(accountID: account.id).map(\.id) == [key.id])
+        #expect(try store.authenticateKey(token.plain + "x") == nil)
+        #expect(try store.revokeKey(id: key.id))
+        #expect(try store.authenticateKey(token.plain) == nil)
+        #expect(try !store.revokeKey(id: key.id))
+    }
+
+    @Test func theStoreNeverHoldsThePlainKey() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        let (key, token) = try store.createKey(accountID: account.id, name: "ci")
+        #expect(Array(key.secretHash) == token.hash)
+        #expect(!"\(key)".contains(String(token.plain.suffix(32))))
+    }
+
+    @Test func disablingAnAccountStopsItsKeysAndNodes() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        let (_, token) = try store.createKey(accountID: account.id, name: "ci")
+        let (node, credential) = try store.createNode(accountID: account.id, name: "n", region: "eu", trustClass: "verified")
+        #expect(try store.authenticateNode(credential.plain)?.id == node.id)
+        try store.disableAccount(id: account.id)
+        #expect(try store.authenticateKey(token.plain) == nil)
+        #expect(try store.authenticateNode(credential.plain) == nil)
+    }
+
+    @Test func keysNeedAnExistingAccount() throws {
+        let store = try HubStore.inMemory()
+        #expect(throws: StoreError.self) { try store.createKey(accountID: "acct_missing", name: "x") }
+    }
+
+    @Test func catalogIsReplacedByTheFile() throws {
+        let store = try HubStore.inMemory()
+        try store.replaceCatalog(.reference)
+        try store.replaceCatalog(Catalog(models: [CatalogModel(id: "only", type: .chat, ctx: 4096, enabled: false)]))
+        let catalog = try store.catalog()
+        #expect(catalog.models.map(\.id) == ["only"])
+        #expect(catalog.offered("only") == nil)
+    }
+
+    @Test func catalogFilesAreValidated() throws {
+        let ok = try Catalog(json: Array(#"{"models":[{"id":"a","type":"chat","ctx":10,"capabilities":["tools"]}]}"#.utf8).data)
+        #expect(ok.offered("a")?.capabilities == ["tools"])
+        #expect(throws: CatalogError.self) {
+            try Catalog(json: Array(#"{"models":[{"id":"a","type":"chat","ctx":10},{"id":"a","type":"chat","ctx":10}]}"#.utf8).data)
+        }
+        #expect(throws: CatalogError.self) { try Catalog(json: Array(#"{"models":[{"id":"a","type":"video","ctx":10}]}"#.utf8).data) }
+    }
+
+    @Test func usageRowsRoundTrip() throws {
+        let store = try HubStore.inMemory()
+        let row = UsageRecord(
+            time: .init(timeIntervalSince1970: 1000), requestID: "req_1", keyID: "key_1", accountID: "acct_1", nodeID: "node_1",
+            region: "eu", model: "ref-chat", endpoint: "chat.completions", promptTokens: 3, completionTokens: 4, status: 200,
+            latencyMS: 12, timeToFirstTokenMS: 5)
+        try store.insertUsage([row, row])
+        let rows = try store.recentUsage(limit: 1, keyID: "key_1")
+        #expect(rows.count == 1 && rows[0].id == 2 && rows[0].promptTokens == 3 && rows[0].timeToFirstTokenMS == 5)
+    }
+}
+
+extension Array where Element == UInt8 {
+    var data: Foundation.Data { Foundation.Data(self) }
+}
+
+import Foundation

@@ -1,0 +1,30 @@
+import PortenHub
+import Testing
+
+struct SecretTokenTests {
+    @Test func generatedKeysHaveTheDocumentedShapeAndAreUnique() {
+        let keys = (0..<200).map { _ in SecretToken.generate(prefix: SecretToken.apiKeyPrefix) }
+        #expect(Set(keys.map(\.plain)).count == 200)
+        for key in keys {
+            #expect(key.plain.hasPrefix("sk-porten-") && key.plain.count == 10 + 44)
+            #expect(key.hash == SecretToken.sha256(key.plain) && key.hash.count == 32)
+            #expect(!key.displayPrefix.contains(String(key.plain.suffix(32))))
+        }
+    }
+
+    @Test func aPresentedKeyMatchesOnlyItsOwnHash() throws {
+        let key = SecretToken.generate(prefix: SecretToken.apiKeyPrefix)
+        let presented = try #require(SecretToken(plain: key.plain, prefix: SecretToken.apiKeyPrefix))
+        #expect(presented.lookupID == key.lookupID)
+        #expect(presented.matches(storedHash: key.hash))
+        var flipped = key.hash
+        flipped[31] ^= 1
+        #expect(!presented.matches(storedHash: flipped))
+        #expect(!presented.matches(storedHash: Array(key.hash.prefix(16))))
+    }
+
+    @Test(arguments: ["", "sk-porten-", "sk-other-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "sk-porten-short", "sk-porten-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!"])
+    func malformedKeysAreRejectedBeforeAnyLookup(presented: String) {
+        #expect(SecretToken(plain: presented, prefix: SecretToken.apiKeyPrefix) == nil)
+    }
+}

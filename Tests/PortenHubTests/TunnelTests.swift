@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import OpenAIWire
+import PortenHub
+import PortenNode
+import Testing
+
+/// The Hub and a node agent in one process, talking over a real WebSocket on loopback.
+@Suite(.serialized)
+struct TunnelTests {
+    private let adminToken = "padm-test"
+
+    private func withHubAndNode(_ body: @Sendable (any TestClientProtocol, HubServices, String) async throws -> Void) async throws {
+        let logger = { var logger = Logger(label: "test"); logger.logLevel = .warning; return logger }()
+        let configuration = HubConfiguration(port: 0, adminToken: adminToken)
+        let (application, services) = try HubApplication.build(configuration: configuration, logger: logger)
+        let account = try services.store.createAccount(name: "t")
+        let key = try services.store.createKey(accountID: account.id, name: "k").token.plain
+        let credential = try services.store.createNode(accountID: account.id, name: "n", region: "eu", trustClass: "verified").credential.plain
+        try await application.test(.live) { client in
+            let port = try #require(client.port)
+            let agent = NodeAgent(
+                hubURL: "http://127.0.0.1:\(port)", credential: credential, engine: SimEngine(tokenDelay: .milliseconds(2)), logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await agent.run() }
+                for _ in 0..<200 where await !services.registry.readyModels().contains("ref-chat") {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                try await body(client, services, key)
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func post(_ client: any TestClientProtocol, _ path: String, key: String, _ json: String) async throws -> TestResponse {
+        try await client.execute(
+            uri: path, method: .post, headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+            body: ByteBuffer(string: json))
+    }
+
+    @Test func chatTravelsThroughTheTunnel() async throws {
+        try await withHubAndNode { client, services, key in
+            let response = try await post(client, "/v1/chat/completions", key: key, #"{"model":"ref-chat","messages":[{"role":"user","content":"tunnel test"}]}"#)
+            #expect(response.status == .ok)
+            let completion = try JSONDecoder().decode(ChatCompletion.self, from: Data(buffer: response.body))
+            #expect(completion.choices[0].message.content == "Echo: tunnel test")
+            #expect(response.headers[.init("X-Porten-Node")!] == (await services.registry.connectedNodeIDs()).first)
+        }
+    }
+
+    @Test func streamsArriveAsSSEEndingWithDone() async throws {
+        try await withHubAndNode { client, _, key in
+            let response = try await post(client, "/v1/chat/completions", key: key, #"{"model":"ref-chat","stream":true,"messages":[{"role":"user","content":"a b c"}]}"#)
+            var parser = ServerSentEvents.Parser()
+            let events = parser.feed(Array(buffer: response.body))
+            #expect(events.last == "[DONE]")
+            let chunks = try events.dropLast().map { try JSONDecoder().decode(ChatCompletionChunk.self, from: Data($0.utf8)) }
+            #expect(chunks.compactMap { $0.choices.first?.delta.content }.joined() == "Echo: a b c")
+            #expect(chunks.last?.choices.first?.finishReason == "stop")
+        }
+    }
+
+    @Test func theTunnelRefusesABadCredential() async throws {
+        try await withHubAndNode { client, _, _ in
+            let response = try await client.execute(uri: "/node/v1/connect", method: .get, headers: [.authorization: "Bearer pnode-nope"])
+            #expect(response.status == .unauthorized)
+        }
+    }
+
+    @Test func embeddingsComeBackInInputOrder() async throws {
+        try await withHubAndNode { client, _, key in
+            let response = try await post(client, "/v1/embeddings", key: key, #"{"model":"ref-embed","input":["x","y"]}"#)
+            let embeddings = try JSONDecoder().decode(EmbeddingResponse.self, from: Data(buffer: response.body))
+            #expect(embeddings.data.map(\.index) == [0, 1])
+            #expect(embeddings.data[0].embedding.floats == SimEmbedding.vector(for: "x", dimensions: 16))
+        }
+    }
+
+    @Test func aChatModelIsNotAnEmbeddingModel() async throws {
+        try await withHubAndNode { client, _, key in
+            let response = try await post(client, "/v1/embeddings", key: key, #"{"model":"ref-chat","input":"x"}"#)
+            #expect(response.status == .badRequest)
+            let envelope = try JSONDecoder().decode(APIError.Envelope.self, from: Data(buffer: response.body))
+            #expect(envelope.error.param == "model")
+        }
+    }
+}
