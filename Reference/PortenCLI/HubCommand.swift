@@ -14,14 +14,21 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Operator token for /admin/v1 (env PORTEN_ADMIN_TOKEN); generated and stored in the data dir when omitted.")
     var adminToken: String?
     @Option(help: "Largest accepted request body in bytes.") var maxBodyBytes = 16 << 20
+    @Option(help: "Seconds a node may stay silent about a request before it fails with 504.") var requestIdleTimeout = 120.0
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive.") }
+        guard requestIdleTimeout > 0 else { throw ValidationError("--request-idle-timeout must be positive.") }
+    }
 
     func run() async throws {
         let logger = logging.makeLogger("porten.hub")
         let data = try DataDirectory(dataDir)
         let configuration = HubConfiguration(
             host: host, port: port, databasePath: data.databasePath, catalog: try catalog.map(Catalog.init(contentsOf:)) ?? .reference,
-            adminToken: try data.adminToken(explicit: adminToken ?? environment("PORTEN_ADMIN_TOKEN")), maximumBodySize: maxBodyBytes)
+            adminToken: try data.adminToken(explicit: adminToken ?? environment("PORTEN_ADMIN_TOKEN")), maximumBodySize: maxBodyBytes,
+            requestIdleTimeout: .milliseconds(Int(requestIdleTimeout * 1000)))
         let host = self.host
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in
             Console.write("PORTEN_BASE_URL=http://\(host):\(port)/v1")

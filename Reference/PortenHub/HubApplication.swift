@@ -26,7 +26,12 @@ public enum HubApplication {
                 webSocketRouter: webSocketRouter,
                 configuration: .init(ws: .init(maxFrameSize: 64 << 20, autoPing: .enabled(timePeriod: .seconds(15))))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "porten-hub"),
-            services: [usage] + extraServices,
+            services: [
+                usage,
+                RequestWatchdog(
+                    registry: services.registry, idleTimeout: configuration.requestIdleTimeout,
+                    interval: min(.seconds(1), configuration.requestIdleTimeout / 4)),
+            ] + extraServices,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
         return (application, services)

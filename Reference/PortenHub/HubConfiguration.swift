@@ -9,10 +9,12 @@ public struct HubConfiguration: Sendable {
     public var adminToken: String
     /// Largest accepted request body, in bytes (413 beyond it).
     public var maximumBodySize: Int
+    /// How long a node may stay silent about a request before the Hub gives up on it (504).
+    public var requestIdleTimeout: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String? = nil, catalog: Catalog = .reference, adminToken: String,
-        maximumBodySize: Int = 16 << 20
+        maximumBodySize: Int = 16 << 20, requestIdleTimeout: Duration = .seconds(120)
     ) {
         self.host = host
         self.port = port
@@ -20,5 +22,6 @@ public struct HubConfiguration: Sendable {
         self.catalog = catalog
         self.adminToken = adminToken
         self.maximumBodySize = maximumBodySize
+        self.requestIdleTimeout = requestIdleTimeout
     }
 }

@@ -5,7 +5,9 @@ import Logging
 import NIOCore
 import OpenAIWire
 import PortenHub
+import NodeProtocol
 import PortenNode
+import Synchronization
 import Testing
 
 /// The Hub and a node agent in one process, talking over a real WebSocket on loopback.
@@ -13,9 +15,12 @@ import Testing
 struct TunnelTests {
     private let adminToken = "padm-test"
 
-    private func withHubAndNode(_ body: @Sendable (any TestClientProtocol, HubServices, String) async throws -> Void) async throws {
+    private func withHubAndNode(
+        engine: any InferenceEngine = SimEngine(tokenDelay: .milliseconds(2)), idleTimeout: Duration = .seconds(120),
+        _ body: @Sendable (any TestClientProtocol, HubServices, String) async throws -> Void
+    ) async throws {
         let logger = { var logger = Logger(label: "test"); logger.logLevel = .warning; return logger }()
-        let configuration = HubConfiguration(port: 0, adminToken: adminToken)
+        let configuration = HubConfiguration(port: 0, adminToken: adminToken, requestIdleTimeout: idleTimeout)
         let (application, services) = try HubApplication.build(configuration: configuration, logger: logger)
         let account = try services.store.createAccount(name: "t")
         let key = try services.store.createKey(accountID: account.id, name: "k").token.plain
@@ -23,7 +28,7 @@ struct TunnelTests {
         try await application.test(.live) { client in
             let port = try #require(client.port)
             let agent = NodeAgent(
-                hubURL: "http://127.0.0.1:\(port)", credential: credential, engine: SimEngine(tokenDelay: .milliseconds(2)), logger: logger)
+                hubURL: "http://127.0.0.1:\(port)", credential: credential, engine: engine, logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await agent.run() }
                 for _ in 0..<200 where await !services.registry.readyModels().contains("ref-chat") {
@@ -87,4 +92,41 @@ struct TunnelTests {
             #expect(envelope.error.param == "model")
         }
     }
+
+    @Test func aSilentNodeEndsTheRequestWith504InsteadOfHanging() async throws {
+        let engine = StallingEngine()
+        try await withHubAndNode(engine: engine, idleTimeout: .milliseconds(300)) { client, services, key in
+            let started = ContinuousClock.now
+            let response = try await post(client, "/v1/chat/completions", key: key, #"{"model":"ref-chat","messages":[{"role":"user","content":"x"}]}"#)
+            #expect(response.status == .gatewayTimeout)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            let envelope = try JSONDecoder().decode(APIError.Envelope.self, from: Data(buffer: response.body))
+            #expect(envelope.error.code == "gateway_timeout")
+            let nodeID = try #require(await services.registry.connectedNodeIDs().first)
+            #expect(await services.registry.inFlight(nodeID: nodeID) == 0)
+            // The Hub's cancel reached the node and stopped the engine's work.
+            for _ in 0..<100 where !engine.wasCancelled { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(engine.wasCancelled)
+        }
+    }
+}
+
+/// An engine that accepts requests and never answers them, and notes when it is cancelled.
+private final class StallingEngine: InferenceEngine {
+    let name = "stall"
+    let provisionable = false
+    let concurrency = 4
+    private let cancelled = Mutex(false)
+    var wasCancelled: Bool { cancelled.withLock { $0 } }
+
+    func models() async -> [TunnelMessage.ModelState] { [.init(id: "ref-chat", state: .ready)] }
+    func chat(_ request: ChatCompletionRequest, emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome {
+        do {
+            try await Task.sleep(for: .seconds(3600))
+        } catch {
+            cancelled.withLock { $0 = true }
+        }
+        throw CancellationError()
+    }
+    func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage) { throw CancellationError() }
 }

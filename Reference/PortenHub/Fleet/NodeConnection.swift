@@ -17,8 +17,14 @@ public final class NodeConnection: Sendable {
     private let state = Mutex(State())
 
     private struct State {
-        var pending: [String: EventStream.Continuation] = [:]
+        var pending: [String: Pending] = [:]
         var closed = false
+    }
+
+    /// A request waiting on the node, and when the node last said something about it.
+    private struct Pending {
+        var continuation: EventStream.Continuation
+        var lastActivity: ContinuousClock.Instant
     }
 
     init(node: NodeRecord, hello: TunnelMessage.Hello, models: Set<String>, outbound: WebSocketOutboundWriter) {
@@ -29,11 +35,11 @@ public final class NodeConnection: Sendable {
     }
 
     /// Sends `infer` and returns the stream of the node's answer.
-    func start(_ infer: TunnelMessage.Infer) async throws(APIError) -> EventStream {
+    func start(_ infer: TunnelMessage.Infer, now: ContinuousClock.Instant = .now) async throws(APIError) -> EventStream {
         let (stream, continuation) = EventStream.makeStream()
         let registered = state.withLock { state in
             guard !state.closed else { return false }
-            state.pending[infer.id] = continuation
+            state.pending[infer.id] = Pending(continuation: continuation, lastActivity: now)
             return true
         }
         guard registered else { throw .nodeError("The node disconnected before the request could be sent.") }
@@ -54,7 +60,7 @@ public final class NodeConnection: Sendable {
         case .embeddings(let embeddings):
             yield(embeddings.id, .embeddings(embeddings.vectors))
         case .end(let end):
-            let continuation = state.withLock { $0.pending.removeValue(forKey: end.id) }
+            let continuation = state.withLock { $0.pending.removeValue(forKey: end.id)?.continuation }
             continuation?.yield(.end(finishReason: end.finishReason, usage: end.usage))
             continuation?.finish()
         case .fail(let fail):
@@ -66,7 +72,7 @@ public final class NodeConnection: Sendable {
 
     /// Stops request `id` on the node if it is still running.
     func cancel(_ id: String) async {
-        let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
+        let continuation = state.withLock { $0.pending.removeValue(forKey: id)?.continuation }
         guard let continuation else { return }
         continuation.finish(throwing: CancellationError())
         try? await outbound.write(.text(try TunnelMessage.cancel(.init(id: id)).encodedText()))
@@ -77,7 +83,7 @@ public final class NodeConnection: Sendable {
         let continuations = state.withLock { state in
             state.closed = true
             defer { state.pending.removeAll() }
-            return Array(state.pending.values)
+            return state.pending.values.map(\.continuation)
         }
         for continuation in continuations {
             continuation.finish(throwing: APIError.nodeError("The node serving this request disconnected."))
@@ -93,13 +99,31 @@ public final class NodeConnection: Sendable {
         try await outbound.write(.text(try message.encodedText()))
     }
 
-    private func yield(_ id: String, _ event: NodeEvent) {
-        let continuation = state.withLock { $0.pending[id] }
+    /// Fails every request the node has been silent about since `deadline`, and cancels it on the node.
+    /// - Returns: the ids that timed out.
+    @discardableResult
+    func expireRequests(silentSince deadline: ContinuousClock.Instant, timeout: Duration) async -> [String] {
+        let expired = state.withLock { state in
+            let ids = state.pending.filter { $0.value.lastActivity < deadline }.map(\.key)
+            return ids.compactMap { id in state.pending.removeValue(forKey: id).map { (id, $0.continuation) } }
+        }
+        for (id, continuation) in expired {
+            continuation.finish(throwing: APIError.gatewayTimeout("The node sent nothing for this request in \(timeout); it was stopped."))
+            try? await outbound.write(.text(try TunnelMessage.cancel(.init(id: id)).encodedText()))
+        }
+        return expired.map(\.0)
+    }
+
+    private func yield(_ id: String, _ event: NodeEvent, now: ContinuousClock.Instant = .now) {
+        let continuation = state.withLock { state -> EventStream.Continuation? in
+            state.pending[id]?.lastActivity = now
+            return state.pending[id]?.continuation
+        }
         continuation?.yield(event)
     }
 
     private func finish(_ id: String, throwing error: APIError) {
-        let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
+        let continuation = state.withLock { $0.pending.removeValue(forKey: id)?.continuation }
         continuation?.finish(throwing: error)
     }
 }

@@ -55,6 +55,8 @@ public actor NodeRegistry {
 
     func connection(nodeID: String) -> NodeConnection? { entries[nodeID]?.connection }
 
+    func connections() -> [NodeConnection] { entries.values.map(\.connection) }
+
     /// Ids of the connected nodes.
     public func connectedNodeIDs() -> Set<String> { Set(entries.keys) }
 

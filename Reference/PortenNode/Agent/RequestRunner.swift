@@ -6,18 +6,26 @@ import OpenAIWire
 struct RequestRunner: Sendable {
     let engine: any InferenceEngine
     let send: FrameSender
-    let cancellations: CancellationRegistry
     let logger: Logger
 
-    func run(_ infer: TunnelMessage.Infer) async {
+    /// Runs the request until it ends or `cancelled` finishes, whichever comes first.
+    func run(_ infer: TunnelMessage.Infer, cancelled: AsyncStream<Void>) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await execute(infer) }
+            group.addTask { for await _ in cancelled {} }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func execute(_ infer: TunnelMessage.Infer) async {
         let id = infer.id
-        defer { cancellations.forget(id) }
         do {
             switch infer.kind {
             case .chat:
                 let request = try ChatCompletionRequest(validating: infer.body)
                 let outcome = try await engine.chat(request) { event in
-                    if cancellations.isCancelled(id) { throw CancellationError() }
+                    try Task.checkCancellation()
                     switch event {
                     case .content(let text): try await send(.delta(.init(id: id, content: text)))
                     case .reasoning(let text): try await send(.delta(.init(id: id, reasoningContent: text)))

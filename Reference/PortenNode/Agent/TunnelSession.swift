@@ -31,8 +31,12 @@ struct TunnelSession: Sendable {
                     case .welcome(let welcome):
                         logger.info("connected as node \(welcome.nodeID) (region \(welcome.region), class \(welcome.trustClass)), serving \(welcome.acceptedModels)")
                     case .infer(let infer):
-                        let runner = RequestRunner(engine: engine, send: send, cancellations: cancellations, logger: logger)
-                        group.addTask { await runner.run(infer) }
+                        let runner = RequestRunner(engine: engine, send: send, logger: logger)
+                        let cancelled = cancellations.register(infer.id)
+                        group.addTask {
+                            await runner.run(infer, cancelled: cancelled)
+                            cancellations.forget(infer.id)
+                        }
                     case .cancel(let cancel):
                         cancellations.cancel(cancel.id)
                     default:
