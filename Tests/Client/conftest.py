@@ -93,7 +93,8 @@ class Hub:
         return response.json()
 
     def create_key(self, account_id):
-        return self.admin("POST", "keys", json={"account_id": account_id, "name": "test"})["key"]
+        """The created key record; its plain key is in `key`."""
+        return self.admin("POST", "keys", json={"account_id": account_id, "name": "test"})
 
     def add_node(self, account_id, tmp_path, name="sim", extra_args=()):
         created = self.admin("POST", "nodes", json={"account_id": account_id, "name": name, "region": "eu", "trust_class": "verified"})
@@ -138,7 +139,7 @@ def fleet(tmp_path):
     try:
         account = hub.admin("POST", "accounts", json={"name": "test"})
         hub.account_id = account["id"]
-        hub.api_key = hub.create_key(account["id"])
+        hub.api_key = hub.create_key(account["id"])["key"]
         hub.node = hub.add_node(account["id"], tmp_path, extra_args=("--token-delay-ms", "5")).start()
         yield hub
     finally:

@@ -10,6 +10,8 @@ import httpx
 import openai
 import pytest
 
+from conftest import wait_until
+
 PROMPT = "Hello, world!"
 ECHO = "Echo: Hello, world!"  # tokens: Echo | : | " Hello" | , | " world" | !  → 6
 
@@ -124,12 +126,10 @@ def test_bad_key_raises_authentication_error(fleet):
 
 
 def test_revoked_key_is_refused(fleet, client):
-    keys = fleet.admin("GET", f"keys?account_id={fleet.account_id}")["data"]
     fresh = fleet.create_key(fleet.account_id)
-    fresh_id = next(k["id"] for k in fleet.admin("GET", "keys")["data"] if k["id"] not in {k["id"] for k in keys})
-    c = openai.OpenAI(base_url=fleet.base_url, api_key=fresh, max_retries=0)
+    c = openai.OpenAI(base_url=fleet.base_url, api_key=fresh["key"], max_retries=0)
     assert c.models.list().data
-    fleet.admin("DELETE", f"keys/{fresh_id}")
+    fleet.admin("DELETE", f"keys/{fresh['id']}")
     with pytest.raises(openai.AuthenticationError):
         c.models.list()
     assert client.models.list().data  # other keys unaffected
@@ -201,9 +201,7 @@ def test_client_disconnect_cancels_generation(fleet, client):
     next(iter(stream))
     stream.close()
     started = time.monotonic()
-    wait = lambda: fleet.node_status(fleet.node.id)["in_flight"] == 0
-    from conftest import wait_until
-    wait_until(wait, timeout=3, what="the cancelled request to leave the node")
+    wait_until(lambda: fleet.node_status(fleet.node.id)["in_flight"] == 0, timeout=3, what="the cancelled request to leave the node")
     assert time.monotonic() - started < 3
     rows = fleet.admin("GET", "usage?limit=5")["data"]
     assert rows[0]["status"] == 499 and rows[0]["model"] == "ref-chat"

@@ -1,4 +1,3 @@
-import COpenSSL
 import Foundation
 import Hummingbird
 import OpenAIWire
@@ -128,10 +127,9 @@ struct AdminController: Sendable {
 
     /// Checks the operator token in constant time.
     private func authorize(_ request: Request) throws(APIError) {
+        // Hashing both sides first makes the compare independent of the presented token's length.
         let presented = SecretToken.sha256(request.headers.bearerToken ?? "")
-        let expected = SecretToken.sha256(services.configuration.adminToken)
-        let equal = presented.withUnsafeBytes { a in expected.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 } }
-        guard equal else {
+        guard SecretToken.constantTimeEquals(presented, SecretToken.sha256(services.configuration.adminToken)) else {
             throw APIError(status: 401, message: "Invalid operator token for the admin API.", type: "invalid_request_error", code: "invalid_admin_token")
         }
     }

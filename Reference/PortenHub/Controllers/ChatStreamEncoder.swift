@@ -35,9 +35,7 @@ struct ChatStreamEncoder: Sendable {
 
     /// A failure after the stream started: the error envelope as a data event (ERR-7).
     func errorFrame(_ error: APIError) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return ServerSentEvents.frame(String(decoding: (try? encoder.encode(error.envelope)) ?? Data("{}".utf8), as: UTF8.self))
+        ServerSentEvents.frame(String(decoding: JSONResponse.encode(error.envelope), as: UTF8.self))
     }
 
     private func choiceFrame(delta: String, finishReason: String?) -> String {

@@ -44,7 +44,7 @@ public final class NodeConnection: Sendable {
         }
         guard registered else { throw .nodeError("The node disconnected before the request could be sent.") }
         do {
-            try await outbound.write(.text(try TunnelMessage.infer(infer).encodedText()))
+            try await send(.infer(infer))
         } catch {
             finish(infer.id, throwing: .nodeError("The request could not be sent to the node: \(error)."))
             throw .nodeError("The request could not be sent to the node.")
@@ -75,7 +75,7 @@ public final class NodeConnection: Sendable {
         let continuation = state.withLock { $0.pending.removeValue(forKey: id)?.continuation }
         guard let continuation else { return }
         continuation.finish(throwing: CancellationError())
-        try? await outbound.write(.text(try TunnelMessage.cancel(.init(id: id)).encodedText()))
+        await sendCancel(id)
     }
 
     /// Marks the tunnel gone and fails every request still waiting on it.
@@ -100,18 +100,20 @@ public final class NodeConnection: Sendable {
     }
 
     /// Fails every request the node has been silent about since `deadline`, and cancels it on the node.
-    /// - Returns: the ids that timed out.
-    @discardableResult
-    func expireRequests(silentSince deadline: ContinuousClock.Instant, timeout: Duration) async -> [String] {
+    func expireRequests(silentSince deadline: ContinuousClock.Instant, timeout: Duration) async {
         let expired = state.withLock { state in
             let ids = state.pending.filter { $0.value.lastActivity < deadline }.map(\.key)
             return ids.compactMap { id in state.pending.removeValue(forKey: id).map { (id, $0.continuation) } }
         }
         for (id, continuation) in expired {
             continuation.finish(throwing: APIError.gatewayTimeout("The node sent nothing for this request in \(timeout); it was stopped."))
-            try? await outbound.write(.text(try TunnelMessage.cancel(.init(id: id)).encodedText()))
+            await sendCancel(id)
         }
-        return expired.map(\.0)
+    }
+
+    /// Best effort: a node that is gone has nothing left to stop.
+    private func sendCancel(_ id: String) async {
+        try? await send(.cancel(.init(id: id)))
     }
 
     private func yield(_ id: String, _ event: NodeEvent, now: ContinuousClock.Instant = .now) {

@@ -35,11 +35,12 @@ public struct SecretToken: Sendable, Equatable {
     }
 
     /// Whether this token's hash equals `storedHash`, compared in constant time.
-    public func matches(storedHash: [UInt8]) -> Bool {
-        guard storedHash.count == hash.count else { return false }
-        return hash.withUnsafeBytes { a in
-            storedHash.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 }
-        }
+    public func matches(storedHash: [UInt8]) -> Bool { Self.constantTimeEquals(hash, storedHash) }
+
+    /// Whether two byte strings are equal, in time that depends only on their length.
+    public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0 } }
     }
 
     /// A short display form that identifies a token without revealing it: `sk-porten-AbCdEfGh…`.
