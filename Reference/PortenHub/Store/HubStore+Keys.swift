@@ -44,13 +44,23 @@ extension HubStore {
 
     /// The live key behind a presented `sk-porten-…` string, or nil (unknown, revoked, disabled account).
     public func authenticateKey(_ presented: String) throws -> AuthenticatedKey? {
-        guard let token = SecretToken(plain: presented, prefix: SecretToken.apiKeyPrefix) else { return nil }
+        try liveSecretHolder(presented, prefix: SecretToken.apiKeyPrefix, hash: \APIKey.secretHash, revokedAt: \.revokedAt, accountID: \.accountID)
+            .map { AuthenticatedKey(keyID: $0.id, accountID: $0.accountID) }
+    }
+
+    /// The unrevoked row of an enabled account whose secret `presented` is: found by its lookup id,
+    /// then its hash compared in constant time. Shared by API keys and node credentials.
+    func liveSecretHolder<Holder: FetchableRecord & TableRecord>(
+        _ presented: String, prefix: String, hash: KeyPath<Holder, Data>, revokedAt: KeyPath<Holder, Date?>,
+        accountID: KeyPath<Holder, String>
+    ) throws -> Holder? {
+        guard let token = SecretToken(plain: presented, prefix: prefix) else { return nil }
         return try writer.read { db in
-            guard let key = try APIKey.filter(Column("lookup_id") == token.lookupID).fetchOne(db),
-                token.matches(storedHash: Array(key.secretHash)), key.revokedAt == nil,
-                let account = try Account.fetchOne(db, key: key.accountID), account.disabledAt == nil
+            guard let holder = try Holder.filter(Column("lookup_id") == token.lookupID).fetchOne(db),
+                token.matches(storedHash: Array(holder[keyPath: hash])), holder[keyPath: revokedAt] == nil,
+                let account = try Account.fetchOne(db, key: holder[keyPath: accountID]), account.disabledAt == nil
             else { return nil }
-            return AuthenticatedKey(keyID: key.id, accountID: key.accountID)
+            return holder
         }
     }
 }

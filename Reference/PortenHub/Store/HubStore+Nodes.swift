@@ -30,14 +30,9 @@ extension HubStore {
 
     /// The live node behind a presented credential, or nil.
     public func authenticateNode(_ presented: String) throws -> NodeRecord? {
-        guard let token = SecretToken(plain: presented, prefix: SecretToken.nodeCredentialPrefix) else { return nil }
-        return try writer.read { db in
-            guard let node = try NodeRecord.filter(Column("lookup_id") == token.lookupID).fetchOne(db),
-                token.matches(storedHash: Array(node.credentialHash)), node.revokedAt == nil,
-                let account = try Account.fetchOne(db, key: node.accountID), account.disabledAt == nil
-            else { return nil }
-            return node
-        }
+        try liveSecretHolder(
+            presented, prefix: SecretToken.nodeCredentialPrefix, hash: \NodeRecord.credentialHash, revokedAt: \.revokedAt,
+            accountID: \.accountID)
     }
 
     public func markNodeSeen(id: String, now: Date = Date()) throws {
