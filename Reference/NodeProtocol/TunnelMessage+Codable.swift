@@ -15,6 +15,12 @@ extension TunnelMessage: Codable {
         case "welcome": self = .welcome(try Welcome(from: decoder))
         case "infer": self = .infer(try Infer(from: decoder))
         case "cancel": self = .cancel(try Cancel(from: decoder))
+        case "progress": self = .progress(try Progress(from: decoder))
+        case "loaded": self = .loaded(try ModelRef(from: decoder))
+        case "unloaded": self = .unloaded(try ModelRef(from: decoder))
+        case "load_failed": self = .loadFailed(try LoadFailed(from: decoder))
+        case "load": self = .load(try Load(from: decoder))
+        case "unload": self = .unload(try ModelRef(from: decoder))
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: try decoder.container(keyedBy: TypeKey.self), debugDescription: "unknown frame type '\(type)'")
@@ -33,6 +39,10 @@ extension TunnelMessage: Codable {
         case .welcome(let payload): try payload.encode(to: encoder)
         case .infer(let payload): try payload.encode(to: encoder)
         case .cancel(let payload): try payload.encode(to: encoder)
+        case .progress(let payload): try payload.encode(to: encoder)
+        case .loaded(let payload), .unloaded(let payload), .unload(let payload): try payload.encode(to: encoder)
+        case .loadFailed(let payload): try payload.encode(to: encoder)
+        case .load(let payload): try payload.encode(to: encoder)
         }
     }
 

@@ -12,10 +12,16 @@ public enum TunnelMessage: Sendable, Equatable {
     case embeddings(Embeddings)
     case end(End)
     case fail(Fail)
+    case progress(Progress)
+    case loaded(ModelRef)
+    case unloaded(ModelRef)
+    case loadFailed(LoadFailed)
     // hub → node
     case welcome(Welcome)
     case infer(Infer)
     case cancel(Cancel)
+    case load(Load)
+    case unload(ModelRef)
 
     /// The version this build speaks; a hello with another version is refused.
     public static let protocolVersion = 1
@@ -31,6 +37,12 @@ public enum TunnelMessage: Sendable, Equatable {
         case .welcome: "welcome"
         case .infer: "infer"
         case .cancel: "cancel"
+        case .progress: "progress"
+        case .loaded: "loaded"
+        case .unloaded: "unloaded"
+        case .loadFailed: "load_failed"
+        case .load: "load"
+        case .unload: "unload"
         }
     }
 }

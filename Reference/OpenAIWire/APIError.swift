@@ -86,6 +86,13 @@ extension APIError {
         APIError(status: 503, message: message, type: "service_unavailable", code: "no_available_node", retryAfter: retryAfter)
     }
 
+    /// 503 while the model loads past the request's warm-up budget; retry after `retryAfter` seconds.
+    public static func modelWarming(_ model: String, retryAfter: Int) -> APIError {
+        APIError(
+            status: 503, message: "'\(model)' is still loading on a node; retry in about \(retryAfter) s.", type: "service_unavailable",
+            code: "model_warming", retryAfter: retryAfter)
+    }
+
     public static func nodeError(_ message: String) -> APIError {
         APIError(status: 502, message: message, type: "api_error", code: "node_error")
     }

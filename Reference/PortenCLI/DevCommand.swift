@@ -21,7 +21,8 @@ struct DevCommand: AsyncParsableCommand {
         let store = try HubStore.open(path: data.databasePath)
         let setup = try DevSetup(store: store, data: data)
         let node = NodeAgent(
-            hubURL: "http://127.0.0.1:\(port)", credential: setup.nodeCredential, engine: SimEngine(), logger: logger)
+            hubURL: "http://127.0.0.1:\(port)", credential: setup.nodeCredential,
+            engine: SimEngine(provisioning: SimProvisioning(vramBudgetMB: 8192, downloadMBps: 800, loadMBps: 3000)), logger: logger)
         let apiKey = setup.apiKey
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger, extraServices: [node]) { port in
             Console.write(
@@ -30,7 +31,8 @@ struct DevCommand: AsyncParsableCommand {
                 PORTEN_API_KEY=\(apiKey)
                 PORTEN_ADMIN_TOKEN=\(adminToken)
 
-                # Porten dev hub with a local sim node (models: \(SimEngine.referenceModels.joined(separator: ", "))).
+                # Porten dev hub with a local sim node (loaded: \(SimEngine.referenceModels.joined(separator: ", "));
+                # ref-large loads on first use in about 6 s: watch http://127.0.0.1:\(port)/public/v1/models/warming?model=ref-large).
                 # Try:  curl -N http://127.0.0.1:\(port)/v1/chat/completions -H "Authorization: Bearer \(apiKey)" \\
                 #         -H 'Content-Type: application/json' \\
                 #         -d '{"model":"ref-chat","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'

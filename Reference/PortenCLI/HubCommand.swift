@@ -15,11 +15,15 @@ struct HubCommand: AsyncParsableCommand {
     var adminToken: String?
     @Option(help: "Largest accepted request body in bytes.") var maxBodyBytes = 16 << 20
     @Option(help: "Seconds a node may stay silent about a request before it fails with 504.") var requestIdleTimeout = 120.0
+    @Option(help: "Seconds a request for a cold model waits for its load before 503 model_warming.") var warmupBudget = 300.0
+    @Option(help: "Demand window in seconds; a provisioned model idle for a whole window is unloaded.") var demandWindow = 600.0
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive.") }
         guard requestIdleTimeout > 0 else { throw ValidationError("--request-idle-timeout must be positive.") }
+        guard warmupBudget >= 0 else { throw ValidationError("--warmup-budget cannot be negative.") }
+        guard demandWindow > 0 else { throw ValidationError("--demand-window must be positive.") }
     }
 
     func run() async throws {
@@ -28,7 +32,7 @@ struct HubCommand: AsyncParsableCommand {
         let configuration = HubConfiguration(
             host: host, port: port, databasePath: data.databasePath, catalog: try catalog.map(Catalog.init(contentsOf:)) ?? .reference,
             adminToken: try data.adminToken(explicit: adminToken ?? environment("PORTEN_ADMIN_TOKEN")), maximumBodySize: maxBodyBytes,
-            requestIdleTimeout: .milliseconds(Int(requestIdleTimeout * 1000)))
+            requestIdleTimeout: .seconds(requestIdleTimeout), warmupBudget: .seconds(warmupBudget), demandWindow: .seconds(demandWindow))
         let host = self.host
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in
             Console.write("PORTEN_BASE_URL=http://\(host):\(port)/v1")

@@ -18,6 +18,11 @@ struct NodeCommand: AsyncParsableCommand {
     var models: String?
     @Option(help: "Requests the node runs at once.") var concurrency = 16
     @Option(help: "sim: milliseconds between streamed tokens.") var tokenDelayMs = 0
+    @Option(help: "VRAM in MB the Hub may fill with models (env PORTEN_VRAM_BUDGET_MB); makes a sim node provisionable.")
+    var vramBudgetMb: Int?
+    @Option(help: "Disk in MB for cached weights (env PORTEN_AUTO_DOWNLOAD_MB).") var autoDownloadMb: Int?
+    @Option(help: "sim: simulated download speed in MB/s.") var simDownloadMbps = 1000
+    @Option(help: "sim: simulated load speed in MB/s.") var simLoadMbps = 2000
     @OptionGroup var logging: LoggingOptions
 
     mutating func validate() throws {
@@ -33,13 +38,28 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1.") }
         guard tokenDelayMs >= 0 else { throw ValidationError("--token-delay-ms cannot be negative.") }
+        vramBudgetMb = try vramBudgetMb ?? megabytes("PORTEN_VRAM_BUDGET_MB")
+        autoDownloadMb = try autoDownloadMb ?? megabytes("PORTEN_AUTO_DOWNLOAD_MB")
+        guard (vramBudgetMb ?? 1) > 0 else { throw ValidationError("--vram-budget-mb (PORTEN_VRAM_BUDGET_MB) must be positive.") }
+        guard (autoDownloadMb ?? 1) > 0 else { throw ValidationError("--auto-download-mb (PORTEN_AUTO_DOWNLOAD_MB) must be positive.") }
+        guard simDownloadMbps > 0, simLoadMbps > 0 else { throw ValidationError("--sim-download-mbps and --sim-load-mbps must be positive.") }
+    }
+
+    /// A whole number of megabytes from the environment variable `name`, or nil if unset.
+    private func megabytes(_ name: String) throws -> Int? {
+        guard let value = environment(name) else { return nil }
+        guard let megabytes = Int(value) else { throw ValidationError("\(name) must be a whole number of megabytes; got '\(value)'.") }
+        return megabytes
     }
 
     func run() async throws {
         let logger = logging.makeLogger("porten.node")
         let modelList = models?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let engine = SimEngine(
-            models: modelList ?? SimEngine.referenceModels, concurrency: concurrency, tokenDelay: .milliseconds(tokenDelayMs))
+            models: modelList ?? SimEngine.referenceModels, concurrency: concurrency, tokenDelay: .milliseconds(tokenDelayMs),
+            provisioning: vramBudgetMb.map {
+                SimProvisioning(vramBudgetMB: $0, diskBudgetMB: autoDownloadMb ?? 200_000, downloadMBps: simDownloadMbps, loadMBps: simLoadMbps)
+            })
         let agent = NodeAgent(hubURL: hub!, credential: credential!, engine: engine, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

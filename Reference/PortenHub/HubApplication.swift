@@ -15,7 +15,7 @@ public enum HubApplication {
         try store.replaceCatalog(configuration.catalog)
         let usage = UsageRecorder(store: store, logger: logger)
         let services = HubServices(
-            configuration: configuration, store: store, catalog: configuration.catalog, registry: NodeRegistry(), usage: usage,
+            configuration: configuration, store: store, catalog: configuration.catalog, registry: NodeRegistry(catalog: configuration.catalog, demandWindow: configuration.demandWindow), usage: usage,
             logger: logger)
         let router = buildRouter(services)
         let webSocketRouter = Router(context: HubRequestContext.self)
@@ -31,6 +31,9 @@ public enum HubApplication {
                 RequestWatchdog(
                     registry: services.registry, idleTimeout: configuration.requestIdleTimeout,
                     interval: min(.seconds(1), configuration.requestIdleTimeout / 4)),
+                FleetSweeper(
+                    registry: services.registry, loadIdleTimeout: configuration.requestIdleTimeout,
+                    interval: min(.seconds(1), configuration.demandWindow / 10), logger: logger),
             ] + extraServices,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
@@ -46,6 +49,7 @@ public enum HubApplication {
         router.post("/v1/chat/completions", use: chat.create)
         router.post("/v1/embeddings", use: embeddings.create)
         router.get("/v1/models", use: models.list)
+        router.get("/public/v1/models/warming", use: WarmingController(services: services).show)
         router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
         router.get("/node/v1/connect", use: TunnelController(services: services).refuse)
         AdminController(services: services).addRoutes(to: router.group("/admin/v1"))

@@ -11,11 +11,19 @@ public struct HubConfiguration: Sendable {
     public var maximumBodySize: Int
     /// How long a node may stay silent about a request before the Hub gives up on it (504).
     public var requestIdleTimeout: Duration
+    /// How long a request for a cold model waits for its load before `503 model_warming`.
+    public var warmupBudget: Duration
+    /// The demand window: demand counts requests within it, and a provisioned model idle for a
+    /// whole window is unloaded.
+    public var demandWindow: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String? = nil, catalog: Catalog = .reference, adminToken: String,
-        maximumBodySize: Int = 16 << 20, requestIdleTimeout: Duration = .seconds(120)
+        maximumBodySize: Int = 16 << 20, requestIdleTimeout: Duration = .seconds(120), warmupBudget: Duration = .seconds(300),
+        demandWindow: Duration = .seconds(600)
     ) {
+        self.warmupBudget = warmupBudget
+        self.demandWindow = demandWindow
         self.host = host
         self.port = port
         self.databasePath = databasePath

@@ -38,12 +38,14 @@ public struct Catalog: Sendable, Equatable {
     public var offeredModels: [CatalogModel] { models.filter(\.enabled) }
 
     /// The catalog of the sim engine's `ref-*` models, used by `porten dev` and the tests.
+    /// `ref-large` is the one a sim node does not load at start: it shows a cold load.
     public static let reference = Catalog(models: [
-        CatalogModel(id: "ref-chat", type: .chat, ctx: 8192, ownedBy: "porten-sim"),
-        CatalogModel(id: "ref-tools", type: .chat, ctx: 8192, capabilities: ["tools", "json"], ownedBy: "porten-sim"),
-        CatalogModel(id: "ref-reasoner", type: .chat, ctx: 16384, capabilities: ["reasoning"], ownedBy: "porten-sim"),
-        CatalogModel(id: "ref-vision", type: .chat, ctx: 8192, capabilities: ["vision"], ownedBy: "porten-sim"),
-        CatalogModel(id: "ref-embed", type: .embedding, ctx: 2048, ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-chat", type: .chat, ctx: 8192, vramMB: 512, diskMB: 256, ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-tools", type: .chat, ctx: 8192, capabilities: ["tools", "json"], vramMB: 512, diskMB: 256, ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-reasoner", type: .chat, ctx: 16384, capabilities: ["reasoning"], vramMB: 1024, diskMB: 512, ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-vision", type: .chat, ctx: 8192, capabilities: ["vision"], vramMB: 1024, diskMB: 512, ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-embed", type: .embedding, ctx: 2048, vramMB: 256, diskMB: 128, ownedBy: "porten-sim"),
+        CatalogModel(id: "ref-large", type: .chat, ctx: 32768, vramMB: 6144, diskMB: 3072, ownedBy: "porten-sim"),
     ])
 }
 

@@ -20,6 +20,19 @@ struct AdminController: Sendable {
         group.get("nodes", use: listNodes)
         group.delete("nodes/:id", use: revokeNode)
         group.get("usage", use: listUsage)
+        group.get("fleet", use: showFleet)
+    }
+
+    // MARK: Fleet
+
+    /// The planner's view: connected nodes, their models and loads, and the demand per model.
+    func showFleet(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let snapshot = await services.registry.snapshot()
+        return JSONResponse.make(
+            AdminViews.FleetView(
+                nodes: snapshot.nodes.map { AdminViews.FleetView.Node($0, loads: snapshot.loads[$0.id] ?? [:]) }, demand: snapshot.demand,
+                demandWindowSeconds: Int(services.configuration.demandWindow / .seconds(1))))
     }
 
     // MARK: Accounts

@@ -16,7 +16,8 @@ struct ChatCompletionsController: Sendable {
             meter.model = chat.model
             let model = try chatModel(chat.model)
             let dispatch = try await InferenceDispatch.start(
-                .chat, model: model.id, body: chat.body, requestID: context.requestID, registry: services.registry)
+                .chat, model: model, body: chat.body, requestID: context.requestID, registry: services.registry,
+                warmupBudget: try WarmupBudget.of(request, hubBudget: services.configuration.warmupBudget))
             meter.node = dispatch.connection.node
             var headers = HTTPFields()
             headers[.portenNode] = dispatch.connection.node.id

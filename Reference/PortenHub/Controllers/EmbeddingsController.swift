@@ -18,7 +18,8 @@ struct EmbeddingsController: Sendable {
                     code: "model_not_supported")
             }
             let dispatch = try await InferenceDispatch.start(
-                .embeddings, model: model.id, body: embedding.body, requestID: context.requestID, registry: services.registry)
+                .embeddings, model: model, body: embedding.body, requestID: context.requestID, registry: services.registry,
+                warmupBudget: try WarmupBudget.of(request, hubBudget: services.configuration.warmupBudget))
             meter.node = dispatch.connection.node
             let (vectors, usage) = try await collect(dispatch)
             guard vectors.count == embedding.inputs.count else {

@@ -7,29 +7,74 @@ import OpenAIWire
 /// by one task at a time, which is why the box may cross that boundary.
 final class InferenceDispatch: @unchecked Sendable {
     let connection: NodeConnection
+    let model: String
     let requestID: String
     private let registry: NodeRegistry
     private var iterator: NodeConnection.EventStream.AsyncIterator
     private var ended = false
 
-    private init(connection: NodeConnection, requestID: String, registry: NodeRegistry, stream: NodeConnection.EventStream) {
+    private init(connection: NodeConnection, model: String, requestID: String, registry: NodeRegistry, stream: NodeConnection.EventStream) {
         self.connection = connection
+        self.model = model
         self.requestID = requestID
         self.registry = registry
         self.iterator = stream.makeAsyncIterator()
     }
 
-    /// Picks a node for `model`, takes a slot on it and sends the request.
-    static func start(_ kind: TunnelMessage.Infer.Kind, model: String, body: JSONValue, requestID: String, registry: NodeRegistry)
-        async throws(APIError) -> InferenceDispatch
-    {
-        let connection = try await registry.acquire(model: model)
+    /// How many times one request may be routed (each load that ends or node that leaves re-routes it).
+    static let maximumRoutes = 4
+
+    /// Finds a node for `model` (waiting up to `warmupBudget` for it to load if it must), takes a
+    /// slot on it and sends the request.
+    static func start(
+        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, requestID: String, registry: NodeRegistry,
+        warmupBudget: Duration
+    ) async throws(APIError) -> InferenceDispatch {
+        let connection = try await acquire(model, registry: registry, until: .now + warmupBudget)
         do {
-            let stream = try await connection.start(.init(id: requestID, kind: kind, model: model, body: body))
-            return InferenceDispatch(connection: connection, requestID: requestID, registry: registry, stream: stream)
+            let stream = try await connection.start(.init(id: requestID, kind: kind, model: model.id, body: body))
+            return InferenceDispatch(connection: connection, model: model.id, requestID: requestID, registry: registry, stream: stream)
         } catch {
-            await registry.release(connection)
+            await registry.release(connection, model: model.id)
             throw error
+        }
+    }
+
+    /// Routes until a node has a slot, sending the loads and unloads the planner decides and
+    /// waiting for each load until `deadline`; past it, `503 model_warming`.
+    private static func acquire(_ model: CatalogModel, registry: NodeRegistry, until deadline: ContinuousClock.Instant)
+        async throws(APIError) -> NodeConnection
+    {
+        for attempt in 0..<maximumRoutes {
+            switch try await registry.admit(model, isNew: attempt == 0) {
+            case .dispatch(let connection):
+                return connection
+            case .wait(let generation, let commands):
+                for command in commands { try? await command.connection.send(command.frame) }
+                switch await waitForLoad(of: model.id, after: generation, signal: registry.signal, until: deadline) {
+                case .changed?: continue
+                case .failed(let error)?: throw error
+                case .cancelled?, nil: throw .modelWarming(model.id, retryAfter: await registry.retryAfter(loading: model.id))
+                }
+            }
+        }
+        throw .noAvailableNode("'\(model.id)' could not be placed on a node; retry shortly.", retryAfter: 1)
+    }
+
+    /// The next change of `model`'s load, or nil when `deadline` comes first.
+    private static func waitForLoad(of model: String, after generation: Int, signal: LoadSignal, until deadline: ContinuousClock.Instant)
+        async -> LoadSignal.Outcome?
+    {
+        guard deadline > .now else { return nil }
+        return await withTaskGroup(of: LoadSignal.Outcome?.self) { group in
+            group.addTask { await signal.wait(for: model, after: generation) }
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
     }
 
@@ -50,6 +95,6 @@ final class InferenceDispatch: @unchecked Sendable {
     /// Gives the slot back, first cancelling the request on the node if it had not ended.
     func close() async {
         if !ended { await connection.cancel(requestID) }
-        await registry.release(connection)
+        await registry.release(connection, model: model)
     }
 }

@@ -48,9 +48,9 @@ struct TunnelController: Sendable {
             return
         }
         let accepted = Set(hello.models.filter { $0.state == .ready && services.catalog.offered($0.id) != nil }.map(\.id))
-        let ignored = hello.models.map(\.id).filter { !accepted.contains($0) }
-        if !ignored.isEmpty { logger.info("ignoring models not offered or not ready: \(ignored)") }
-        let connection = NodeConnection(node: node, hello: hello, models: accepted, outbound: outbound)
+        let ignored = hello.models.map(\.id).filter { services.catalog.offered($0) == nil }
+        if !ignored.isEmpty { logger.info("ignoring models the catalog does not offer: \(ignored)") }
+        let connection = NodeConnection(node: node, hello: hello, outbound: outbound)
         try await connection.send(
             .welcome(.init(nodeID: node.id, region: node.region, trustClass: node.trustClass, acceptedModels: accepted.sorted())))
         if let previous = await services.registry.register(connection) {
@@ -67,7 +67,13 @@ struct TunnelController: Sendable {
                     logger.warning("ignoring undecodable frame")
                     continue
                 }
-                connection.deliver(frame)
+                switch frame {
+                case .progress, .loaded, .unloaded, .loadFailed:
+                    if case .loadFailed(let failure) = frame { logger.warning("load of \(failure.model) failed: \(failure.message)") }
+                    await services.registry.apply(frame, from: connection)
+                default:
+                    connection.deliver(frame)
+                }
             }
         } catch {
             logger.info("tunnel read ended: \(error)")

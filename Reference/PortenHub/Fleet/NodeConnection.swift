@@ -11,8 +11,6 @@ public final class NodeConnection: Sendable {
 
     public let node: NodeRecord
     public let hello: TunnelMessage.Hello
-    /// The models of the hello that are in the catalog; the node serves nothing else.
-    public let models: Set<String>
     private let outbound: WebSocketOutboundWriter
     private let state = Mutex(State())
 
@@ -27,10 +25,9 @@ public final class NodeConnection: Sendable {
         var lastActivity: ContinuousClock.Instant
     }
 
-    init(node: NodeRecord, hello: TunnelMessage.Hello, models: Set<String>, outbound: WebSocketOutboundWriter) {
+    init(node: NodeRecord, hello: TunnelMessage.Hello, outbound: WebSocketOutboundWriter) {
         self.node = node
         self.hello = hello
-        self.models = models
         self.outbound = outbound
     }
 

@@ -1,56 +1,219 @@
+import NodeProtocol
 import OpenAIWire
 
-/// The nodes connected right now, with each one's requests in flight.
+/// The connected fleet: each node's tunnel, slots and models, the demand per model, and the
+/// loads under way. It asks ``Planner`` what to do and applies the answer to its state; the
+/// frames that answer needs are returned to the caller to send (no I/O inside the actor).
 public actor NodeRegistry {
     private struct Entry {
         var connection: NodeConnection
-        var inFlight = 0
+        var node: FleetNode
+        /// Loads under way on the node, by model.
+        var loads: [String: LoadProgress] = [:]
     }
 
+    /// What a request should do next.
+    enum Admission {
+        /// A slot is taken on this node; run the request there and release it afterwards.
+        case dispatch(NodeConnection)
+        /// Send `commands` (unloads, then a load; maybe none), then wait for a change of the
+        /// model's load after `generation` and route again.
+        case wait(generation: Int, commands: [Command])
+    }
+
+    /// A frame for a node, decided inside the registry and sent outside it.
+    struct Command {
+        var connection: NodeConnection
+        var frame: TunnelMessage
+    }
+
+    let catalog: Catalog
+    let signal = LoadSignal()
     private var entries: [String: Entry] = [:]
+    private var demand: DemandLedger
+    private let now: @Sendable () -> ContinuousClock.Instant
 
-    public init() {}
+    public init(catalog: Catalog, demandWindow: Duration = .seconds(600), now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.catalog = catalog
+        self.demand = DemandLedger(window: demandWindow)
+        self.now = now
+    }
 
-    /// Adds a connection; returns the one it replaces (the same node connected again).
+    public var demandWindow: Duration { demand.window }
+
+    // MARK: Connections
+
+    /// Adds a connection with the models its hello says are ready or on disk (catalog models only);
+    /// returns the connection it replaces (the same node connected again).
     func register(_ connection: NodeConnection) -> NodeConnection? {
-        let previous = entries[connection.node.id]?.connection
-        entries[connection.node.id] = Entry(connection: connection)
-        return previous
+        let hello = connection.hello
+        let offered = hello.models.filter { catalog.offered($0.id) != nil }
+        let time = now()
+        var node = FleetNode(
+            id: connection.node.id, provisionable: hello.provisionable, vramBudgetMB: hello.vramMB, concurrency: hello.concurrency)
+        for model in offered where model.state == .ready {
+            node.models[model.id] = HostedModel(vramMB: vram(of: model.id), ready: true, lastUsed: time)
+        }
+        node.onDisk = Set(offered.filter { $0.state == .onDisk }.map(\.id))
+        let previous = entries[connection.node.id]
+        entries[connection.node.id] = Entry(connection: connection, node: node)
+        if let previous { abandonLoads(of: previous) }
+        return previous?.connection
     }
 
-    /// Removes `connection` unless a newer connection of the same node has replaced it.
+    /// Removes `connection` unless a newer connection of the same node has replaced it; requests
+    /// waiting for a load on it route again.
     func unregister(_ connection: NodeConnection) {
-        if entries[connection.node.id]?.connection === connection {
-            entries[connection.node.id] = nil
-        }
+        guard let entry = entries[connection.node.id], entry.connection === connection else { return }
+        entries[connection.node.id] = nil
+        abandonLoads(of: entry)
     }
 
-    /// Picks a node for `model` and takes one of its slots; release it with ``release(_:)``.
-    func acquire(model: String) throws(APIError) -> NodeConnection {
-        let candidates = entries.values.map {
-            NodeSelection.Candidate(
-                nodeID: $0.connection.node.id, models: $0.connection.models, inFlight: $0.inFlight,
-                concurrency: $0.connection.hello.concurrency)
+    private func abandonLoads(of entry: Entry) {
+        for model in entry.loads.keys { signal.signal(model, .changed) }
+    }
+
+    // MARK: Requests
+
+    /// Routes one request for `model`. `isNew` counts it as demand (not again when it re-routes).
+    func admit(_ model: CatalogModel, isNew: Bool) throws(APIError) -> Admission {
+        let time = now()
+        if isNew { demand.record(model.id, at: time) }
+        let generation = signal.generation(of: model.id)
+        let decision = Planner.route(model: model.id, vramMB: model.vramMB, nodes: entries.values.map(\.node)) {
+            demand.demand(for: $0, now: time)
         }
-        switch NodeSelection.choose(model: model, among: candidates) {
+        switch decision {
         case .dispatch(let nodeID):
-            entries[nodeID]!.inFlight += 1
-            return entries[nodeID]!.connection
-        case .allBusy:
-            throw .noAvailableNode("Every node serving '\(model)' is busy. Retry shortly.", retryAfter: 1)
-        case .noNode:
-            throw .noAvailableNode("No node is serving '\(model)' right now. Retry later.", retryAfter: 5)
+            entries[nodeID]!.node.inFlight += 1
+            entries[nodeID]!.node.models[model.id]!.inFlight += 1
+            entries[nodeID]!.node.models[model.id]!.lastUsed = time
+            return .dispatch(entries[nodeID]!.connection)
+        case .awaitLoad:
+            return .wait(generation: generation, commands: [])
+        case .load(let nodeID, let evicting):
+            var entry = entries[nodeID]!
+            var commands = evicting.map { Command(connection: entry.connection, frame: .unload(.init(model: $0))) }
+            for evicted in evicting {
+                entry.node.models[evicted] = nil
+                entry.node.onDisk.insert(evicted)
+            }
+            entry.node.models[model.id] = HostedModel(vramMB: model.vramMB, ready: false, lastUsed: time)
+            entry.loads[model.id] = LoadProgress(totalMB: model.diskMB, phaseStartedAt: time, lastHeardAt: time)
+            entries[nodeID] = entry
+            commands.append(
+                Command(
+                    connection: entry.connection,
+                    frame: .load(
+                        .init(model: model.id, downloadRef: model.downloadRef, sha256: model.sha256, diskMB: model.diskMB, vramMB: model.vramMB))))
+            return .wait(generation: generation, commands: commands)
+        case .saturated:
+            throw .noAvailableNode("Every node serving '\(model.id)' is busy. Retry shortly.", retryAfter: 1)
+        case .unplaceable:
+            throw .noAvailableNode(
+                "No node is serving '\(model.id)' and none can load it right now (no provisionable node with room). Retry later.",
+                retryAfter: 5)
         }
     }
 
-    func release(_ connection: NodeConnection) {
+    /// Gives back the slot a dispatched request held.
+    func release(_ connection: NodeConnection, model: String) {
         guard entries[connection.node.id]?.connection === connection else { return }
-        entries[connection.node.id]!.inFlight -= 1
+        entries[connection.node.id]!.node.inFlight -= 1
+        entries[connection.node.id]!.node.models[model]?.inFlight -= 1
+        entries[connection.node.id]!.node.models[model]?.lastUsed = now()
     }
 
-    /// Models at least one connected node serves.
+    /// The `Retry-After` for a request that stops waiting for `model` now.
+    func retryAfter(loading model: String) -> Int {
+        let time = now()
+        return entries.values.compactMap { $0.loads[model]?.secondsRemaining(now: time) }.min() ?? 5
+    }
+
+    // MARK: Node frames about loads
+
+    /// Applies a `progress`, `loaded`, `unloaded` or `load_failed` frame from `connection`.
+    func apply(_ frame: TunnelMessage, from connection: NodeConnection) {
+        let nodeID = connection.node.id
+        guard entries[nodeID]?.connection === connection else { return }
+        let time = now()
+        switch frame {
+        case .progress(let progress):
+            entries[nodeID]!.loads[progress.model]?.update(progress, now: time)
+        case .loaded(let loaded):
+            guard catalog.offered(loaded.model) != nil else { return }
+            entries[nodeID]!.loads[loaded.model] = nil
+            entries[nodeID]!.node.models[loaded.model] = HostedModel(
+                vramMB: vram(of: loaded.model), ready: true, inFlight: entries[nodeID]!.node.models[loaded.model]?.inFlight ?? 0,
+                lastUsed: time)
+            entries[nodeID]!.node.onDisk.insert(loaded.model)
+            signal.signal(loaded.model, .changed)
+        case .unloaded(let unloaded):
+            if entries[nodeID]!.node.models[unloaded.model]?.ready == true { entries[nodeID]!.node.models[unloaded.model] = nil }
+            entries[nodeID]!.node.onDisk.insert(unloaded.model)
+        case .loadFailed(let failure):
+            guard entries[nodeID]!.loads.removeValue(forKey: failure.model) != nil else { return }
+            entries[nodeID]!.node.models[failure.model] = nil
+            signal.signal(failure.model, .failed(.nodeError("Loading '\(failure.model)' on a node failed: \(failure.message)")))
+        default:
+            break
+        }
+    }
+
+    // MARK: Housekeeping
+
+    /// Unloads models idle for a whole demand window; returns the `unload` frames to send.
+    func evictIdle() -> [Command] {
+        let time = now()
+        demand.prune(now: time)
+        return Planner.idleEvictions(nodes: entries.values.map(\.node), now: time, window: demand.window).map { eviction in
+            entries[eviction.nodeID]!.node.models[eviction.model] = nil
+            entries[eviction.nodeID]!.node.onDisk.insert(eviction.model)
+            return Command(connection: entries[eviction.nodeID]!.connection, frame: .unload(.init(model: eviction.model)))
+        }
+    }
+
+    /// Fails loads a node has said nothing about for `timeout`; returns `unload` frames for them.
+    func expireLoads(silentFor timeout: Duration) -> [Command] {
+        let time = now()
+        var commands: [Command] = []
+        for (nodeID, entry) in entries {
+            for (model, load) in entry.loads where time - load.lastHeardAt >= timeout {
+                entries[nodeID]!.loads[model] = nil
+                entries[nodeID]!.node.models[model] = nil
+                commands.append(Command(connection: entry.connection, frame: .unload(.init(model: model))))
+                signal.signal(model, .failed(.nodeError("Loading '\(model)' stalled: the node sent no progress for \(timeout).")))
+            }
+        }
+        return commands
+    }
+
+    // MARK: Views
+
+    /// Models at least one connected node has ready.
     public func readyModels() -> Set<String> {
-        entries.values.reduce(into: Set<String>()) { $0.formUnion($1.connection.models) }
+        entries.values.reduce(into: Set<String>()) { ready, entry in
+            ready.formUnion(entry.node.models.filter(\.value.ready).keys)
+        }
+    }
+
+    /// How far `model` is from being served: ready somewhere, loading (the most advanced load), or cold.
+    public func warming(_ model: String) -> WarmingStatus {
+        if readyModels().contains(model) { return .ready(model, totalMB: catalog.offered(model)?.diskMB ?? 0) }
+        let loads = entries.values.compactMap { $0.loads[model] }
+        guard let load = loads.max(by: { ($0.phase == .loading ? 1 : 0, $0.percent) < ($1.phase == .loading ? 1 : 0, $1.percent) }) else {
+            return .cold(model, totalMB: catalog.offered(model)?.diskMB ?? 0)
+        }
+        return WarmingStatus(model: model, ready: false, phase: load.phase.rawValue, doneMB: load.doneMB, totalMB: load.totalMB, pct: load.percent)
+    }
+
+    /// Each connected node's planner view, and the demand per model, for operators.
+    public func snapshot() -> (nodes: [FleetNode], loads: [String: [String: LoadProgress]], demand: [String: Int]) {
+        let time = now()
+        return (
+            entries.values.map(\.node).sorted { $0.id < $1.id }, entries.mapValues(\.loads).filter { !$0.value.isEmpty },
+            demand.snapshot(now: time)
+        )
     }
 
     func connection(nodeID: String) -> NodeConnection? { entries[nodeID]?.connection }
@@ -60,5 +223,7 @@ public actor NodeRegistry {
     /// Ids of the connected nodes.
     public func connectedNodeIDs() -> Set<String> { Set(entries.keys) }
 
-    public func inFlight(nodeID: String) -> Int { entries[nodeID]?.inFlight ?? 0 }
+    public func inFlight(nodeID: String) -> Int { entries[nodeID]?.node.inFlight ?? 0 }
+
+    private func vram(of model: String) -> Int { catalog.offered(model)?.vramMB ?? 0 }
 }

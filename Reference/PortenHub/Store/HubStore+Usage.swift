@@ -3,7 +3,7 @@ import GRDB
 extension HubStore {
     public func insertUsage(_ records: [UsageRecord]) throws {
         try writer.write { db in
-            for var record in records { try record.insert(db) }
+            for record in records { try record.insert(db) }
         }
     }
 

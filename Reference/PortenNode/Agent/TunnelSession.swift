@@ -13,7 +13,7 @@ struct TunnelSession: Sendable {
         let send = FrameSender(outbound: outbound)
         let hello = TunnelMessage.Hello(
             engine: engine.name, agent: NodeAgent.version, provisionable: engine.provisionable,
-            concurrency: engine.concurrency, models: await engine.models())
+            concurrency: engine.concurrency, vramMB: engine.vramBudgetMB, diskMB: engine.diskBudgetMB, models: await engine.models())
         try await send(.hello(hello))
         let cancellations = CancellationRegistry()
         await withDiscardingTaskGroup { group in
@@ -39,6 +39,12 @@ struct TunnelSession: Sendable {
                         }
                     case .cancel(let cancel):
                         cancellations.cancel(cancel.id)
+                    case .load(let load):
+                        group.addTask { await ModelLoader(engine: engine, send: send, logger: logger).load(load) }
+                    case .unload(let unload):
+                        await engine.unload(model: unload.model)
+                        logger.info("unloaded \(unload.model)")
+                        try? await send(.unloaded(unload))
                     default:
                         logger.warning("ignoring unexpected \(frame.type) frame")
                     }

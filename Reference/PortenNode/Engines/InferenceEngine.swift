@@ -35,4 +35,31 @@ public protocol InferenceEngine: Sendable {
     func chat(_ request: ChatCompletionRequest, emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome
     /// Embeds every input, in order.
     func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage)
+
+    /// VRAM the Hub may fill with models (the hello's `vram_mb`); nil for fixed engines.
+    var vramBudgetMB: Int? { get }
+    /// Disk the engine may fill with cached weights (the hello's `disk_mb`).
+    var diskBudgetMB: Int? { get }
+    /// Makes a catalog model ready (download if needed, then load), reporting progress through
+    /// `progress`; throws with a message for the Hub when it cannot.
+    func load(_ request: TunnelMessage.Load, progress: @Sendable (TunnelMessage.Progress) async -> Void) async throws
+    /// Frees the model's VRAM; its weights stay on disk.
+    func unload(model: String) async
+}
+
+extension InferenceEngine {
+    public var vramBudgetMB: Int? { nil }
+    public var diskBudgetMB: Int? { nil }
+
+    public func load(_ request: TunnelMessage.Load, progress: @Sendable (TunnelMessage.Progress) async -> Void) async throws {
+        throw EngineError("the \(name) engine serves a fixed set of models and cannot load '\(request.model)'")
+    }
+
+    public func unload(model: String) async {}
+}
+
+/// A failure of an engine, with a message fit for the Hub's logs and the client's error.
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -5,12 +5,14 @@ import OpenAIWire
 /// of the request, so goldens can be exact and tests can predict every token.
 public struct SimEngine: InferenceEngine {
     public let name = "sim"
-    public let provisionable = false
     public let concurrency: Int
-    /// The models the engine serves; every one is ready from the start.
+    /// The models ready from the start.
     public let modelIDs: [String]
     /// Pause between streamed tokens, to make streaming observable.
     public let tokenDelay: Duration
+    /// How loads are simulated; nil for a fixed node that serves only ``modelIDs``.
+    public let provisioning: SimProvisioning?
+    let store: SimModelStore
 
     /// The models `porten dev` and the reference catalog offer.
     public static let referenceModels = ["ref-chat", "ref-tools", "ref-reasoner", "ref-vision", "ref-embed"]
@@ -19,17 +21,26 @@ public struct SimEngine: InferenceEngine {
     /// Prompt tokens each message costs on top of its text.
     public static let tokensPerMessage = 3
 
-    public init(models: [String] = SimEngine.referenceModels, concurrency: Int = 16, tokenDelay: Duration = .zero) {
+    public init(
+        models: [String] = SimEngine.referenceModels, concurrency: Int = 16, tokenDelay: Duration = .zero, provisioning: SimProvisioning? = nil
+    ) {
         self.modelIDs = models
         self.concurrency = concurrency
         self.tokenDelay = tokenDelay
+        self.provisioning = provisioning
+        self.store = SimModelStore(ready: models)
     }
 
+    public var provisionable: Bool { provisioning != nil }
+    public var vramBudgetMB: Int? { provisioning?.vramBudgetMB }
+    public var diskBudgetMB: Int? { provisioning?.diskBudgetMB }
+
     public func models() async -> [TunnelMessage.ModelState] {
-        modelIDs.map { .init(id: $0, state: .ready) }
+        await store.states().sorted { $0.id < $1.id }.map { .init(id: $0.id, state: $0.ready ? .ready : .onDisk) }
     }
 
     public func chat(_ request: ChatCompletionRequest, emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome {
+        try await requireReady(request.model)
         let plan = SimReply.plan(for: request)
         for token in plan.tokens {
             try Task.checkCancellation()
@@ -41,6 +52,7 @@ public struct SimEngine: InferenceEngine {
     }
 
     public func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage) {
+        try await requireReady(request.model)
         let vectors = request.inputs.map { SimEmbedding.vector(for: $0, dimensions: request.dimensions ?? Self.embeddingDimensions) }
         let tokens = request.inputs.reduce(0) { $0 + SimTokenizer.count($1) }
         return (vectors, Usage(promptTokens: tokens, completionTokens: 0))
@@ -49,5 +61,9 @@ public struct SimEngine: InferenceEngine {
     /// Σ over messages of (tokens of its text + ``tokensPerMessage``).
     public static func promptTokens(_ messages: [ChatMessage]) -> Int {
         messages.reduce(0) { $0 + SimTokenizer.count($1.text) + tokensPerMessage }
+    }
+
+    private func requireReady(_ model: String) async throws(APIError) {
+        guard await store.isReady(model) else { throw .nodeError("'\(model)' is not loaded on this node.") }
     }
 }

@@ -1,0 +1,54 @@
+extension AdminViews {
+    /// `GET /admin/v1/fleet`.
+    struct FleetView: Encodable {
+        var nodes: [Node]
+        /// Requests per model within the demand window.
+        var demand: [String: Int]
+        var demandWindowSeconds: Int
+
+        struct Node: Encodable {
+            var id: String
+            var provisionable: Bool
+            var vramBudgetMB: Int?
+            var vramUsedMB: Int
+            var concurrency: Int
+            var inFlight: Int
+            var models: [Model]
+            var onDisk: [String]
+
+            init(_ node: FleetNode, loads: [String: LoadProgress]) {
+                id = node.id
+                provisionable = node.provisionable
+                vramBudgetMB = node.vramBudgetMB
+                vramUsedMB = node.usedVRAM
+                concurrency = node.concurrency
+                inFlight = node.inFlight
+                models = node.models.sorted { $0.key < $1.key }.map { id, hosted in
+                    let load = loads[id]
+                    return Model(
+                        id: id, state: hosted.ready ? "ready" : load?.phase.rawValue ?? "loading", vramMB: hosted.vramMB,
+                        inFlight: hosted.inFlight, pct: load?.percent)
+                }
+                onDisk = node.onDisk.sorted()
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case id, provisionable, concurrency, models
+                case vramBudgetMB = "vram_budget_mb", vramUsedMB = "vram_used_mb", inFlight = "in_flight", onDisk = "on_disk"
+            }
+        }
+
+        struct Model: Encodable {
+            var id: String
+            /// `ready`, `downloading` or `loading`.
+            var state: String
+            var vramMB: Int
+            var inFlight: Int
+            var pct: Int?
+
+            enum CodingKeys: String, CodingKey { case id, state, pct, vramMB = "vram_mb", inFlight = "in_flight" }
+        }
+
+        enum CodingKeys: String, CodingKey { case nodes, demand, demandWindowSeconds = "demand_window_seconds" }
+    }
+}

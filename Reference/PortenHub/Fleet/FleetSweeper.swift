@@ -1,0 +1,29 @@
+import Logging
+import ServiceLifecycle
+
+/// Periodic fleet housekeeping: unloads models idle for a whole demand window and fails loads a
+/// node went silent about (so a stuck load never blocks its model), sending the `unload` frames.
+struct FleetSweeper: Service {
+    let registry: NodeRegistry
+    let loadIdleTimeout: Duration
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: interval)
+                await sweep()
+            }
+        }
+    }
+
+    func sweep() async {
+        let idle = await registry.evictIdle()
+        let stalled = await registry.expireLoads(silentFor: loadIdleTimeout)
+        for command in idle + stalled {
+            logger.info("unloading", metadata: ["node": .string(command.connection.node.id), "frame": .string(command.frame.type)])
+            try? await command.connection.send(command.frame)
+        }
+    }
+}
