@@ -62,14 +62,14 @@ class Process:
 
 
 class Hub:
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, extra_args=()):
         self.port = free_port()
         self.admin_token = "padm-" + secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         self.base_url = self.url + "/v1"
         self.data_dir = str(tmp_path / "hub")
         self.process = Process(
-            [PORTEN_BIN, "hub", "--port", str(self.port), "--data-dir", self.data_dir, "--admin-token", self.admin_token],
+            [PORTEN_BIN, "hub", "--port", str(self.port), "--data-dir", self.data_dir, "--admin-token", self.admin_token, *extra_args],
             str(tmp_path / "hub.log"),
         )
         self.nodes = []
@@ -101,6 +101,13 @@ class Hub:
         node = Node(self, created["id"], created["credential"], str(tmp_path / f"node-{name}.log"), extra_args)
         self.nodes.append(node)
         return node
+
+    def fleet(self):
+        """The planner's view: GET /admin/v1/fleet."""
+        return self.admin("GET", "fleet")
+
+    def warming(self, model):
+        return httpx.get(f"{self.url}/public/v1/models/warming", params={"model": model}, timeout=5).json()
 
     def node_status(self, node_id):
         return next(n for n in self.admin("GET", "nodes")["data"] if n["id"] == node_id)

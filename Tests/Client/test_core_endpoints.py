@@ -18,7 +18,8 @@ ECHO = "Echo: Hello, world!"  # tokens: Echo | : | " Hello" | , | " world" | !  
 
 def test_models_lists_every_offered_model_with_readiness(client):
     models = {m.id: m for m in client.models.list().data}
-    assert set(models) == {"ref-chat", "ref-tools", "ref-reasoner", "ref-vision", "ref-embed"}
+    assert set(models) == {"ref-chat", "ref-tools", "ref-reasoner", "ref-vision", "ref-embed", "ref-large"}
+    assert models["ref-large"].x_porten["ready"] is False  # offered, but the fixed sim node does not serve it
     chat = models["ref-chat"]
     assert chat.object == "model" and chat.owned_by == "porten-sim"
     assert chat.x_porten == {"ready": True, "type": "chat", "ctx": 8192, "capabilities": []}

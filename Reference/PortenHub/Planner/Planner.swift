@@ -19,8 +19,8 @@ public enum Planner {
     ///
     /// - A ready node with a free slot wins, the one with the fewest requests in flight first.
     /// - Else a load under way is joined, so concurrent cold requests trigger one load.
-    /// - Else a provisionable node loads it, evicting idle models of lower demand than the
-    ///   requested one if it must, lowest demand first. Among nodes the placement that evicts the
+    /// - Else a provisionable node loads it, evicting idle models whose demand is not higher than
+    ///   the requested one's (which counts this request) if it must, lowest demand first. Among nodes the placement that evicts the
     ///   least demand wins, then one with the weights on disk, then fewer evictions, fewer
     ///   requests in flight, and the node id, so every tie is broken the same way.
     public static func route(model: String, vramMB: Int, nodes: [FleetNode], demand: (String) -> Int) -> RouteDecision {
@@ -35,7 +35,7 @@ public enum Planner {
         if !ready.isEmpty { return .saturated }
         let requestedDemand = demand(model)
         let placements = nodes.compactMap { node in
-            placement(on: node, vramMB: vramMB, below: requestedDemand, demand: demand).map { (node, $0) }
+            placement(on: node, vramMB: vramMB, notAbove: requestedDemand, demand: demand).map { (node, $0) }
         }
         let best = placements.min { lhs, rhs in
             let left = (lhs.1.evictedDemand, lhs.0.onDisk.contains(model) ? 0 : 1, lhs.1.evicting.count, lhs.0.inFlight)
@@ -47,14 +47,14 @@ public enum Planner {
     }
 
     /// The models to unload so `vramMB` fits on `node`, or nil when it cannot fit there.
-    static func placement(on node: FleetNode, vramMB: Int, below requestedDemand: Int, demand: (String) -> Int)
+    static func placement(on node: FleetNode, vramMB: Int, notAbove requestedDemand: Int, demand: (String) -> Int)
         -> (evicting: [String], evictedDemand: Int)?
     {
         guard node.provisionable, let budget = node.vramBudgetMB, vramMB <= budget else { return nil }
         var missing = vramMB - (budget - node.usedVRAM)
         guard missing > 0 else { return ([], 0) }
         let candidates = node.models
-            .filter { $0.value.evictable && demand($0.key) < requestedDemand }
+            .filter { $0.value.evictable && demand($0.key) <= requestedDemand }
             .sorted { (demand($0.key), $0.value.lastUsed, $0.key) < (demand($1.key), $1.value.lastUsed, $1.key) }
         var evicting: [String] = []
         var evictedDemand = 0
