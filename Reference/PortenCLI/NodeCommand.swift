@@ -63,6 +63,10 @@ struct NodeCommand: AsyncParsableCommand {
         let agent = NodeAgent(hubURL: hub!, credential: credential!, engine: engine, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch is CancellationError {
+            logger.info("stopped")  // SIGTERM/SIGINT: a normal shutdown, not an error
+        }
     }
 }

@@ -55,6 +55,7 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        return self.proc.returncode if self.proc else None
 
     def log(self):
         with open(self.log_path, "rb") as f:

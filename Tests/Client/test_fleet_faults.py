@@ -77,3 +77,9 @@ def test_revoking_a_node_disconnects_it_and_keeps_it_out(fleet, client):
     refused = httpx.get(fleet.url + "/node/v1/connect", headers={"Authorization": f"Bearer {fleet.node.credential}"})
     assert refused.status_code == 401
     assert not fleet.node_status(fleet.node.id)["connected"]
+
+
+def test_sigterm_is_a_clean_shutdown_for_node_and_hub(fleet):
+    assert fleet.node.process.stop() == 0
+    assert fleet.process.stop() == 0
+    assert "Error" not in fleet.process.log() and "Error" not in fleet.node.process.log()

@@ -9,13 +9,8 @@ struct FleetSweeper: Service {
     let interval: Duration
     let logger: Logger
 
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            while true {
-                try await Task.sleep(for: interval)
-                await sweep()
-            }
-        }
+    func run() async {
+        await repeatUntilShutdown(every: interval) { await sweep() }
     }
 
     func sweep() async {

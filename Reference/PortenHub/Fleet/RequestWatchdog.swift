@@ -8,13 +8,8 @@ struct RequestWatchdog: Service {
     let idleTimeout: Duration
     let interval: Duration
 
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            while true {
-                try await Task.sleep(for: interval)
-                await sweep(now: .now)
-            }
-        }
+    func run() async {
+        await repeatUntilShutdown(every: interval) { await sweep(now: .now) }
     }
 
     /// Expires every request silent since `now - idleTimeout`.
