@@ -122,12 +122,24 @@ extension TunnelMessage {
         public var kind: Kind
         public var model: String
         public var body: JSONValue
+        /// The model's capabilities in the Hub's catalog (`tools`, `json`, `vision`, `reasoning`).
+        public var capabilities: [String]
 
-        public init(id: String, kind: Kind, model: String, body: JSONValue) {
+        public init(id: String, kind: Kind, model: String, body: JSONValue, capabilities: [String] = []) {
             self.id = id
             self.kind = kind
             self.model = model
             self.body = body
+            self.capabilities = capabilities
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            id = try container.decode(String.self, forKey: .id)
+            kind = try container.decode(Kind.self, forKey: .kind)
+            model = try container.decode(String.self, forKey: .model)
+            body = try container.decode(JSONValue.self, forKey: .body)
+            capabilities = try container.decodeIfPresent([String].self, forKey: .capabilities) ?? []
         }
     }
 
@@ -137,19 +149,21 @@ extension TunnelMessage {
         public init(id: String) { self.id = id }
     }
 
-    /// A piece of a chat answer, in generation order.
+    /// A piece of a chat answer, in generation order: text, reasoning, or a piece of a tool call.
     public struct Delta: Codable, Sendable, Equatable {
         public var id: String
         public var content: String?
         public var reasoningContent: String?
+        public var toolCall: ToolCallDelta?
 
-        public init(id: String, content: String? = nil, reasoningContent: String? = nil) {
+        public init(id: String, content: String? = nil, reasoningContent: String? = nil, toolCall: ToolCallDelta? = nil) {
             self.id = id
             self.content = content
             self.reasoningContent = reasoningContent
+            self.toolCall = toolCall
         }
 
-        enum CodingKeys: String, CodingKey { case id, content, reasoningContent = "reasoning_content" }
+        enum CodingKeys: String, CodingKey { case id, content, reasoningContent = "reasoning_content", toolCall = "tool_call" }
     }
 
     /// The vectors of an embeddings request, one per input, in input order.
@@ -166,7 +180,7 @@ extension TunnelMessage {
     /// The last frame of a successful request.
     public struct End: Codable, Sendable, Equatable {
         public var id: String
-        /// `stop` or `length` for chat; nil for embeddings.
+        /// `stop`, `length` or `tool_calls` for chat; nil for embeddings.
         public var finishReason: String?
         public var usage: Usage
 

@@ -50,19 +50,23 @@ public struct ChatCompletion: Codable, Sendable, Equatable {
         public var role = "assistant"
         public var content: String?
         public var reasoningContent: String?
+        /// Present only when the assistant called tools.
+        public var toolCalls: [ToolCall]?
 
-        public init(content: String?, reasoningContent: String? = nil) {
+        public init(content: String?, reasoningContent: String? = nil, toolCalls: [ToolCall]? = nil) {
             self.content = content
             self.reasoningContent = reasoningContent
+            self.toolCalls = toolCalls
         }
 
-        enum CodingKeys: String, CodingKey { case role, content, refusal, reasoningContent = "reasoning_content" }
+        enum CodingKeys: String, CodingKey { case role, content, refusal, reasoningContent = "reasoning_content", toolCalls = "tool_calls" }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             role = try container.decode(String.self, forKey: .role)
             content = try container.decodeIfPresent(String.self, forKey: .content)
             reasoningContent = try container.decodeIfPresent(String.self, forKey: .reasoningContent)
+            toolCalls = try container.decodeIfPresent([ToolCall].self, forKey: .toolCalls)
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -71,6 +75,7 @@ public struct ChatCompletion: Codable, Sendable, Equatable {
             try container.encode(content, forKey: .content)
             try container.encodeIfPresent(reasoningContent, forKey: .reasoningContent)
             try container.encodeNil(forKey: .refusal)
+            try container.encodeIfPresent(toolCalls, forKey: .toolCalls)
         }
     }
 }

@@ -53,13 +53,39 @@ public struct ChatCompletionChunk: Codable, Sendable, Equatable {
         public var role: String?
         public var content: String?
         public var reasoningContent: String?
+        public var toolCalls: [ToolCallPiece]?
 
-        public init(role: String? = nil, content: String? = nil, reasoningContent: String? = nil) {
+        public init(role: String? = nil, content: String? = nil, reasoningContent: String? = nil, toolCalls: [ToolCallPiece]? = nil) {
             self.role = role
             self.content = content
             self.reasoningContent = reasoningContent
+            self.toolCalls = toolCalls
         }
 
-        enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content" }
+        enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content", toolCalls = "tool_calls" }
+    }
+
+    /// A tool call in a delta: `index` always; `id`, `type` and `function.name` on a call's first piece.
+    public struct ToolCallPiece: Codable, Sendable, Equatable {
+        public var index: Int
+        public var id: String?
+        public var type: String?
+        public var function: Function
+
+        public struct Function: Codable, Sendable, Equatable {
+            public var name: String?
+            public var arguments: String?
+            public init(name: String? = nil, arguments: String? = nil) {
+                self.name = name
+                self.arguments = arguments
+            }
+        }
+
+        public init(index: Int, id: String? = nil, type: String? = nil, function: Function) {
+            self.index = index
+            self.id = id
+            self.type = type
+            self.function = function
+        }
     }
 }

@@ -31,3 +31,18 @@ public enum JSONText {
         return text + "}"
     }
 }
+
+extension JSONText {
+    /// `value` as compact JSON with object keys sorted: one stable text for a value.
+    public static func compact(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool(let bool): bool ? "true" : "false"
+        case .int(let int): String(int)
+        case .double(let double): double.isFinite ? "\(double)" : "null"
+        case .string(let string): quote(string)
+        case .array(let elements): "[" + elements.map(compact).joined(separator: ",") + "]"
+        case .object(let members): "{" + members.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + compact($0.value) }.joined(separator: ",") + "}"
+        }
+    }
+}

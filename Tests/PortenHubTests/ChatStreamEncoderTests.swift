@@ -1,4 +1,5 @@
 import Foundation
+import NodeProtocol
 import OpenAIWire
 import Testing
 
@@ -17,7 +18,7 @@ struct ChatStreamEncoderTests {
 
     @Test func everyFrameIsAValidChunkOfTheSameStream() throws {
         let frames = [
-            encoder.roleFrame(), encoder.deltaFrame(content: "a\"\n", reasoning: nil), encoder.deltaFrame(content: nil, reasoning: "r"),
+            encoder.roleFrame(), encoder.deltaFrame(.init(id: "r1", content: "a\"\n")), encoder.deltaFrame(.init(id: "r1", reasoningContent: "r")),
             encoder.finishFrame(reason: "length"),
         ]
         let chunks = try frames.map(chunk)
@@ -29,7 +30,15 @@ struct ChatStreamEncoderTests {
     }
 
     @Test func keysComeInOpenAIsOrder() {
-        #expect(encoder.deltaFrame(content: "x", reasoning: nil) == #"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":42,"model":"ref-\"chat","choices":[{"index":0,"delta":{"content":"x"},"logprobs":null,"finish_reason":null}]}"# + "\n\n")
+        #expect(encoder.deltaFrame(.init(id: "r1", content: "x")) == #"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":42,"model":"ref-\"chat","choices":[{"index":0,"delta":{"content":"x"},"logprobs":null,"finish_reason":null}]}"# + "\n\n")
+    }
+
+    @Test func toolCallPiecesCarryIndexAlwaysAndIdTypeNameOnlyFirst() throws {
+        let first = try chunk(encoder.deltaFrame(.init(id: "r1", toolCall: .init(index: 1, id: "call_a", name: "get_time", arguments: ""))))
+        let next = try chunk(encoder.deltaFrame(.init(id: "r1", toolCall: .init(index: 1, arguments: "{}"))))
+        #expect(first.choices[0].delta.toolCalls == [.init(index: 1, id: "call_a", type: "function", function: .init(name: "get_time", arguments: ""))])
+        #expect(next.choices[0].delta.toolCalls == [.init(index: 1, function: .init(arguments: "{}"))])
+        #expect(encoder.deltaFrame(.init(id: "r1", toolCall: .init(index: 0, arguments: "{}"))).contains(#""delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}"#))
     }
 
     @Test func usageFrameHasNoChoices() throws {

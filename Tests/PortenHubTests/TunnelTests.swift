@@ -120,7 +120,7 @@ private final class StallingEngine: InferenceEngine {
     var wasCancelled: Bool { cancelled.withLock { $0 } }
 
     func models() async -> [TunnelMessage.ModelState] { [.init(id: "ref-chat", state: .ready)] }
-    func chat(_ request: ChatCompletionRequest, emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome {
+    func chat(_ request: ChatCompletionRequest, capabilities: [String], emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome {
         do {
             try await Task.sleep(for: .seconds(3600))
         } catch {

@@ -22,22 +22,22 @@ struct SimEngineTests {
     }
 
     @Test func replyEchoesTheLastUserMessage() throws {
-        #expect(SimReply.plan(for: try chat("Hi there")) == SimReply(tokens: ["Echo", ":", " Hi", " there"], finishReason: "stop"))
+        #expect(SimReply.plan(for: try chat("Hi there")) == SimReply(events: ["Echo", ":", " Hi", " there"].map(ChatEvent.content), finishReason: "stop"))
     }
 
     @Test func maxTokensCutsWithLength() throws {
-        #expect(SimReply.plan(for: try chat("Hi there", maxTokens: 2)) == SimReply(tokens: ["Echo", ":"], finishReason: "length"))
+        #expect(SimReply.plan(for: try chat("Hi there", maxTokens: 2)) == SimReply(events: ["Echo", ":"].map(ChatEvent.content), finishReason: "length"))
         #expect(SimReply.plan(for: try chat("Hi", maxTokens: 3)).finishReason == "stop")
     }
 
     @Test func stopCutsBeforeTheEarliestSequence() throws {
-        #expect(SimReply.plan(for: try chat("one two three", stop: ["three", " two"])).tokens.joined() == "Echo: one")
+        #expect(SimReply.plan(for: try chat("one two three", stop: ["three", " two"])).content == "Echo: one")
     }
 
     @Test func streamsEveryTokenAndCountsUsage() async throws {
         let engine = SimEngine()
         let collected = Collected()
-        let outcome = try await engine.chat(try chat("Hello, world!")) { event in await collected.add(event) }
+        let outcome = try await engine.chat(try chat("Hello, world!"), capabilities: []) { event in await collected.add(event) }
         #expect(await collected.events == ["Echo", ":", " Hello", ",", " world", "!"].map(ChatEvent.content))
         #expect(outcome == ChatOutcome(finishReason: "stop", usage: Usage(promptTokens: 7, completionTokens: 6)))
     }

@@ -78,6 +78,6 @@ struct SimLoadingTests {
         #expect(!engine.provisionable)
         await #expect(throws: EngineError.self) { try await engine.load(load("x")) { _ in } }
         let request = try ChatCompletionRequest(validating: .object(["model": "ref-tools", "messages": [["role": "user", "content": "hi"]]]))
-        await #expect(throws: APIError.self) { _ = try await engine.chat(request) { _ in } }
+        await #expect(throws: APIError.self) { _ = try await engine.chat(request, capabilities: []) { _ in } }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import NodeProtocol
 import OpenAIWire
 
 /// `POST /v1/chat/completions`: validates, routes to a node, and answers as JSON or SSE.
@@ -14,7 +15,10 @@ struct ChatCompletionsController: Sendable {
             let chat = try ChatCompletionRequest(
                 validating: try await RequestBody.json(request, limit: services.configuration.maximumBodySize))
             meter.model = chat.model
+            meter.user = chat.user
+            meter.metadata = chat.metadata
             let model = try chatModel(chat.model)
+            try CapabilityCheck.check(chat, model: model, catalog: services.catalog)
             let dispatch = try await InferenceDispatch.start(
                 .chat, model: model, body: chat.body, requestID: context.requestID, registry: services.registry,
                 warmupBudget: try WarmupBudget.of(request, hubBudget: services.configuration.warmupBudget))
@@ -52,31 +56,36 @@ struct ChatCompletionsController: Sendable {
     {
         var content = ""
         var reasoning: String?
+        var toolCalls = ToolCallAssembler()
         let ending: (finishReason: String?, usage: Usage)
         do {
-            ending = try await Self.drain(dispatch) { text, thought in
+            ending = try await Self.drain(dispatch) { delta in
                 meter.markFirstToken()
-                content += text ?? ""
-                if let thought { reasoning = (reasoning ?? "") + thought }
+                content += delta.content ?? ""
+                if let thought = delta.reasoningContent { reasoning = (reasoning ?? "") + thought }
+                if let call = delta.toolCall { toolCalls.add(call) }
             }
         } catch {
             await dispatch.close()
             throw error
         }
         await dispatch.close()
+        // A turn of only tool calls has `content: null`, as OpenAI's.
+        let message = ChatCompletion.Message(
+            content: toolCalls.isEmpty || !content.isEmpty ? content : nil, reasoningContent: reasoning,
+            toolCalls: toolCalls.isEmpty ? nil : toolCalls.toolCalls)
         return ChatCompletion(
-            id: id, created: created, model: model,
-            choices: [.init(message: .init(content: content, reasoningContent: reasoning), finishReason: ending.finishReason ?? "stop")],
+            id: id, created: created, model: model, choices: [.init(message: message, finishReason: ending.finishReason ?? "stop")],
             usage: ending.usage)
     }
 
     /// Reads events until `end`, handing each delta to `onDelta`.
-    private static func drain(_ dispatch: InferenceDispatch, onDelta: (String?, String?) -> Void) async throws(APIError) -> (
+    private static func drain(_ dispatch: InferenceDispatch, onDelta: (TunnelMessage.Delta) -> Void) async throws(APIError) -> (
         finishReason: String?, usage: Usage
     ) {
         while let event = try await dispatch.next() {
             switch event {
-            case .delta(let text, let thought): onDelta(text, thought)
+            case .delta(let delta): onDelta(delta)
             case .end(let finishReason, let usage): return (finishReason, usage)
             case .embeddings: continue
             }
@@ -107,9 +116,9 @@ struct ChatCompletionsController: Sendable {
                         break streaming
                     }
                     switch event {
-                    case .delta(let content, let reasoning)?:
+                    case .delta(let delta)?:
                         meter.markFirstToken()
-                        try await writer.write(ByteBuffer(string: encoder.deltaFrame(content: content, reasoning: reasoning)))
+                        try await writer.write(ByteBuffer(string: encoder.deltaFrame(delta)))
                     case .end(let finishReason, let finalUsage)?:
                         usage = finalUsage
                         var frames = encoder.finishFrame(reason: finishReason ?? "stop")

@@ -1,4 +1,5 @@
 import Foundation
+import NodeProtocol
 import OpenAIWire
 
 /// Frames one streamed chat answer as OpenAI SSE events, in OpenAI's key order (WIRE-2).
@@ -17,10 +18,21 @@ struct ChatStreamEncoder: Sendable {
         choiceFrame(delta: "{\"role\":\"assistant\",\"content\":\"\"}", finishReason: nil)
     }
 
-    func deltaFrame(content: String?, reasoning: String?) -> String {
+    /// A delta chunk. A tool-call piece is `{"index","id","type","function":{"name","arguments"}}`
+    /// for the first piece of a call and `{"index","function":{"arguments"}}` after it.
+    func deltaFrame(_ delta: TunnelMessage.Delta) -> String {
         var fields: [String] = []
-        if let reasoning { fields.append("\"reasoning_content\":" + JSONText.quote(reasoning)) }
-        if let content { fields.append("\"content\":" + JSONText.quote(content)) }
+        if let reasoning = delta.reasoningContent { fields.append("\"reasoning_content\":" + JSONText.quote(reasoning)) }
+        if let content = delta.content { fields.append("\"content\":" + JSONText.quote(content)) }
+        if let call = delta.toolCall {
+            var piece = "{\"index\":\(call.index)"
+            if let id = call.id { piece += ",\"id\":" + JSONText.quote(id) + ",\"type\":\"function\"" }
+            var function: [String] = []
+            if let name = call.name { function.append("\"name\":" + JSONText.quote(name)) }
+            if let arguments = call.arguments { function.append("\"arguments\":" + JSONText.quote(arguments)) }
+            piece += ",\"function\":{" + function.joined(separator: ",") + "}}"
+            fields.append("\"tool_calls\":[" + piece + "]")
+        }
         return choiceFrame(delta: "{" + fields.joined(separator: ",") + "}", finishReason: nil)
     }
 

@@ -32,7 +32,8 @@ final class InferenceDispatch: @unchecked Sendable {
     ) async throws(APIError) -> InferenceDispatch {
         let connection = try await acquire(model, registry: registry, until: .now + warmupBudget)
         do {
-            let stream = try await connection.start(.init(id: requestID, kind: kind, model: model.id, body: body))
+            let stream = try await connection.start(
+                .init(id: requestID, kind: kind, model: model.id, body: body, capabilities: model.capabilities))
             return InferenceDispatch(connection: connection, model: model.id, requestID: requestID, registry: registry, stream: stream)
         } catch {
             await registry.release(connection, model: model.id)

@@ -53,7 +53,7 @@ public final class NodeConnection: Sendable {
     func deliver(_ message: TunnelMessage) {
         switch message {
         case .delta(let delta):
-            yield(delta.id, .delta(content: delta.content, reasoning: delta.reasoningContent))
+            yield(delta.id, .delta(delta))
         case .embeddings(let embeddings):
             yield(embeddings.id, .embeddings(embeddings.vectors))
         case .end(let end):

@@ -95,6 +95,12 @@ public struct HubStore: Sendable {
                 t.column("ttft_ms", .integer)
             }
         }
+        migrator.registerMigration("v2-usage-user-metadata") { db in
+            try db.alter(table: "usage") { t in
+                t.add(column: "user", .text)
+                t.add(column: "metadata", .text)
+            }
+        }
         return migrator
     }
 

@@ -78,11 +78,18 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var status: Int
     public var latencyMS: Int
     public var timeToFirstTokenMS: Int?
+    /// The request's `user` field.
+    public var user: String?
+    /// The request's `metadata`, as compact JSON.
+    public var metadata: String?
 
     public init(
         time: Date, requestID: String, keyID: String?, accountID: String?, nodeID: String?, region: String?, model: String?,
-        endpoint: String, promptTokens: Int, completionTokens: Int, status: Int, latencyMS: Int, timeToFirstTokenMS: Int?
+        endpoint: String, promptTokens: Int, completionTokens: Int, status: Int, latencyMS: Int, timeToFirstTokenMS: Int?,
+        user: String? = nil, metadata: String? = nil
     ) {
+        self.user = user
+        self.metadata = metadata
         self.time = time
         self.requestID = requestID
         self.keyID = keyID
@@ -99,7 +106,7 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, time, region, model, endpoint, status
+        case id, time, region, model, endpoint, status, user, metadata
         case requestID = "request_id", keyID = "key_id", accountID = "account_id", nodeID = "node_id"
         case promptTokens = "prompt_tokens", completionTokens = "completion_tokens"
         case latencyMS = "latency_ms", timeToFirstTokenMS = "ttft_ms"

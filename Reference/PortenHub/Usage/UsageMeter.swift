@@ -11,6 +11,9 @@ struct UsageMeter: Sendable {
     let startedAt = Date()
     var model: String?
     var node: NodeRecord?
+    /// The request's `user` and `metadata`, recorded for abuse tracking (never content).
+    var user: String?
+    var metadata: [String: String] = [:]
     var firstToken: ContinuousClock.Instant?
 
     init(recorder: UsageRecorder, requestID: String, endpoint: String, key: AuthenticatedKey) {
@@ -30,7 +33,8 @@ struct UsageMeter: Sendable {
                 time: startedAt, requestID: requestID, keyID: key.keyID, accountID: key.accountID, nodeID: node?.id,
                 region: node?.region, model: model, endpoint: endpoint, promptTokens: usage?.promptTokens ?? 0,
                 completionTokens: usage?.completionTokens ?? 0, status: status, latencyMS: Self.milliseconds(.now - started),
-                timeToFirstTokenMS: firstToken.map { Self.milliseconds($0 - started) }))
+                timeToFirstTokenMS: firstToken.map { Self.milliseconds($0 - started) }, user: user,
+                metadata: metadata.isEmpty ? nil : JSONText.compact(.object(metadata.mapValues(JSONValue.string)))))
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

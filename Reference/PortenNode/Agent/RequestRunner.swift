@@ -24,11 +24,12 @@ struct RequestRunner: Sendable {
             switch infer.kind {
             case .chat:
                 let request = try ChatCompletionRequest(validating: infer.body)
-                let outcome = try await engine.chat(request) { event in
+                let outcome = try await engine.chat(request, capabilities: infer.capabilities) { event in
                     try Task.checkCancellation()
                     switch event {
                     case .content(let text): try await send(.delta(.init(id: id, content: text)))
                     case .reasoning(let text): try await send(.delta(.init(id: id, reasoningContent: text)))
+                    case .toolCall(let piece): try await send(.delta(.init(id: id, toolCall: piece)))
                     }
                 }
                 try await send(.end(.init(id: id, finishReason: outcome.finishReason, usage: outcome.usage)))

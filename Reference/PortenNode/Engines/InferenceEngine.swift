@@ -5,6 +5,8 @@ import OpenAIWire
 public enum ChatEvent: Sendable, Equatable {
     case content(String)
     case reasoning(String)
+    /// A piece of a tool call: the first for each call has its id and name, later ones arguments.
+    case toolCall(ToolCallDelta)
 }
 
 /// How a chat answer ended.
@@ -31,8 +33,9 @@ public protocol InferenceEngine: Sendable {
     var concurrency: Int { get }
     /// The models it has and their states.
     func models() async -> [TunnelMessage.ModelState]
-    /// Answers a chat request, streaming pieces through `emit`.
-    func chat(_ request: ChatCompletionRequest, emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome
+    /// Answers a chat request, streaming pieces through `emit`. `capabilities` are the model's in
+    /// the Hub's catalog.
+    func chat(_ request: ChatCompletionRequest, capabilities: [String], emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome
     /// Embeds every input, in order.
     func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage)
 

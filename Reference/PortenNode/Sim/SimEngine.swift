@@ -39,15 +39,24 @@ public struct SimEngine: InferenceEngine {
         await store.states().sorted { $0.id < $1.id }.map { .init(id: $0.id, state: $0.ready ? .ready : .onDisk) }
     }
 
-    public func chat(_ request: ChatCompletionRequest, emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome {
+    /// A last user message containing this fails the answer after two tokens (a mid-stream failure).
+    public static let failMidStreamTrigger = "[sim:fail-mid-stream]"
+
+    public func chat(_ request: ChatCompletionRequest, capabilities: [String], emit: @Sendable (ChatEvent) async throws -> Void) async throws
+        -> ChatOutcome
+    {
         try await requireReady(request.model)
-        let plan = SimReply.plan(for: request)
-        for token in plan.tokens {
+        let plan = SimReply.plan(for: request, capabilities: capabilities)
+        let failAfter = request.messages.last { $0.role == .user }?.text.contains(Self.failMidStreamTrigger) == true ? 2 : nil
+        for (sent, event) in plan.events.enumerated() {
+            if sent == failAfter { throw APIError.nodeError("The sim engine failed mid-stream, as asked by \(Self.failMidStreamTrigger).") }
             try Task.checkCancellation()
             if tokenDelay > .zero { try await Task.sleep(for: tokenDelay) }
-            try await emit(.content(token))
+            try await emit(event)
         }
-        let usage = Usage(promptTokens: Self.promptTokens(request.messages), completionTokens: plan.tokens.count)
+        let usage = Usage(
+            promptTokens: Self.promptTokens(request), completionTokens: plan.events.count,
+            reasoningTokens: capabilities.contains("reasoning") ? plan.reasoningTokens : nil)
         return ChatOutcome(finishReason: plan.finishReason, usage: usage)
     }
 
@@ -58,9 +67,17 @@ public struct SimEngine: InferenceEngine {
         return (vectors, Usage(promptTokens: tokens, completionTokens: 0))
     }
 
-    /// Σ over messages of (tokens of its text + ``tokensPerMessage``).
-    public static func promptTokens(_ messages: [ChatMessage]) -> Int {
-        messages.reduce(0) { $0 + SimTokenizer.count($1.text) + tokensPerMessage }
+    /// Σ over messages of (tokens of its text + ``tokensPerMessage`` + ``SimReply/tokensPerImage``
+    /// per image + tokens of each tool call's name and arguments), plus, per tool, the tokens of
+    /// its name and description + ``tokensPerMessage``.
+    public static func promptTokens(_ request: ChatCompletionRequest) -> Int {
+        let messages = request.messages.reduce(0) { total, message in
+            total + SimTokenizer.count(message.text) + tokensPerMessage + SimReply.tokensPerImage * message.images.count
+                + message.toolCalls.reduce(0) { $0 + SimTokenizer.count($1.function.name) + SimTokenizer.count($1.function.arguments) }
+        }
+        return request.tools.reduce(messages) {
+            $0 + SimTokenizer.count($1.name) + SimTokenizer.count($1.description ?? "") + tokensPerMessage
+        }
     }
 
     private func requireReady(_ model: String) async throws(APIError) {
