@@ -4,6 +4,11 @@ public struct DataURL: Sendable, Equatable {
     /// Size of the decoded bytes.
     public var byteCount: Int
 
+    public init(mediaType: String, byteCount: Int) {
+        self.mediaType = mediaType
+        self.byteCount = byteCount
+    }
+
     public static let imageTypes: Set<String> = ["image/png", "image/jpeg", "image/gif", "image/webp"]
 
     /// Parses and checks a data URL; the message says what is wrong, for a 400.

@@ -22,6 +22,8 @@ public struct SimReply: Sendable, Equatable {
 
     /// Prompt tokens a sim answer is given for an inline image.
     public static let tokensPerImage = 85
+    /// A last user message containing this is answered with the sampling parameters the engine got.
+    public static let echoParametersTrigger = "[sim:echo-params]"
 
     public static func plan(for request: ChatCompletionRequest, capabilities: [String] = []) -> SimReply {
         let lastUser = request.messages.last { $0.role == .user }
@@ -56,6 +58,8 @@ public struct SimReply: Sendable, Equatable {
             answer = JSONText.compact(SimJSON.instance(of: schema, text: text, number: SimTokenizer.count(text)))
         } else if request.responseFormat.wantsJSON {
             answer = JSONText.compact(.object(["echo": .string(text)]))
+        } else if text.contains(echoParametersTrigger) {
+            answer = parameterReport(request)
         } else if let results = toolResults(request.messages) {
             answer = "Tool results: " + results
         } else {
@@ -70,6 +74,16 @@ public struct SimReply: Sendable, Equatable {
             answer = String(answer[..<cut])
         }
         return answer
+    }
+
+    /// `Params: temperature=… top_p=… seed=… presence_penalty=… frequency_penalty=… max_tokens=…`,
+    /// `-` for what the request left out: proof that the Hub forwards these to the engine. (`stop`
+    /// shows in the answer being cut.)
+    private static func parameterReport(_ request: ChatCompletionRequest) -> String {
+        func show(_ value: (some CustomStringConvertible)?) -> String { value.map(\.description) ?? "-" }
+        return "Params: temperature=\(show(request.temperature)) top_p=\(show(request.topP)) seed=\(show(request.seed))"
+            + " presence_penalty=\(show(request.presencePenalty)) frequency_penalty=\(show(request.frequencyPenalty))"
+            + " max_tokens=\(show(request.maxTokens))"
     }
 
     /// When the history ends with tool results: their contents joined with `; `.
