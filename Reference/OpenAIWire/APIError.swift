@@ -82,6 +82,18 @@ extension APIError {
             type: "invalid_request_error", code: "request_too_large")
     }
 
+    /// 403: the key's policy does not allow this model.
+    public static func modelNotAllowed(_ model: String) -> APIError {
+        APIError(
+            status: 403, message: "This API key may not use the model '\(model)' (it is not on the key's model allow-list).",
+            type: "permission_error", param: "model", code: "model_not_allowed")
+    }
+
+    /// 429 with the seconds to wait.
+    public static func rateLimitExceeded(_ message: String, retryAfter: Int) -> APIError {
+        APIError(status: 429, message: message, type: "rate_limit_error", code: "rate_limit_exceeded", retryAfter: retryAfter)
+    }
+
     public static func noAvailableNode(_ message: String, retryAfter: Int = 5) -> APIError {
         APIError(status: 503, message: message, type: "service_unavailable", code: "no_available_node", retryAfter: retryAfter)
     }

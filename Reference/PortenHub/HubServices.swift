@@ -7,9 +7,14 @@ public struct HubServices: Sendable {
     public let catalog: Catalog
     public let registry: NodeRegistry
     public let usage: UsageRecorder
+    public let rateLimiter: RateLimiter
     public let logger: Logger
 
-    public init(configuration: HubConfiguration, store: HubStore, catalog: Catalog, registry: NodeRegistry, usage: UsageRecorder, logger: Logger) {
+    public init(
+        configuration: HubConfiguration, store: HubStore, catalog: Catalog, registry: NodeRegistry, usage: UsageRecorder,
+        rateLimiter: RateLimiter = RateLimiter(), logger: Logger
+    ) {
+        self.rateLimiter = rateLimiter
         self.configuration = configuration
         self.store = store
         self.catalog = catalog

@@ -6,8 +6,6 @@ import OpenAIWire
 struct AdminController: Sendable {
     let services: HubServices
 
-    /// Trust classes, lowest first.
-    static let trustClasses = ["community", "verified", "trusted", "confidential"]
 
     func addRoutes(to group: RouterGroup<HubRequestContext>) {
         group.post("accounts", use: createAccount)
@@ -15,9 +13,11 @@ struct AdminController: Sendable {
         group.delete("accounts/:id", use: disableAccount)
         group.post("keys", use: createKey)
         group.get("keys", use: listKeys)
+        group.patch("keys/:id", use: updateKey)
         group.delete("keys/:id", use: revokeKey)
         group.post("nodes", use: createNode)
         group.get("nodes", use: listNodes)
+        group.patch("nodes/:id", use: updateNode)
         group.delete("nodes/:id", use: revokeNode)
         group.get("usage", use: listUsage)
         group.get("fleet", use: showFleet)
@@ -66,7 +66,8 @@ struct AdminController: Sendable {
         let fields = try await body(request)
         let accountID = try fields.requiredString("account_id")
         do {
-            let (key, token) = try services.store.createKey(accountID: accountID, name: try fields.string("name") ?? "default")
+            let (key, token) = try services.store.createKey(
+                accountID: accountID, name: try fields.string("name") ?? "default", policy: try KeyPolicyFields.parse(fields, base: .unrestricted))
             return JSONResponse.make(AdminViews.KeyView(key, plain: token.plain), status: .created)
         } catch StoreError.notFound {
             throw notFound("account", accountID, param: "account_id")
@@ -77,6 +78,16 @@ struct AdminController: Sendable {
         try authorize(request)
         let keys = try services.store.keys(accountID: request.uri.queryParameters["account_id"].map(String.init))
         return JSONResponse.make(AdminViews.List(data: keys.map { AdminViews.KeyView($0) }))
+    }
+
+    /// Changes a key's policy; it applies from the key's next request (keys are read per request).
+    func updateKey(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let id = try context.parameters.require("id")
+        let fields = try await body(request)
+        guard let current = try services.store.keys().first(where: { $0.id == id }) else { throw notFound("key", id) }
+        let key = try services.store.updateKeyPolicy(id: id, try KeyPolicyFields.parse(fields, base: current.policy))
+        return JSONResponse.make(AdminViews.KeyView(key))
     }
 
     func revokeKey(_ request: Request, context: HubRequestContext) async throws -> Response {
@@ -93,10 +104,8 @@ struct AdminController: Sendable {
         let fields = try await body(request)
         let accountID = try fields.requiredString("account_id")
         let region = try fields.string("region") ?? "local"
-        guard !region.isEmpty, region.count <= 32, region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
-            throw APIError.invalidRequest("Invalid 'region': use lowercase letters, digits and '-', such as 'eu' or 'eu-de'.", param: "region")
-        }
-        let trustClass = try fields.oneOf("trust_class", Self.trustClasses) ?? "community"
+        try Self.checkRegion(region, param: "region")
+        let trustClass = try fields.oneOf("trust_class", TrustClass.allCases.map(\.rawValue)) ?? "community"
         do {
             let (node, credential) = try services.store.createNode(
                 accountID: accountID, name: try fields.string("name") ?? "node", region: region, trustClass: trustClass)
@@ -116,6 +125,36 @@ struct AdminController: Sendable {
                     node, connected: connected.contains(node.id), inFlight: await services.registry.inFlight(nodeID: node.id)))
         }
         return JSONResponse.make(AdminViews.List(data: views))
+    }
+
+    /// Changes a node's region or trust class. A connected node is disconnected so that it comes
+    /// back (within a second) under its new attributes; requests route by them from then on.
+    func updateNode(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try authorize(request)
+        let id = try context.parameters.require("id")
+        let fields = try await body(request)
+        let region = try fields.string("region")
+        if let region { try Self.checkRegion(region, param: "region") }
+        let trustClass = try fields.oneOf("trust_class", TrustClass.allCases.map(\.rawValue))
+        let node: NodeRecord
+        do {
+            node = try services.store.updateNode(id: id, region: region, trustClass: trustClass)
+        } catch StoreError.notFound {
+            throw notFound("node", id)
+        }
+        if let connection = await services.registry.connection(nodeID: id) {
+            await services.registry.unregister(connection)
+            connection.markClosed()
+            await connection.disconnect(reason: "attributes changed by the operator")
+        }
+        return JSONResponse.make(AdminViews.NodeView(node))
+    }
+
+    /// Regions are short codes: lowercase letters, digits and '-' (`eu`, `us`, `eu-de`).
+    static func checkRegion(_ region: String, param: String) throws(APIError) {
+        guard !region.isEmpty, region.count <= 32, region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
+            throw .invalidRequest("Invalid '\(param)': '\(region)'. Use lowercase letters, digits and '-', such as 'eu' or 'eu-de'.", param: param)
+        }
     }
 
     func revokeNode(_ request: Request, context: HubRequestContext) async throws -> Response {

@@ -30,10 +30,23 @@ enum AdminViews {
         var displayPrefix: String
         var createdAt: Date
         var revokedAt: Date?
+        var allowedRegions: [String]?
+        var minTrustClass: String?
+        var ownNodesOnly: Bool
+        var modelAllowlist: [String]?
+        var requestsPerMinute: Int?
+        var tokensPerMinute: Int?
         /// The plain key: set only in the response that created it.
         var key: String?
 
         init(_ key: APIKey, plain: String? = nil) {
+            let policy = key.policy
+            allowedRegions = policy.allowedRegions
+            minTrustClass = policy.minTrustClass?.rawValue
+            ownNodesOnly = policy.ownNodesOnly
+            modelAllowlist = policy.modelAllowlist
+            requestsPerMinute = policy.requestsPerMinute
+            tokensPerMinute = policy.tokensPerMinute
             id = key.id
             accountID = key.accountID
             name = key.name
@@ -46,6 +59,26 @@ enum AdminViews {
         enum CodingKeys: String, CodingKey {
             case id, name, key
             case accountID = "account_id", displayPrefix = "display_prefix", createdAt = "created_at", revokedAt = "revoked_at"
+            case allowedRegions = "allowed_regions", minTrustClass = "min_trust_class", ownNodesOnly = "own_nodes_only"
+            case modelAllowlist = "model_allowlist", requestsPerMinute = "requests_per_minute", tokensPerMinute = "tokens_per_minute"
+        }
+
+        /// Policy fields are always present (null: no restriction), so operators see every constraint.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(accountID, forKey: .accountID)
+            try container.encode(name, forKey: .name)
+            try container.encode(displayPrefix, forKey: .displayPrefix)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(revokedAt, forKey: .revokedAt)
+            try container.encode(allowedRegions, forKey: .allowedRegions)
+            try container.encode(minTrustClass, forKey: .minTrustClass)
+            try container.encode(ownNodesOnly, forKey: .ownNodesOnly)
+            try container.encode(modelAllowlist, forKey: .modelAllowlist)
+            try container.encode(requestsPerMinute, forKey: .requestsPerMinute)
+            try container.encode(tokensPerMinute, forKey: .tokensPerMinute)
+            try container.encodeIfPresent(key, forKey: .key)
         }
     }
 

@@ -10,7 +10,7 @@ struct ChatCompletionsController: Sendable {
 
     func create(_ request: Request, context: HubRequestContext) async throws -> Response {
         let key = try services.authenticator.authenticate(request)
-        var meter = UsageMeter(recorder: services.usage, requestID: context.requestID, endpoint: "chat.completions", key: key)
+        var meter = UsageMeter(services, requestID: context.requestID, endpoint: "chat.completions", key: key)
         do {
             let chat = try ChatCompletionRequest(
                 validating: try await RequestBody.json(request, limit: services.configuration.maximumBodySize))
@@ -19,12 +19,9 @@ struct ChatCompletionsController: Sendable {
             meter.metadata = chat.metadata
             let model = try chatModel(chat.model)
             try CapabilityCheck.check(chat, model: model, catalog: services.catalog)
-            let dispatch = try await InferenceDispatch.start(
-                .chat, model: model, body: chat.body, requestID: context.requestID, registry: services.registry,
-                warmupBudget: try WarmupBudget.of(request, hubBudget: services.configuration.warmupBudget))
+            let (dispatch, headers) = try await InferenceGate(services: services).open(
+                .chat, model: model, body: chat.body, key: key, request: request, requestID: context.requestID)
             meter.node = dispatch.connection.node
-            var headers = HTTPFields()
-            headers[.portenNode] = dispatch.connection.node.id
             let id = "chatcmpl-" + context.requestID.dropFirst(4)
             let created = Int(Date().timeIntervalSince1970)
             if chat.stream {

@@ -7,7 +7,7 @@ struct EmbeddingsController: Sendable {
 
     func create(_ request: Request, context: HubRequestContext) async throws -> Response {
         let key = try services.authenticator.authenticate(request)
-        var meter = UsageMeter(recorder: services.usage, requestID: context.requestID, endpoint: "embeddings", key: key)
+        var meter = UsageMeter(services, requestID: context.requestID, endpoint: "embeddings", key: key)
         do {
             let embedding = try EmbeddingRequest(validating: try await RequestBody.json(request, limit: services.configuration.maximumBodySize))
             meter.model = embedding.model
@@ -17,9 +17,8 @@ struct EmbeddingsController: Sendable {
                     "'\(model.id)' is a chat model; use an embedding model with POST /v1/embeddings.", param: "model",
                     code: "model_not_supported")
             }
-            let dispatch = try await InferenceDispatch.start(
-                .embeddings, model: model, body: embedding.body, requestID: context.requestID, registry: services.registry,
-                warmupBudget: try WarmupBudget.of(request, hubBudget: services.configuration.warmupBudget))
+            let (dispatch, headers) = try await InferenceGate(services: services).open(
+                .embeddings, model: model, body: embedding.body, key: key, request: request, requestID: context.requestID)
             meter.node = dispatch.connection.node
             let (vectors, usage) = try await collect(dispatch)
             guard vectors.count == embedding.inputs.count else {
@@ -30,8 +29,6 @@ struct EmbeddingsController: Sendable {
                     index: index, embedding: embedding.encodingFormat == .base64 ? .base64(of: vector) : .float(vector))
             }
             meter.finish(status: 200, usage: usage)
-            var headers = HTTPFields()
-            headers[.portenNode] = dispatch.connection.node.id
             return JSONResponse.make(
                 EmbeddingResponse(data: data, model: model.id, usage: .init(promptTokens: usage.promptTokens)), headers: headers)
         } catch {

@@ -21,16 +21,16 @@ final class InferenceDispatch: @unchecked Sendable {
         self.iterator = stream.makeAsyncIterator()
     }
 
-    /// How many times one request may be routed (each load that ends or node that leaves re-routes it).
-    static let maximumRoutes = 4
+    /// How many loads one request may start (a load that fails or whose node leaves re-routes it).
+    static let maximumLoads = 3
 
     /// Finds a node for `model` (waiting up to `warmupBudget` for it to load if it must), takes a
     /// slot on it and sends the request.
     static func start(
-        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, requestID: String, registry: NodeRegistry,
-        warmupBudget: Duration
+        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, requestID: String, caller: PolicyRouting.Caller,
+        registry: NodeRegistry, warmupBudget: Duration
     ) async throws(APIError) -> InferenceDispatch {
-        let connection = try await acquire(model, registry: registry, until: .now + warmupBudget)
+        let connection = try await acquire(model, for: caller, registry: registry, until: .now + warmupBudget)
         do {
             let stream = try await connection.start(
                 .init(id: requestID, kind: kind, model: model.id, body: body, capabilities: model.capabilities))
@@ -43,15 +43,25 @@ final class InferenceDispatch: @unchecked Sendable {
 
     /// Routes until a node has a slot, sending the loads and unloads the planner decides and
     /// waiting for each load until `deadline`; past it, `503 model_warming`.
-    private static func acquire(_ model: CatalogModel, registry: NodeRegistry, until deadline: ContinuousClock.Instant)
-        async throws(APIError) -> NodeConnection
-    {
-        for attempt in 0..<maximumRoutes {
-            switch try await registry.admit(model, isNew: attempt == 0) {
+    private static func acquire(
+        _ model: CatalogModel, for caller: PolicyRouting.Caller, registry: NodeRegistry, until deadline: ContinuousClock.Instant
+    ) async throws(APIError) -> NodeConnection {
+        var isNew = true
+        var loadsStarted = 0
+        while true {
+            let admission = try await registry.admit(model, for: caller, isNew: isNew)
+            isNew = false
+            switch admission {
             case .dispatch(let connection):
                 return connection
             case .wait(let generation, let commands):
                 for command in commands { try? await command.connection.send(command.frame) }
+                if !commands.isEmpty {
+                    loadsStarted += 1
+                    guard loadsStarted <= maximumLoads else {
+                        throw .noAvailableNode("'\(model.id)' failed to load on \(maximumLoads) nodes in a row; retry shortly.", retryAfter: 5)
+                    }
+                }
                 switch await waitForLoad(of: model.id, after: generation, signal: registry.signal, until: deadline) {
                 case .changed?: continue
                 case .failed(let error)?: throw error
@@ -59,7 +69,6 @@ final class InferenceDispatch: @unchecked Sendable {
                 }
             }
         }
-        throw .noAvailableNode("'\(model.id)' could not be placed on a node; retry shortly.", retryAfter: 1)
     }
 
     /// The next change of `model`'s load, or nil when `deadline` comes first.

@@ -49,8 +49,10 @@ public actor NodeRegistry {
         let hello = connection.hello
         let offered = hello.models.filter { catalog.offered($0.id) != nil }
         let time = now()
+        let record = connection.node
         var node = FleetNode(
-            id: connection.node.id, provisionable: hello.provisionable, vramBudgetMB: hello.vramMB, concurrency: hello.concurrency)
+            id: record.id, provisionable: hello.provisionable, vramBudgetMB: hello.vramMB, concurrency: hello.concurrency, owner: record.accountID,
+            region: record.region, trustClass: TrustClass(rawValue: record.trustClass) ?? .community)
         for model in offered where model.state == .ready {
             node.models[model.id] = HostedModel(vramMB: vram(of: model.id), ready: true, lastUsed: time)
         }
@@ -75,14 +77,14 @@ public actor NodeRegistry {
 
     // MARK: Requests
 
-    /// Routes one request for `model`. `isNew` counts it as demand (not again when it re-routes).
-    func admit(_ model: CatalogModel, isNew: Bool) throws(APIError) -> Admission {
+    /// Routes one request for `model` from `caller`, on the nodes its key's policy admits only.
+    /// `isNew` counts it as demand (not again when it re-routes).
+    func admit(_ model: CatalogModel, for caller: PolicyRouting.Caller, isNew: Bool) throws(APIError) -> Admission {
         let time = now()
         if isNew { demand.record(model.id, at: time) }
         let generation = signal.generation(of: model.id)
-        let decision = Planner.route(model: model.id, vramMB: model.vramMB, nodes: entries.values.map(\.node)) {
-            demand.demand(for: $0, now: time)
-        }
+        let nodes = entries.values.map(\.node)
+        let decision = try PolicyRouting.decide(model: model, for: caller, nodes: nodes) { demand.demand(for: $0, now: time) }
         switch decision {
         case .dispatch(let nodeID):
             entries[nodeID]!.node.inFlight += 1
@@ -107,12 +109,6 @@ public actor NodeRegistry {
                     frame: .load(
                         .init(model: model.id, downloadRef: model.downloadRef, sha256: model.sha256, diskMB: model.diskMB, vramMB: model.vramMB))))
             return .wait(generation: generation, commands: commands)
-        case .saturated:
-            throw .noAvailableNode("Every node serving '\(model.id)' is busy. Retry shortly.", retryAfter: 1)
-        case .unplaceable:
-            throw .noAvailableNode(
-                "No node is serving '\(model.id)' and none can load it right now (no provisionable node with room). Retry later.",
-                retryAfter: 5)
         }
     }
 

@@ -3,6 +3,8 @@ import HTTPTypes
 extension HTTPField.Name {
     static let requestID = Self("X-Request-Id")!
     static let portenNode = Self("X-Porten-Node")!
+    /// The region of the node that served the request: proof of where it ran.
+    static let portenRegion = Self("X-Porten-Region")!
     /// Seconds a request may wait for a cold model to load (0: don't wait); capped by the Hub's budget.
     static let portenWarmupBudget = Self("X-Porten-Warmup-Budget")!
 }

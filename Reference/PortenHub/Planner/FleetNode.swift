@@ -12,11 +12,18 @@ public struct FleetNode: Sendable, Equatable {
     public var models: [String: HostedModel]
     /// Models whose weights are cached on the node's disk but not loaded.
     public var onDisk: Set<String>
+    /// The account that owns the node, and the operator-assigned region and trust class.
+    public var owner: String
+    public var region: String
+    public var trustClass: TrustClass
 
     public init(
         id: String, provisionable: Bool, vramBudgetMB: Int?, concurrency: Int, inFlight: Int = 0, models: [String: HostedModel] = [:],
-        onDisk: Set<String> = []
+        onDisk: Set<String> = [], owner: String = "", region: String = "", trustClass: TrustClass = .community
     ) {
+        self.owner = owner
+        self.region = region
+        self.trustClass = trustClass
         self.id = id
         self.provisionable = provisionable
         self.vramBudgetMB = vramBudgetMB
@@ -30,6 +37,11 @@ public struct FleetNode: Sendable, Equatable {
     public var usedVRAM: Int { models.values.reduce(0) { $0 + $1.vramMB } }
 
     public var hasFreeSlot: Bool { inFlight < concurrency }
+
+    /// Whether the node has `model`, or could load it by unloading idle models (demand aside).
+    public func couldServe(_ model: String, vramMB: Int) -> Bool {
+        models[model] != nil || Planner.placement(on: self, vramMB: vramMB, notAbove: .max, demand: { _ in 0 }) != nil
+    }
 }
 
 /// One model on one node.

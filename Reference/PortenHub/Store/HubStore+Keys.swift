@@ -1,25 +1,33 @@
 import Foundation
 import GRDB
 
-/// A key that authenticated: who is calling.
+/// A key that authenticated: who is calling, and what its policy allows.
 public struct AuthenticatedKey: Sendable, Equatable {
     public var keyID: String
     public var accountID: String
+    public var policy: KeyPolicy
 
-    public init(keyID: String, accountID: String) {
+    public init(keyID: String, accountID: String, policy: KeyPolicy = .unrestricted) {
         self.keyID = keyID
         self.accountID = accountID
+        self.policy = policy
     }
+
+    /// The caller as routing sees it.
+    public var caller: PolicyRouting.Caller { .init(account: accountID, policy: policy) }
 }
 
 extension HubStore {
     /// Creates a key for `accountID`; the plain key is in the returned token and nowhere else.
-    public func createKey(accountID: String, name: String, now: Date = Date()) throws -> (key: APIKey, token: SecretToken) {
+    public func createKey(accountID: String, name: String, policy: KeyPolicy = .unrestricted, now: Date = Date()) throws -> (
+        key: APIKey, token: SecretToken
+    ) {
         let token = SecretToken.generate(prefix: SecretToken.apiKeyPrefix)
-        let key = APIKey(
+        var key = APIKey(
             id: Self.newID("key"), accountID: accountID, name: name, lookupID: token.lookupID, secretHash: Data(token.hash),
             displayPrefix: token.displayPrefix, createdAt: now, revokedAt: nil, allowedRegions: nil, minTrustClass: nil,
             ownNodesOnly: false, modelAllowlist: nil, requestsPerMinute: nil, tokensPerMinute: nil)
+        key.policy = policy
         try writer.write { db in
             guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
             try key.insert(db)
@@ -35,6 +43,16 @@ extension HubStore {
         }
     }
 
+    /// Replaces the policy of key `id`; it applies to the key's next request.
+    public func updateKeyPolicy(id: String, _ policy: KeyPolicy) throws -> APIKey {
+        try writer.write { db in
+            guard var key = try APIKey.fetchOne(db, key: id) else { throw StoreError.notFound("key \(id)") }
+            key.policy = policy
+            try key.update(db)
+            return key
+        }
+    }
+
     @discardableResult
     public func revokeKey(id: String, now: Date = Date()) throws -> Bool {
         try writer.write { db in
@@ -45,7 +63,7 @@ extension HubStore {
     /// The live key behind a presented `sk-porten-…` string, or nil (unknown, revoked, disabled account).
     public func authenticateKey(_ presented: String) throws -> AuthenticatedKey? {
         try liveSecretHolder(presented, prefix: SecretToken.apiKeyPrefix, hash: \APIKey.secretHash, revokedAt: \.revokedAt, accountID: \.accountID)
-            .map { AuthenticatedKey(keyID: $0.id, accountID: $0.accountID) }
+            .map { AuthenticatedKey(keyID: $0.id, accountID: $0.accountID, policy: $0.policy) }
     }
 
     /// The unrevoked row of an enabled account whose secret `presented` is: found by its lookup id,

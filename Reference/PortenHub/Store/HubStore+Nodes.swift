@@ -21,6 +21,17 @@ extension HubStore {
         try writer.read { db in try NodeRecord.order(Column("created_at")).fetchAll(db) }
     }
 
+    /// Sets the operator-assigned region and/or trust class of node `id`.
+    public func updateNode(id: String, region: String?, trustClass: String?) throws -> NodeRecord {
+        try writer.write { db in
+            guard var node = try NodeRecord.fetchOne(db, key: id) else { throw StoreError.notFound("node \(id)") }
+            if let region { node.region = region }
+            if let trustClass { node.trustClass = trustClass }
+            try node.update(db)
+            return node
+        }
+    }
+
     @discardableResult
     public func revokeNode(id: String, now: Date = Date()) throws -> Bool {
         try writer.write { db in

@@ -4,6 +4,7 @@ import OpenAIWire
 /// Times one API request and writes its usage row when it ends, whatever the outcome.
 struct UsageMeter: Sendable {
     let recorder: UsageRecorder
+    let rateLimiter: RateLimiter
     let requestID: String
     let endpoint: String
     let key: AuthenticatedKey
@@ -16,8 +17,9 @@ struct UsageMeter: Sendable {
     var metadata: [String: String] = [:]
     var firstToken: ContinuousClock.Instant?
 
-    init(recorder: UsageRecorder, requestID: String, endpoint: String, key: AuthenticatedKey) {
-        self.recorder = recorder
+    init(_ services: HubServices, requestID: String, endpoint: String, key: AuthenticatedKey) {
+        self.recorder = services.usage
+        self.rateLimiter = services.rateLimiter
         self.requestID = requestID
         self.endpoint = endpoint
         self.key = key
@@ -28,6 +30,7 @@ struct UsageMeter: Sendable {
     }
 
     func finish(status: Int, usage: Usage?) {
+        if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
         recorder.record(
             UsageRecord(
                 time: startedAt, requestID: requestID, keyID: key.keyID, accountID: key.accountID, nodeID: node?.id,
