@@ -9,7 +9,7 @@ import FoundationNetworking
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin", abstract: "Manage accounts, API keys and nodes of a Hub.",
-        subcommands: [Accounts.self, Keys.self, Nodes.self, UsageRows.self])
+        subcommands: [Accounts.self, Keys.self, Nodes.self, UsageRows.self, Fleet.self])
 
     /// Where the Hub is and the operator token, shared by every admin subcommand.
     struct Connection: ParsableArguments {
@@ -68,14 +68,25 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     struct Keys: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(subcommands: [Create.self, List.self, Revoke.self])
+        static let configuration = CommandConfiguration(subcommands: [Create.self, List.self, Update.self, Revoke.self])
 
         struct Create: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Create an API key; the key is shown once.")
+            static let configuration = CommandConfiguration(abstract: "Create an API key, with its policy; the key is shown once.")
             @OptionGroup var connection: Connection
             @Option(help: "Account id.") var account: String
             @Option(help: "Key name.") var name = "default"
-            func run() async throws { try await connection.call("POST", "keys", body: ["account_id": account, "name": name]) }
+            @OptionGroup var policy: KeyPolicyOptions
+            func run() async throws {
+                try await connection.call("POST", "keys", body: policy.fields.merging(["account_id": account, "name": name]) { $1 })
+            }
+        }
+
+        struct Update: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Change a key's policy; it applies from the key's next request.")
+            @OptionGroup var connection: Connection
+            @Argument var id: String
+            @OptionGroup var policy: KeyPolicyOptions
+            func run() async throws { try await connection.call("PATCH", "keys/\(id)", body: policy.fields) }
         }
 
         struct List: AsyncParsableCommand {
@@ -92,7 +103,7 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     struct Nodes: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(subcommands: [Add.self, List.self, Revoke.self])
+        static let configuration = CommandConfiguration(subcommands: [Add.self, List.self, Update.self, Revoke.self])
 
         struct Add: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Add a node; its credential is shown once.")
@@ -112,11 +123,31 @@ struct AdminCommand: AsyncParsableCommand {
             func run() async throws { try await connection.call("GET", "nodes") }
         }
 
+        struct Update: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Change a node's region or trust class (the node reconnects).")
+            @OptionGroup var connection: Connection
+            @Argument var id: String
+            @Option(help: "Region code.") var region: String?
+            @Option(help: "community, verified, trusted or confidential.") var trustClass: String?
+            func run() async throws {
+                var body: [String: Any] = [:]
+                if let region { body["region"] = region }
+                if let trustClass { body["trust_class"] = trustClass }
+                try await connection.call("PATCH", "nodes/\(id)", body: body)
+            }
+        }
+
         struct Revoke: AsyncParsableCommand {
             @OptionGroup var connection: Connection
             @Argument var id: String
             func run() async throws { try await connection.call("DELETE", "nodes/\(id)") }
         }
+    }
+
+    struct Fleet: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show connected nodes, their models and the demand per model.")
+        @OptionGroup var connection: Connection
+        func run() async throws { try await connection.call("GET", "fleet") }
     }
 
     struct UsageRows: AsyncParsableCommand {

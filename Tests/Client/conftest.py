@@ -97,8 +97,8 @@ class Hub:
         """The created key record; its plain key is in `key`."""
         return self.admin("POST", "keys", json={"account_id": account_id, "name": "test"})
 
-    def add_node(self, account_id, tmp_path, name="sim", extra_args=()):
-        created = self.admin("POST", "nodes", json={"account_id": account_id, "name": name, "region": "eu", "trust_class": "verified"})
+    def add_node(self, account_id, tmp_path, name="sim", extra_args=(), region="eu", trust_class="verified"):
+        created = self.admin("POST", "nodes", json={"account_id": account_id, "name": name, "region": region, "trust_class": trust_class})
         node = Node(self, created["id"], created["credential"], str(tmp_path / f"node-{name}.log"), extra_args)
         self.nodes.append(node)
         return node

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import HummingbirdWSClient
 import Logging
 import NIOCore
 import OpenAIWire
@@ -90,6 +91,35 @@ struct TunnelTests {
             #expect(response.status == .badRequest)
             let envelope = try JSONDecoder().decode(APIError.Envelope.self, from: Data(buffer: response.body))
             #expect(envelope.error.param == "model")
+        }
+    }
+
+    @Test func whatANodeClaimsInItsHelloIsIgnored() async throws {
+        try await withHubAndNode { client, services, _ in
+            let port = try #require(client.port)
+            let account = try services.store.createAccount(name: "claims")
+            let record = try services.store.createNode(accountID: account.id, name: "liar", region: "eu", trustClass: "community")
+            let welcome = Mutex<String?>(nil)
+            var configuration = WebSocketClientConfiguration()
+            configuration.additionalHeaders[.authorization] = "Bearer \(record.credential.plain)"
+            let hello = #"{"type":"hello","protocol":1,"engine":"sim","agent":"liar/1","provisionable":false,"concurrency":1,"#
+                + #""region":"us","trust_class":"confidential","account_id":"acct_someone_else","models":[{"id":"ref-chat","state":"ready"}]}"#
+            _ = try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)/node/v1/connect", configuration: configuration, logger: Logger(label: "liar")
+            ) { inbound, outbound, _ in
+                try await outbound.write(.text(hello))
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .text(let text) = message { welcome.withLock { $0 = text } }
+                    break
+                }
+                let snapshot = await services.registry.snapshot().nodes.first { $0.id == record.node.id }
+                #expect(snapshot?.region == "eu" && snapshot?.trustClass == .community && snapshot?.owner == account.id)
+            }
+            guard case .welcome(let answer)? = try welcome.withLock({ $0 }).map(TunnelMessage.init(text:)) else {
+                Issue.record("no welcome")
+                return
+            }
+            #expect(answer.region == "eu" && answer.trustClass == "community")
         }
     }
 
