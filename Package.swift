@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "porten", targets: ["PortenCLI"]),
+        .executable(name: "porten-conformance", targets: ["ConformanceCLI"]),
+        .library(name: "PortenConformance", targets: ["PortenConformance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -84,6 +86,45 @@ let package = Package(
 
         // MARK: Tests
 
+        // MARK: Conformance suite
+
+        /// libcurl, with typed wrappers for its variadic calls.
+        .systemLibrary(
+            name: "CCurl",
+            path: "Conformance/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        /// jansson: strict JSON parsing and canonical output.
+        .systemLibrary(
+            name: "CJansson",
+            path: "Conformance/CJansson",
+            pkgConfig: "jansson",
+            providers: [.apt(["libjansson-dev"])]
+        ),
+        /// Replays golden transcripts against any base URL and judges the answers (docs/golden-format.md).
+        .target(
+            name: "PortenConformance",
+            dependencies: ["CCurl", "CJansson"],
+            path: "Conformance/PortenConformance",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ConformanceCLI",
+            dependencies: [
+                "PortenConformance",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Conformance/ConformanceCLI",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "PortenConformanceTests",
+            dependencies: ["PortenConformance"],
+            path: "Tests/PortenConformanceTests",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OpenAIWireTests",
             dependencies: ["OpenAIWire"],
