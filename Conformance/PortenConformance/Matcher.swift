@@ -125,7 +125,7 @@ public struct Matcher: Sendable {
     }
 
     /// Glob match of pointer segments: `*` is one segment, `**` any number (also none).
-    static func pointer(_ pointer: String, matches pattern: String) -> Bool {
+    public static func pointer(_ pointer: String, matches pattern: String) -> Bool {
         func segments(_ text: String) -> [Substring] { text.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 } }
         func match(_ path: ArraySlice<Substring>, _ globs: ArraySlice<Substring>) -> Bool {
             guard let glob = globs.first else { return path.isEmpty }

@@ -78,7 +78,7 @@ public struct Runner: Sendable {
         layers.append(
             layer(
                 "status",
-                Int64(exchange.status) == status ? [] : [Mismatch(pointer: "", expected: "\(status)", actual: "\(exchange.status)", reason: "status")],
+                Int64(exchange.status) == status ? [] : [Mismatch(pointer: "", expected: "\(status)", actual: "\(exchange.status)", reason: "expected status \(status), got \(exchange.status)")],
                 golden))
         if let wanted = expect["headers"]?.object {
             var actual: [String: JSON] = [:]

@@ -1,0 +1,82 @@
+import PortenConformance
+import Testing
+
+struct MatcherTests {
+    private func json(_ text: String) throws -> JSON { try StrictJSON.parse(text) }
+
+    private func mismatches(_ expected: String, _ actual: String, masks: [String] = []) throws -> [Mismatch] {
+        var matcher = Matcher(masks: masks)
+        return matcher.match(try json(expected), try json(actual))
+    }
+
+    @Test func janssonIsStrict() {
+        #expect(throws: StrictJSON.ParseError.self) { try StrictJSON.parse(#"{"a":1,"a":2}"#) }
+        #expect(throws: StrictJSON.ParseError.self) { try StrictJSON.parse(#"{"a":1} trailing"#) }
+        #expect(throws: StrictJSON.ParseError.self) { try StrictJSON.parse([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]) }  // invalid UTF-8
+        #expect(throws: StrictJSON.ParseError.self) { try StrictJSON.parse(#"{"a":"\u0000"}"#) }
+        #expect((try? StrictJSON.parse(#"{"b":[1,2.5,"x",null,true],"a":{}}"#))?.description == #"{"a":{},"b":[1,2.5,"x",null,true]}"#)
+    }
+
+    @Test(arguments: [
+        (#"{"a":1}"#, #"{"a":1}"#, [String]()),
+        (#"{"a":1}"#, #"{"a":1.0}"#, ["/a: expected integer, got number"]),
+        (#"{"a":null}"#, #"{}"#, ["/a: missing"]),
+        (#"{}"#, #"{"extra":1}"#, ["/extra: unexpected key"]),
+        (#"{"a":[1,2]}"#, #"{"a":[1]}"#, ["/a: expected 2 elements, got 1"]),
+        (#"{"a":"<STR>","b":"<INT>","c":"<NUM>","d":"<BOOL>","e":"<OBJ>","f":"<ARR>","g":"<ANY>"}"#, #"{"a":"x","b":3,"c":2.5,"d":false,"e":{},"f":[],"g":null}"#, []),
+        (#"{"a":"<INT>"}"#, #"{"a":"3"}"#, ["/a: expected an integer"]),
+        (#"{"a":"<ABSENT>","b":"<NULL|ABSENT>","c":"<NULL|ABSENT>"}"#, #"{"c":null}"#, []),
+        (#"{"a":"<ABSENT>"}"#, #"{"a":null}"#, ["/a: must be absent"]),
+        (#"{"a":"<REGEX:^call_[0-9a-f]+$>"}"#, #"{"a":"call_9f"}"#, []),
+        (#"{"a":"<REGEX:^call_>"}"#, #"{"a":"fn_1"}"#, ["/a: does not match /^call_/"]),
+        (#"{"a":"<JSON:{\"x\":[1,\"<STR>\"]}>"}"#, #"{"a":"{\"x\": [1, \"y\"]}"}"#, []),
+        (#"{"a":"<JSON:{\"x\":1}>"}"#, #"{"a":"{\"x\":2}"}"#, ["/a/x: different value"]),
+        (#"{"a":"<<STR>>"}"#, #"{"a":"<STR>"}"#, []),
+        (#"{"a":"<$id:STR>","b":"<$id>"}"#, #"{"a":"x","b":"y"}"#, ["/b: differs from <$id> seen earlier"]),
+        (#"{"k/x":{"m~":1}}"#, #"{"k/x":{"m~":2}}"#, ["/k~1x/m~0: different value"]),
+    ])
+    func placeholdersAndPointers(expected: String, actual: String, problems: [String]) throws {
+        #expect(try mismatches(expected, actual).map { "\($0.pointer): \($0.reason)" } == problems)
+    }
+
+    @Test func masksSkipVolatileFieldsAtAnyDepth() throws {
+        #expect(try mismatches(#"{"a":{"b":1}}"#, #"{"a":{"b":1,"fp":"x"},"fp":"y"}"#, masks: ["/**/fp"]).isEmpty)
+        #expect(try mismatches(#"{"c":[{"v":1},{"v":2}]}"#, #"{"c":[{"v":9},{"v":8}]}"#, masks: ["/c/*/v"]).isEmpty)
+        #expect(Matcher.pointer("/choices/0/delta", matches: "/choices/*/delta"))
+        #expect(!Matcher.pointer("/choices/0/delta/x", matches: "/choices/*/delta"))
+    }
+
+    @Test func bindingsHoldAcrossDocuments() throws {
+        var matcher = Matcher()
+        #expect(matcher.match(try json(#"{"id":"<$id:STR>"}"#), try json(#"{"id":"c1"}"#)).isEmpty)
+        #expect(matcher.match(try json(#"{"id":"<$id>"}"#), try json(#"{"id":"c2"}"#)).count == 1)
+    }
+
+    @Test func framingFindsEachBrokenRule() {
+        func problems(_ text: String) -> [String] { SSEFraming.check(Array(text.utf8)).problems }
+        #expect(problems("data: {}\n\ndata: [DONE]\n\n").isEmpty)
+        #expect(SSEFraming.check(Array("data: {}\n\n: ping\n\ndata: [DONE]\n\n".utf8)).payloads == ["{}", "[DONE]"])
+        #expect(problems("data: {}\n\n") == ["no data: [DONE] at the end"])
+        #expect(problems("data: [DONE]\n\ndata: {}\n\n") == ["events after data: [DONE]"])
+        #expect(problems("event: x\ndata: {}\n\ndata: [DONE]\n\n").contains { $0.contains("'event:'") })
+        #expect(problems("data:{}\n\ndata: [DONE]\n\n").contains { $0.contains("one space") })
+        #expect(problems("data: {}\r\n\r\ndata: [DONE]\r\n\r\n").contains { $0.contains("CR") })
+        #expect(problems("data: {}\n\ndata: [DONE]").contains { $0.contains("blank line") })
+    }
+
+    @Test func reassemblyMergesToolCallsByIndex() throws {
+        let chunks = try [
+            #"{"id":"a","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":null}}]}"#,
+            #"{"id":"a","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"c1","type":"function","function":{"name":"f","arguments":""}}]}}]}"#,
+            #"{"id":"a","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c0","type":"function","function":{"name":"g","arguments":"{\"x\""}}]}}]}"#,
+            #"{"id":"a","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]},"finish_reason":"tool_calls"}]}"#,
+        ].map(json)
+        let message = Reassembler.message(from: chunks)
+        #expect(message["choices"]?[0]?["message"]?["tool_calls"] == (try json(
+            #"[{"id":"c0","type":"function","function":{"name":"g","arguments":"{\"x\":1}"}},{"id":"c1","type":"function","function":{"name":"f","arguments":""}}]"#)))
+        #expect(message["choices"]?[0]?["message"]?["content"] == .null)
+        #expect(Reassembler.invariants(of: chunks).isEmpty)
+        let broken = try chunks + [json(#"{"id":"b","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":""}}]}}]}"#)]
+        #expect(Set(Reassembler.invariants(of: broken).map(\.reason)) == ["the id changed within the stream", "every tool-call delta has an integer index"])
+    }
+}
