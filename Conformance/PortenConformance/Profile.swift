@@ -3,8 +3,8 @@
 /// - `reference`: our Hub with sim nodes; every byte is predictable, so everything is exact,
 ///   chunk boundaries included.
 /// - `openai`: any OpenAI-compatible server with a real model; structure is strict, generated
-///   text and token counts are wildcarded, and streams are judged by framing, invariants and the
-///   reassembled message instead of chunk boundaries.
+///   text and token counts are wildcarded (and `stop` may be `length`), and streams are judged by
+///   framing, invariants and the reassembled message instead of chunk boundaries.
 /// - `llama.cpp`: as `openai`, with llama-server's known divergences declared: a mismatch that a
 ///   declaration covers is reported as a declared divergence, never hidden and never a pass.
 public struct Profile: Sendable {
@@ -58,6 +58,8 @@ public struct Profile: Sendable {
             for key in ["prompt_tokens", "completion_tokens", "total_tokens", "reasoning_tokens"] where members[key]?.int != nil {
                 members[key] = .string("<INT>")
             }
+            // A real model may run into its token limit where the reference stops.
+            if members["finish_reason"] == .string("stop") { members["finish_reason"] = .string("<REGEX:^(stop|length)$>") }
             return .object(members.mapValues(relax))
         case .array(let elements): return .array(elements.map(relax))
         default: return expected
