@@ -40,7 +40,7 @@ public struct Runner: Sendable {
             result.layers = [layer("transport", [Mismatch(pointer: "", expected: "a response", actual: "\(error)", reason: "no response")], golden)]
             return result
         }
-        var matcher = Matcher(masks: golden.masks)
+        var matcher = Matcher(masks: golden.masks + profile.masks)
         result.layers = judge(exchange, expect: expect, golden: golden, matcher: &matcher)
         result.seconds = (ContinuousClock.now - started) / .seconds(1)
         return result

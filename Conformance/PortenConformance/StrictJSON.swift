@@ -1,7 +1,7 @@
 import CJansson
 
-/// JSON through jansson, strictly: duplicate keys, invalid UTF-8, NUL escapes and trailing
-/// data are errors. Canonical output has sorted keys and no spaces.
+/// JSON through jansson, strictly: duplicate keys, invalid UTF-8 and trailing data are errors;
+/// `\u0000` inside a string is valid JSON and kept. Canonical output has sorted keys, no spaces.
 public enum StrictJSON {
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public let message: String
@@ -15,7 +15,7 @@ public enum StrictJSON {
         let root = bytes.withUnsafeBufferPointer { buffer in
             buffer.baseAddress.map { base in
                 base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                    json_loadb($0, buffer.count, Int(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY), &error)
+                    json_loadb($0, buffer.count, Int(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL), &error)
                 }
             } ?? nil
         }
