@@ -12,8 +12,12 @@ struct NodeCommand: AsyncParsableCommand {
     var hub: String?
     @Option(help: "The node credential the operator issued (env PORTEN_NODE_CREDENTIAL).")
     var credential: String?
-    @Option(help: "Engine: sim (env PORTEN_ENGINE).")
+    @Option(help: "Engine: sim or openai (env PORTEN_ENGINE).")
     var engine: String?
+    @Option(help: "openai: the upstream's base URL, e.g. http://127.0.0.1:8000/v1 (env PORTEN_ENGINE_URL).")
+    var engineURL: String?
+    @Option(help: "openai: the upstream's API key, if it wants one (env PORTEN_ENGINE_API_KEY).")
+    var engineAPIKey: String?
     @Option(help: "Comma-separated models to serve (env PORTEN_ENGINE_MODELS); sim serves the ref-* models by default.")
     var models: String?
     @Option(help: "Requests the node runs at once.") var concurrency = 16
@@ -33,8 +37,20 @@ struct NodeCommand: AsyncParsableCommand {
         guard let hub, !hub.isEmpty else { throw ValidationError("Missing --hub (or PORTEN_HUB_URL).") }
         do { _ = try NodeAgent.tunnelURL(forHub: hub) } catch { throw ValidationError("Invalid PORTEN_HUB_URL: \(error)") }
         guard let credential, !credential.isEmpty else { throw ValidationError("Missing --credential (or PORTEN_NODE_CREDENTIAL).") }
-        guard engine == "sim" else {
-            throw ValidationError("PORTEN_ENGINE '\(engine ?? "")' is not available in this build; supported: sim.")
+        engineURL = engineURL ?? environment("PORTEN_ENGINE_URL")
+        engineAPIKey = engineAPIKey ?? environment("PORTEN_ENGINE_API_KEY")
+        switch engine {
+        case "sim":
+            break
+        case "openai":
+            guard let engineURL, let url = URL(string: engineURL), ["http", "https"].contains(url.scheme ?? "") else {
+                throw ValidationError("The openai engine needs PORTEN_ENGINE_URL (or --engine-url): an http(s) URL such as http://127.0.0.1:8000/v1.")
+            }
+            guard !(modelList ?? []).isEmpty else {
+                throw ValidationError("The openai engine needs PORTEN_ENGINE_MODELS (or --models): the model ids the upstream serves.")
+            }
+        default:
+            throw ValidationError("PORTEN_ENGINE '\(engine ?? "")' is not available in this build; supported: sim, openai.")
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1.") }
         guard tokenDelayMs >= 0 else { throw ValidationError("--token-delay-ms cannot be negative.") }
@@ -43,6 +59,11 @@ struct NodeCommand: AsyncParsableCommand {
         guard (vramBudgetMb ?? 1) > 0 else { throw ValidationError("--vram-budget-mb (PORTEN_VRAM_BUDGET_MB) must be positive.") }
         guard (autoDownloadMb ?? 1) > 0 else { throw ValidationError("--auto-download-mb (PORTEN_AUTO_DOWNLOAD_MB) must be positive.") }
         guard simDownloadMbps > 0, simLoadMbps > 0 else { throw ValidationError("--sim-download-mbps and --sim-load-mbps must be positive.") }
+    }
+
+    /// `--models` / PORTEN_ENGINE_MODELS as a list; nil when not given.
+    private var modelList: [String]? {
+        models?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// A whole number of megabytes from the environment variable `name`, or nil if unset.
@@ -54,12 +75,17 @@ struct NodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger("porten.node")
-        let modelList = models?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let engine = SimEngine(
-            models: modelList ?? SimEngine.referenceModels, concurrency: concurrency, tokenDelay: .milliseconds(tokenDelayMs),
-            provisioning: vramBudgetMb.map {
-                SimProvisioning(vramBudgetMB: $0, diskBudgetMB: autoDownloadMb ?? 200_000, downloadMBps: simDownloadMbps, loadMBps: simLoadMbps)
-            })
+        let engine: any InferenceEngine
+        if self.engine == "openai" {
+            engine = OpenAIEngine(
+                baseURL: engineURL!, models: modelList ?? [], apiKey: engineAPIKey, concurrency: concurrency, vramBudgetMB: vramBudgetMb)
+        } else {
+            engine = SimEngine(
+                models: modelList ?? SimEngine.referenceModels, concurrency: concurrency, tokenDelay: .milliseconds(tokenDelayMs),
+                provisioning: vramBudgetMb.map {
+                    SimProvisioning(vramBudgetMB: $0, diskBudgetMB: autoDownloadMb ?? 200_000, downloadMBps: simDownloadMbps, loadMBps: simLoadMbps)
+                })
+        }
         let agent = NodeAgent(hubURL: hub!, credential: credential!, engine: engine, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,0 +1,75 @@
+import OpenAIWire
+
+/// Turns an upstream OpenAI chat stream into engine events: text, reasoning (`reasoning_content`,
+/// or the `reasoning` some servers send), tool-call pieces; and keeps the finish reason and usage.
+/// Pure: bytes in, events out.
+struct OpenAIStreamReader {
+    private var parser = ServerSentEvents.Parser()
+    private(set) var isDone = false
+    private var finishReason = "stop"
+    private var usage: Usage?
+    private var pieces = 0
+
+    /// The outcome once the stream ended: the upstream's usage, or the pieces counted when it sent none.
+    var outcome: ChatOutcome {
+        ChatOutcome(finishReason: finishReason, usage: usage ?? Usage(promptTokens: 0, completionTokens: pieces))
+    }
+
+    mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [ChatEvent] {
+        var events: [ChatEvent] = []
+        for payload in parser.feed(bytes) where !isDone {
+            if payload == "[DONE]" {
+                isDone = true
+                break
+            }
+            let chunk: JSONValue
+            do {
+                chunk = try JSONParser.parse(payload)
+            } catch {
+                throw APIError.nodeError("The engine sent a stream event that is not JSON: \(error).")
+            }
+            if let error = chunk["error"] { throw UpstreamError.apiError(status: 502, body: Array(JSONText.compact(.object(["error": error])).utf8), url: "") }
+            if let found = chunk["usage"], let prompt = found["prompt_tokens"]?.intValue {
+                let details = found["completion_tokens_details"]?["reasoning_tokens"]?.intValue
+                usage = Usage(promptTokens: prompt, completionTokens: found["completion_tokens"]?.intValue ?? 0, reasoningTokens: details)
+            }
+            for choice in chunk["choices"]?.arrayValue ?? [] {
+                if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
+                guard let delta = choice["delta"] else { continue }
+                if let thought = delta["reasoning_content"]?.stringValue ?? delta["reasoning"]?.stringValue, !thought.isEmpty {
+                    events.append(.reasoning(thought))
+                }
+                if let text = delta["content"]?.stringValue, !text.isEmpty { events.append(.content(text)) }
+                for call in delta["tool_calls"]?.arrayValue ?? [] {
+                    events.append(
+                        .toolCall(
+                            ToolCallDelta(
+                                index: call["index"]?.intValue ?? 0, id: call["id"]?.stringValue, name: call["function"]?["name"]?.stringValue,
+                                arguments: call["function"]?["arguments"]?.stringValue)))
+                }
+            }
+        }
+        pieces += events.count
+        return events
+    }
+}
+
+/// An upstream's error answer, turned into the client's OpenAI error: a client mistake (400, 404,
+/// 413, 422) with an OpenAI-shaped body keeps its status, message, type and param (string codes
+/// only); anything else — the upstream refusing the node's key, being overloaded or broken — is
+/// the node's problem: `502 node_error` with the start of what the upstream said.
+enum UpstreamError {
+    static let clientMistakes: Set<Int> = [400, 404, 413, 422]
+
+    static func apiError(status: Int, body: [UInt8], url: String) -> APIError {
+        let error = (try? JSONParser.parse(body))?["error"]
+        let message = error?["message"]?.stringValue ?? error?.stringValue
+        if clientMistakes.contains(status), let message {
+            return APIError(
+                status: status, message: message, type: error?["type"]?.stringValue ?? "invalid_request_error",
+                param: error?["param"]?.stringValue, code: error?["code"]?.stringValue)
+        }
+        let said = message ?? String(decoding: body.prefix(300), as: UTF8.self)
+        return .nodeError("The node's engine failed\(url.isEmpty ? "" : " (\(url))") with \(status): \(said)")
+    }
+}
