@@ -25,6 +25,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "VRAM in MB the Hub may fill with models (env PORTEN_VRAM_BUDGET_MB); makes a sim node provisionable.")
     var vramBudgetMb: Int?
     @Option(help: "Disk in MB for cached weights (env PORTEN_AUTO_DOWNLOAD_MB).") var autoDownloadMb: Int?
+    @Option(help: "Seconds between checks that a fixed engine's models still work (openai: the upstream answers).")
+    var healthInterval = 10.0
     @Option(help: "sim: simulated download speed in MB/s.") var simDownloadMbps = 1000
     @Option(help: "sim: simulated load speed in MB/s.") var simLoadMbps = 2000
     @OptionGroup var logging: LoggingOptions
@@ -58,6 +60,7 @@ struct NodeCommand: AsyncParsableCommand {
         autoDownloadMb = try autoDownloadMb ?? megabytes("PORTEN_AUTO_DOWNLOAD_MB")
         guard (vramBudgetMb ?? 1) > 0 else { throw ValidationError("--vram-budget-mb (PORTEN_VRAM_BUDGET_MB) must be positive.") }
         guard (autoDownloadMb ?? 1) > 0 else { throw ValidationError("--auto-download-mb (PORTEN_AUTO_DOWNLOAD_MB) must be positive.") }
+        guard healthInterval > 0 else { throw ValidationError("--health-interval must be positive.") }
         guard simDownloadMbps > 0, simLoadMbps > 0 else { throw ValidationError("--sim-download-mbps and --sim-load-mbps must be positive.") }
     }
 
@@ -86,7 +89,8 @@ struct NodeCommand: AsyncParsableCommand {
                     SimProvisioning(vramBudgetMB: $0, diskBudgetMB: autoDownloadMb ?? 200_000, downloadMBps: simDownloadMbps, loadMBps: simLoadMbps)
                 })
         }
-        let agent = NodeAgent(hubURL: hub!, credential: credential!, engine: engine, logger: logger)
+        var agent = NodeAgent(hubURL: hub!, credential: credential!, engine: engine, logger: logger)
+        agent.healthInterval = .seconds(healthInterval)
         let group = ServiceGroup(
             configuration: .init(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -99,10 +99,13 @@ def test_an_upstream_refusing_the_nodes_key_is_the_nodes_problem(llama, fleet_fo
 
 
 class ReasoningUpstream(BaseHTTPRequestHandler):
-    """Speaks like servers that send `reasoning` instead of `reasoning_content`."""
+    """Speaks like servers that send `reasoning` instead of `reasoning_content`; can be taken down."""
     requests = []
+    down = False
 
     def do_GET(self):
+        if ReasoningUpstream.down:
+            return self.reply(503, "application/json", b'{"error":{"message":"loading"}}')
         self.reply(200, "application/json", b'{"object":"list","data":[{"id":"thinker","object":"model"}]}')
 
     def do_POST(self):
@@ -142,6 +145,30 @@ def test_upstream_reasoning_is_normalised_and_client_mistakes_keep_their_status(
             fleet.client.chat.completions.create(model="thinker", messages=[{"role": "user", "content": "bad"}])
         assert raised.value.body["message"] == "upstream says no" and raised.value.body["param"] == "messages"
     finally:
+        server.shutdown()
+
+
+def test_the_node_offers_a_model_only_while_its_upstream_answers(fleet_for):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ReasoningUpstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        fleet = fleet_for(("thinker", ["reasoning"]))
+        fleet.node("--engine-url", f"http://127.0.0.1:{server.server_port}", "--models", "thinker", "--health-interval", "0.2").start()
+
+        def ready():
+            return {m.id: m for m in fleet.client.models.list().data}["thinker"].x_porten["ready"]
+
+        wait_until(ready, what="thinker to be offered")
+        ReasoningUpstream.down = True
+        wait_until(lambda: not ready(), timeout=5, what="the node to withdraw thinker")
+        with pytest.raises(openai.InternalServerError) as raised:
+            fleet.client.chat.completions.create(model="thinker", messages=[{"role": "user", "content": "q"}])
+        assert raised.value.code == "no_available_node"
+        ReasoningUpstream.down = False
+        wait_until(ready, timeout=5, what="thinker to come back")
+        assert fleet.client.chat.completions.create(model="thinker", messages=[{"role": "user", "content": "q"}]).choices[0].message.content == "Answer"
+    finally:
+        ReasoningUpstream.down = False
         server.shutdown()
 
 

@@ -49,3 +49,11 @@ struct OpenAIStreamReaderTests {
         #expect(error.status == mapped && error.type == type && error.param == param && error.code == code)
     }
 }
+
+struct ModelWatcherTests {
+    @Test func reportsWhatStoppedAndWhatStartedWorking() {
+        #expect(ModelWatcher.changes(from: ["a", "b"], to: ["b", "c"]) == [.unloaded(.init(model: "a")), .loaded(.init(model: "c"))])
+        #expect(ModelWatcher.changes(from: ["a"], to: ["a"]).isEmpty)
+        #expect(ModelWatcher.readyIDs([.init(id: "a", state: .ready), .init(id: "b", state: .onDisk)]) == ["a"])
+    }
+}

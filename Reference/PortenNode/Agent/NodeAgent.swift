@@ -15,6 +15,8 @@ public struct NodeAgent: Sendable {
     public var logger: Logger
     /// Largest frame accepted from the Hub (a request body with inline images can be large).
     public var maximumFrameSize = 64 << 20
+    /// How often a fixed engine's models are re-checked, so the Hub offers them only while they work.
+    public var healthInterval: Duration = .seconds(10)
 
     public static let version = "porten-node/0.1.0"
 
@@ -69,7 +71,7 @@ public struct NodeAgent: Sendable {
         var configuration = WebSocketClientConfiguration(maxFrameSize: maximumFrameSize)
         configuration.additionalHeaders[.authorization] = "Bearer \(credential)"
         configuration.autoPing = .enabled(timePeriod: .seconds(15))
-        let session = TunnelSession(engine: engine, logger: logger, maximumFrameSize: maximumFrameSize)
+        let session = TunnelSession(engine: engine, logger: logger, maximumFrameSize: maximumFrameSize, healthInterval: healthInterval)
         try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
             try await session.run(inbound: inbound, outbound: outbound)
         }

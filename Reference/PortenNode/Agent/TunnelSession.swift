@@ -8,6 +8,8 @@ struct TunnelSession: Sendable {
     let engine: any InferenceEngine
     let logger: Logger
     let maximumFrameSize: Int
+    /// How often a fixed engine's models are re-checked (upstream health).
+    var healthInterval: Duration = .seconds(10)
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let send = FrameSender(outbound: outbound)
@@ -17,6 +19,10 @@ struct TunnelSession: Sendable {
         try await send(.hello(hello))
         let cancellations = CancellationRegistry()
         await withDiscardingTaskGroup { group in
+            if !engine.provisionable {
+                let watcher = ModelWatcher(engine: engine, send: send, interval: healthInterval, logger: logger)
+                group.addTask { await watcher.run(startingFrom: hello.models) }
+            }
             do {
                 for try await message in inbound.messages(maxSize: maximumFrameSize) {
                     guard case .text(let text) = message else { continue }
