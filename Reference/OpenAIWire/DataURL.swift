@@ -3,10 +3,13 @@ public struct DataURL: Sendable, Equatable {
     public var mediaType: String
     /// Size of the decoded bytes.
     public var byteCount: Int
+    /// The base64 text after the comma (for engines that take images as base64, like Ollama).
+    public var base64Payload: String?
 
-    public init(mediaType: String, byteCount: Int) {
+    public init(mediaType: String, byteCount: Int, base64Payload: String? = nil) {
         self.mediaType = mediaType
         self.byteCount = byteCount
+        self.base64Payload = base64Payload
     }
 
     public static let imageTypes: Set<String> = ["image/png", "image/jpeg", "image/gif", "image/webp"]
@@ -25,6 +28,7 @@ public struct DataURL: Sendable, Equatable {
         guard let count = Self.decodedLength(payload), count > 0 else { throw DataURLError("its base64 data is empty or malformed") }
         self.mediaType = mediaType
         self.byteCount = count
+        self.base64Payload = String(payload)
     }
 
     /// Length of valid base64 (padded, standard alphabet), without decoding it.

@@ -12,9 +12,9 @@ struct NodeCommand: AsyncParsableCommand {
     var hub: String?
     @Option(help: "The node credential the operator issued (env PORTEN_NODE_CREDENTIAL).")
     var credential: String?
-    @Option(help: "Engine: sim or openai (env PORTEN_ENGINE).")
+    @Option(help: "Engine: sim, openai or ollama (env PORTEN_ENGINE).")
     var engine: String?
-    @Option(help: "openai: the upstream's base URL, e.g. http://127.0.0.1:8000/v1 (env PORTEN_ENGINE_URL).")
+    @Option(help: "openai: the upstream's base URL, e.g. http://127.0.0.1:8000/v1; ollama: default http://127.0.0.1:11434 (env PORTEN_ENGINE_URL).")
     var engineURL: String?
     @Option(help: "openai: the upstream's API key, if it wants one (env PORTEN_ENGINE_API_KEY).")
     var engineAPIKey: String?
@@ -51,8 +51,16 @@ struct NodeCommand: AsyncParsableCommand {
             guard !(modelList ?? []).isEmpty else {
                 throw ValidationError("The openai engine needs PORTEN_ENGINE_MODELS (or --models): the model ids the upstream serves.")
             }
+        case "ollama":
+            engineURL = engineURL ?? OllamaEngine.defaultURL
+            guard let url = URL(string: engineURL!), ["http", "https"].contains(url.scheme ?? "") else {
+                throw ValidationError("PORTEN_ENGINE_URL (or --engine-url) must be an http(s) URL such as \(OllamaEngine.defaultURL).")
+            }
+            guard !(modelList ?? []).isEmpty else {
+                throw ValidationError("The ollama engine needs PORTEN_ENGINE_MODELS (or --models): the allow-list of Ollama models to offer.")
+            }
         default:
-            throw ValidationError("PORTEN_ENGINE '\(engine ?? "")' is not available in this build; supported: sim, openai.")
+            throw ValidationError("PORTEN_ENGINE '\(engine ?? "")' is not available in this build; supported: sim, openai, ollama.")
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1.") }
         guard tokenDelayMs >= 0 else { throw ValidationError("--token-delay-ms cannot be negative.") }
@@ -79,10 +87,13 @@ struct NodeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.makeLogger("porten.node")
         let engine: any InferenceEngine
-        if self.engine == "openai" {
+        switch self.engine {
+        case "openai":
             engine = OpenAIEngine(
                 baseURL: engineURL!, models: modelList ?? [], apiKey: engineAPIKey, concurrency: concurrency, vramBudgetMB: vramBudgetMb)
-        } else {
+        case "ollama":
+            engine = OllamaEngine(baseURL: engineURL!, models: modelList ?? [], concurrency: concurrency, vramBudgetMB: vramBudgetMb)
+        default:
             engine = SimEngine(
                 models: modelList ?? SimEngine.referenceModels, concurrency: concurrency, tokenDelay: .milliseconds(tokenDelayMs),
                 provisioning: vramBudgetMb.map {

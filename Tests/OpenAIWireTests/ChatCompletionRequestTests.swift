@@ -137,7 +137,7 @@ struct ChatCompletionRequestTests {
                 + #"{"role":"tool","tool_call_id":"c1","content":"noon"}],"metadata":{"team":"a"},"user":"u1"}"#)
         #expect(request.tools.map(\.name) == ["get_time"] && request.toolChoice == .function("get_time") && !request.parallelToolCalls)
         #expect(request.responseFormat == .jsonSchema(name: "t", schema: ["type": "object"], strict: true))
-        #expect(request.messages[0].images == [DataURL(mediaType: "image/jpeg", byteCount: 4)])
+        #expect(request.messages[0].images == [DataURL(mediaType: "image/jpeg", byteCount: 4, base64Payload: "/9j/4A==")])
         #expect(request.messages[1].toolCalls == [ToolCall(id: "c1", name: "get_time", arguments: "{}")])
         #expect(request.messages[1].reasoningContent == "hm")
         #expect(request.requiredCapabilities == ["tools", "json", "vision"])

@@ -18,7 +18,7 @@ public struct OpenAIEngine: InferenceEngine {
     public let apiKey: String?
     /// An operator's override of the VRAM the node reports (a pooled cluster's total).
     public let vramBudgetMB: Int?
-    private let client: HTTPClient
+    private let upstream: UpstreamHTTP
 
     public init(baseURL: String, models: [String], apiKey: String? = nil, concurrency: Int = 16, vramBudgetMB: Int? = nil, client: HTTPClient = .shared) {
         var url = baseURL
@@ -29,12 +29,12 @@ public struct OpenAIEngine: InferenceEngine {
         self.apiKey = apiKey
         self.concurrency = concurrency
         self.vramBudgetMB = vramBudgetMB
-        self.client = client
+        self.upstream = UpstreamHTTP(baseURL: url, apiKey: apiKey, client: client)
     }
 
     /// The advertised models, ready only while the upstream answers `GET /models`.
     public func models() async -> [TunnelMessage.ModelState] {
-        guard (try? await send("GET", "/models", body: nil, timeout: .seconds(5)).status) == .ok else { return [] }
+        guard await upstream.answers("/models") else { return [] }
         return modelIDs.map { .init(id: $0, state: .ready) }
     }
 
@@ -44,7 +44,7 @@ public struct OpenAIEngine: InferenceEngine {
         guard case .object(var body) = request.body else { throw APIError.invalidRequest("The request body must be an object.") }
         body["stream"] = .bool(true)
         body["stream_options"] = .object(["include_usage": .bool(true)])
-        let response = try await send("POST", "/chat/completions", body: .object(body), timeout: .seconds(3600))
+        let response = try await upstream.send("POST", "/chat/completions", body: .object(body), timeout: .seconds(3600))
         var stream = OpenAIStreamReader()
         for try await buffer in response.body {
             for event in try stream.feed(buffer.readableBytesView) { try await emit(event) }
@@ -56,35 +56,10 @@ public struct OpenAIEngine: InferenceEngine {
     public func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage) {
         guard case .object(var body) = request.body else { throw APIError.invalidRequest("The request body must be an object.") }
         body["encoding_format"] = .string("float")
-        let response = try await send("POST", "/embeddings", body: .object(body), timeout: .seconds(600))
-        let json = try JSONParser.parse(Array(try await response.body.collect(upTo: 256 << 20).readableBytesView))
+        let json = try await upstream.json("POST", "/embeddings", body: .object(body), timeout: .seconds(600))
         let items = (json["data"]?.arrayValue ?? []).sorted { ($0["index"]?.intValue ?? 0) < ($1["index"]?.intValue ?? 0) }
         let vectors = items.map { ($0["embedding"]?.arrayValue ?? []).compactMap { $0.doubleValue.map(Float.init) } }
         let prompt = json["usage"]?["prompt_tokens"]?.intValue ?? 0
         return (vectors, Usage(promptTokens: prompt, completionTokens: 0))
-    }
-
-    /// One upstream call; a non-2xx answer becomes the client's error (``UpstreamError``).
-    private func send(_ method: String, _ path: String, body: JSONValue?, timeout: TimeAmount) async throws -> HTTPClientResponse {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = .init(rawValue: method)
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
-        }
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(request, timeout: timeout)
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw APIError.nodeError("The node's engine at \(baseURL) is unreachable: \(error).")
-        }
-        guard (200..<300).contains(Int(response.status.code)) else {
-            let bytes = (try? await response.body.collect(upTo: 1 << 20)).map { Array($0.readableBytesView) } ?? []
-            throw UpstreamError.apiError(status: Int(response.status.code), body: bytes, url: baseURL + path)
-        }
-        return response
     }
 }
