@@ -11,6 +11,8 @@ public struct HubConfiguration: Sendable {
     public var maximumBodySize: Int
     /// How long a node may stay silent about a request before the Hub gives up on it (504).
     public var requestIdleTimeout: Duration
+    /// How long a node that opened the tunnel may take to say hello before the Hub closes it.
+    public var helloTimeout: Duration = .seconds(10)
     /// How long a request for a cold model waits for its load before `503 model_warming`.
     public var warmupBudget: Duration
     /// The demand window: demand counts requests within it, and a provisioned model idle for a

@@ -123,6 +123,28 @@ struct TunnelTests {
         }
     }
 
+    @Test func aConnectionThatNeverSaysHelloIsClosed() async throws {
+        let logger = Logger(label: "test")
+        var configuration = HubConfiguration(port: 0, adminToken: adminToken)
+        configuration.helloTimeout = .milliseconds(300)
+        let (application, services) = try HubApplication.build(configuration: configuration, logger: logger)
+        let account = try services.store.createAccount(name: "t")
+        let credential = try services.store.createNode(accountID: account.id, name: "mute", region: "eu", trustClass: "verified").credential.plain
+        try await application.test(.live) { client in
+            let port = try #require(client.port)
+            var options = WebSocketClientConfiguration()
+            options.additionalHeaders[.authorization] = "Bearer \(credential)"
+            let started = ContinuousClock.now
+            _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/node/v1/connect", configuration: options, logger: logger) {
+                inbound, _, _ in
+                for try await _ in inbound.messages(maxSize: 1 << 16) {}  // ends when the Hub closes
+            }
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .milliseconds(250) && waited < .seconds(5))
+            #expect(await services.registry.connectedNodeIDs().isEmpty)
+        }
+    }
+
     @Test func aSilentNodeEndsTheRequestWith504InsteadOfHanging() async throws {
         let engine = StallingEngine()
         try await withHubAndNode(engine: engine, idleTimeout: .milliseconds(300)) { client, services, key in

@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NodeProtocol
 import OpenAIWire
+import Synchronization
 
 /// `/node/v1/connect`: the node tunnel. A node authenticates with its credential at the upgrade,
 /// says hello, is welcomed with its operator-assigned attributes, then streams answers.
@@ -34,11 +35,44 @@ struct TunnelController: Sendable {
         throw APIError.invalidRequest("This endpoint expects a WebSocket upgrade.")
     }
 
+    /// The node's first frame, or nil when it sends none within `timeout` (the socket is then
+    /// closed, so a connection that upgrades and stays silent holds nothing for long).
+    private static func firstFrame(
+        of messages: inout WebSocketInboundMessageStream.AsyncIterator, within timeout: Duration, closing outbound: WebSocketOutboundWriter
+    ) async throws -> WebSocketMessage? {
+        let greeted = Greeting()
+        async let watchdog: Void = closeUnlessGreeted(greeted, within: timeout, closing: outbound)
+        let frame = try await messages.next()
+        greeted.arrived()
+        await watchdog
+        return frame
+    }
+
+    /// Polls (every 50 ms, so it ends soon after the hello) until the hello came or time is up.
+    private static func closeUnlessGreeted(_ greeted: Greeting, within timeout: Duration, closing outbound: WebSocketOutboundWriter) async {
+        let deadline = ContinuousClock.now + timeout
+        while !greeted.hasArrived {
+            guard ContinuousClock.now < deadline else {
+                try? await outbound.close(.policyViolation, reason: "no hello within \(timeout)")
+                return
+            }
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
+        }
+    }
+
+    /// Whether the node's first frame arrived.
+    private final class Greeting: Sendable {
+        private let state = Mutex(false)
+        var hasArrived: Bool { state.withLock { $0 } }
+        func arrived() { state.withLock { $0 = true } }
+    }
+
     private func serve(node: NodeRecord, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
         var logger = logger
         logger[metadataKey: "node"] = .string(node.id)
         var messages = inbound.messages(maxSize: 64 << 20).makeAsyncIterator()
-        guard case .text(let text)? = try await messages.next(), case .hello(let hello) = try? TunnelMessage(text: text) else {
+        let first = try await Self.firstFrame(of: &messages, within: services.configuration.helloTimeout, closing: outbound)
+        guard case .text(let text)? = first, case .hello(let hello) = try? TunnelMessage(text: text) else {
             logger.warning("node did not start with a hello")
             try await outbound.close(.protocolError, reason: "expected hello")
             return

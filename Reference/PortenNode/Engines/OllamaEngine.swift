@@ -20,13 +20,11 @@ public struct OllamaEngine: InferenceEngine {
     public static let defaultURL = "http://127.0.0.1:11434"
 
     public init(baseURL: String = OllamaEngine.defaultURL, models: [String], concurrency: Int = 4, vramBudgetMB: Int? = nil, client: HTTPClient = .shared) {
-        var url = baseURL
-        while url.hasSuffix("/") { url.removeLast() }
-        self.baseURL = url
+        upstream = UpstreamHTTP(baseURL: baseURL, apiKey: nil, client: client)
+        self.baseURL = upstream.baseURL
         self.modelIDs = models
         self.concurrency = concurrency
         self.vramBudgetMB = vramBudgetMB
-        self.upstream = UpstreamHTTP(baseURL: url, apiKey: nil, client: client)
     }
 
     /// The allow-listed models Ollama lists in `/api/tags` (by `name` or `model`).

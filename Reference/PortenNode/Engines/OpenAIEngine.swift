@@ -21,15 +21,13 @@ public struct OpenAIEngine: InferenceEngine {
     private let upstream: UpstreamHTTP
 
     public init(baseURL: String, models: [String], apiKey: String? = nil, concurrency: Int = 16, vramBudgetMB: Int? = nil, client: HTTPClient = .shared) {
-        var url = baseURL
-        while url.hasSuffix("/") { url.removeLast() }
-        if !url.hasSuffix("/v1") { url += "/v1" }
-        self.baseURL = url
+        let trimmed = UpstreamHTTP(baseURL: baseURL, apiKey: apiKey, client: client)
+        upstream = trimmed.baseURL.hasSuffix("/v1") ? trimmed : UpstreamHTTP(baseURL: trimmed.baseURL + "/v1", apiKey: apiKey, client: client)
+        self.baseURL = upstream.baseURL
         self.modelIDs = models
         self.apiKey = apiKey
         self.concurrency = concurrency
         self.vramBudgetMB = vramBudgetMB
-        self.upstream = UpstreamHTTP(baseURL: url, apiKey: apiKey, client: client)
     }
 
     /// The advertised models, ready only while the upstream answers `GET /models`.

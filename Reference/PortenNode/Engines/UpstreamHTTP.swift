@@ -6,9 +6,18 @@ import OpenAIWire
 /// HTTP to an engine's upstream server (an OpenAI endpoint, Ollama): JSON bodies, an optional
 /// bearer key, timeouts, and every failure turned into the client's OpenAI error.
 struct UpstreamHTTP: Sendable {
+    /// The base URL without trailing slashes; paths are appended to it.
     let baseURL: String
     let apiKey: String?
     let client: HTTPClient
+
+    init(baseURL: String, apiKey: String?, client: HTTPClient) {
+        var url = baseURL
+        while url.hasSuffix("/") { url.removeLast() }
+        self.baseURL = url
+        self.apiKey = apiKey
+        self.client = client
+    }
 
     /// One call; a non-2xx answer becomes ``UpstreamError/apiError(status:body:url:)``.
     func send(_ method: String, _ path: String, body: JSONValue? = nil, timeout: TimeAmount) async throws -> HTTPClientResponse {
