@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "PortenNode",
             dependencies: [
-                "OpenAIWire", "NodeProtocol",
+                "OpenAIWire", "NodeProtocol", "COpenSSL",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -146,7 +146,11 @@ let package = Package(
         ),
         .testTarget(
             name: "PortenNodeTests",
-            dependencies: ["PortenNode", "OpenAIWire", "NodeProtocol"],
+            dependencies: [
+                "PortenNode", "OpenAIWire", "NodeProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             path: "Tests/PortenNodeTests",
             swiftSettings: swiftSettings
         ),

@@ -3,4 +3,5 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #endif
