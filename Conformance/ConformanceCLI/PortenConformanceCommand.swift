@@ -17,12 +17,7 @@ struct Selection: ParsableArguments {
     func load() throws -> [Golden] {
         let all = try Golden.load(from: goldens)
         guard !only.isEmpty else { return all }
-        return all.filter { golden in only.contains { glob in Self.matches(golden.id, glob) } }
-    }
-
-    static func matches(_ id: String, _ glob: String) -> Bool {
-        (try? Regex("^" + glob.split(separator: "*", omittingEmptySubsequences: false).map { NSRegularExpression.escapedPattern(for: String($0)) }
-            .joined(separator: ".*") + "$")).map { id.wholeMatch(of: $0) != nil } ?? false
+        return all.filter { golden in only.contains { Glob.matches(golden.id, $0) } }
     }
 }
 

@@ -88,8 +88,8 @@ public struct Profile: Sendable {
 }
 
 /// `*` matches any run of characters; everything else literally.
-enum Glob {
-    static func matches(_ text: String, _ pattern: String) -> Bool {
+public enum Glob {
+    public static func matches(_ text: String, _ pattern: String) -> Bool {
         let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
         guard parts.count > 1 else { return text == pattern }
         var rest = text[...]

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Layer 1 of a stream's judgement: the framing bytes. Each event is one `data: ` line followed by
 /// a blank line; `data: [DONE]` is the last event and nothing follows it; no `event:`, `id:` or
 /// `retry:` fields. Comment lines (`: keep-alive`) are tolerated, as the SDKs skip them.
@@ -48,19 +50,5 @@ public enum SSEFraming {
             problems.append("no data: [DONE] at the end")
         }
         return Result(payloads: payloads, problems: problems)
-    }
-}
-
-extension String {
-    /// `components(separatedBy:)` for a string separator, without Foundation.
-    fileprivate func components(separatedBy separator: String) -> [String] {
-        var parts: [String] = []
-        var rest = self[...]
-        while let range = rest.range(of: separator) {
-            parts.append(String(rest[..<range.lowerBound]))
-            rest = rest[range.upperBound...]
-        }
-        parts.append(String(rest))
-        return parts
     }
 }

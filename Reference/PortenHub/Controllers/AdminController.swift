@@ -85,9 +85,12 @@ struct AdminController: Sendable {
         try authorize(request)
         let id = try context.parameters.require("id")
         let fields = try await body(request)
-        guard let current = try services.store.keys().first(where: { $0.id == id }) else { throw notFound("key", id) }
-        let key = try services.store.updateKeyPolicy(id: id, try KeyPolicyFields.parse(fields, base: current.policy))
-        return JSONResponse.make(AdminViews.KeyView(key))
+        do {
+            let key = try services.store.updateKeyPolicy(id: id) { current in try KeyPolicyFields.parse(fields, base: current) }
+            return JSONResponse.make(AdminViews.KeyView(key))
+        } catch StoreError.notFound {
+            throw notFound("key", id)
+        }
     }
 
     func revokeKey(_ request: Request, context: HubRequestContext) async throws -> Response {

@@ -43,11 +43,12 @@ extension HubStore {
         }
     }
 
-    /// Replaces the policy of key `id`; it applies to the key's next request.
-    public func updateKeyPolicy(id: String, _ policy: KeyPolicy) throws -> APIKey {
+    /// Changes the policy of key `id` with `change` (given the current one), in one transaction;
+    /// it applies to the key's next request.
+    public func updateKeyPolicy(id: String, _ change: (KeyPolicy) throws -> KeyPolicy) throws -> APIKey {
         try writer.write { db in
             guard var key = try APIKey.fetchOne(db, key: id) else { throw StoreError.notFound("key \(id)") }
-            key.policy = policy
+            key.policy = try change(key.policy)
             try key.update(db)
             return key
         }
