@@ -10,18 +10,29 @@ extension TunnelMessage {
         public var sha256: String?
         public var diskMB: Int
         public var vramMB: Int
+        /// `chat` or `embedding` (the catalog's `type`); an engine serves embeddings differently.
+        public var modelType: String?
+        /// The catalog's context length in tokens.
+        public var ctx: Int?
 
-        public init(model: String, downloadRef: String? = nil, sha256: String? = nil, diskMB: Int, vramMB: Int) {
+        public init(
+            model: String, downloadRef: String? = nil, sha256: String? = nil, diskMB: Int, vramMB: Int, modelType: String? = nil, ctx: Int? = nil
+        ) {
             self.model = model
             self.downloadRef = downloadRef
             self.sha256 = sha256
             self.diskMB = diskMB
             self.vramMB = vramMB
+            self.modelType = modelType
+            self.ctx = ctx
         }
 
+        /// Whether the model answers `/v1/embeddings` rather than chat.
+        public var isEmbedding: Bool { modelType == "embedding" }
+
         enum CodingKeys: String, CodingKey {
-            case model, sha256
-            case downloadRef = "download_ref", diskMB = "disk_mb", vramMB = "vram_mb"
+            case model, sha256, ctx
+            case downloadRef = "download_ref", diskMB = "disk_mb", vramMB = "vram_mb", modelType = "model_type"
         }
     }
 

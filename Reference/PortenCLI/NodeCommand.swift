@@ -12,7 +12,7 @@ struct NodeCommand: AsyncParsableCommand {
     var hub: String?
     @Option(help: "The node credential the operator issued (env PORTEN_NODE_CREDENTIAL).")
     var credential: String?
-    @Option(help: "Engine: sim, openai or ollama (env PORTEN_ENGINE).")
+    @Option(help: "Engine: builtin, sim, openai or ollama (env PORTEN_ENGINE).")
     var engine: String?
     @Option(help: "openai: the upstream's base URL, e.g. http://127.0.0.1:8000/v1; ollama: default http://127.0.0.1:11434 (env PORTEN_ENGINE_URL).")
     var engineURL: String?
@@ -24,7 +24,13 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "sim: milliseconds between streamed tokens.") var tokenDelayMs = 0
     @Option(help: "VRAM in MB the Hub may fill with models (env PORTEN_VRAM_BUDGET_MB); makes a sim node provisionable.")
     var vramBudgetMb: Int?
-    @Option(help: "Disk in MB for cached weights (env PORTEN_AUTO_DOWNLOAD_MB).") var autoDownloadMb: Int?
+    @Option(help: "Disk in MB for cached weights (env PORTEN_AUTO_DOWNLOAD_MB; default 200000).") var autoDownloadMb: Int?
+    @Option(help: "builtin: the llama-server executable (env PORTEN_LLAMA_SERVER; default: llama-server on PATH).")
+    var llamaServer: String?
+    @Option(help: "builtin: extra llama-server arguments, space-separated, e.g. '--n-gpu-layers 99' (env PORTEN_LLAMA_ARGS).")
+    var llamaArgs: String?
+    @Option(help: "builtin: the weights cache directory (env PORTEN_WEIGHTS_DIR; default ~/.cache/porten/weights).")
+    var weightsDir: String?
     @Option(help: "Seconds between checks that a fixed engine's models still work (openai: the upstream answers).")
     var healthInterval = 10.0
     @Option(help: "sim: simulated download speed in MB/s.") var simDownloadMbps = 1000
@@ -44,6 +50,8 @@ struct NodeCommand: AsyncParsableCommand {
         switch engine {
         case "sim":
             break
+        case "builtin":
+            try validateBuiltin()
         case "openai":
             guard let engineURL, let url = URL(string: engineURL), ["http", "https"].contains(url.scheme ?? "") else {
                 throw ValidationError("The openai engine needs PORTEN_ENGINE_URL (or --engine-url): an http(s) URL such as http://127.0.0.1:8000/v1.")
@@ -60,7 +68,7 @@ struct NodeCommand: AsyncParsableCommand {
                 throw ValidationError("The ollama engine needs PORTEN_ENGINE_MODELS (or --models): the allow-list of Ollama models to offer.")
             }
         default:
-            throw ValidationError("PORTEN_ENGINE '\(engine ?? "")' is not available in this build; supported: sim, openai, ollama.")
+            throw ValidationError("PORTEN_ENGINE '\(engine ?? "")' is not an engine; supported: builtin, ollama, openai, sim.")
         }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1.") }
         guard tokenDelayMs >= 0 else { throw ValidationError("--token-delay-ms cannot be negative.") }
@@ -70,6 +78,32 @@ struct NodeCommand: AsyncParsableCommand {
         guard (autoDownloadMb ?? 1) > 0 else { throw ValidationError("--auto-download-mb (PORTEN_AUTO_DOWNLOAD_MB) must be positive.") }
         guard healthInterval > 0 else { throw ValidationError("--health-interval must be positive.") }
         guard simDownloadMbps > 0, simLoadMbps > 0 else { throw ValidationError("--sim-download-mbps and --sim-load-mbps must be positive.") }
+    }
+
+    /// The builtin engine's settings: a llama-server that exists, arguments that leave the host,
+    /// port and key to the node, a weights directory.
+    private mutating func validateBuiltin() throws {
+        llamaServer = llamaServer ?? environment("PORTEN_LLAMA_SERVER")
+        do {
+            llamaServer = try LlamaServerBinary.locate(explicit: llamaServer, path: environment("PATH")).path
+        } catch {
+            throw ValidationError(error.description)
+        }
+        llamaArgs = llamaArgs ?? environment("PORTEN_LLAMA_ARGS")
+        if let reserved = LlamaServerArguments.reservedOption(in: llamaArgumentList) {
+            throw ValidationError("PORTEN_LLAMA_ARGS (--llama-args) may not contain \(reserved): the node sets it for each llama-server.")
+        }
+        weightsDir = weightsDir ?? environment("PORTEN_WEIGHTS_DIR") ?? Self.defaultWeightsDirectory
+    }
+
+    private var llamaArgumentList: [String] {
+        (llamaArgs ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
+    }
+
+    /// `$XDG_CACHE_HOME/porten/weights`, else `~/.cache/porten/weights`.
+    private static var defaultWeightsDirectory: String {
+        let cache = environment("XDG_CACHE_HOME") ?? (NSHomeDirectory() + "/.cache")
+        return cache + "/porten/weights"
     }
 
     /// `--models` / PORTEN_ENGINE_MODELS as a list; nil when not given.
@@ -93,6 +127,17 @@ struct NodeCommand: AsyncParsableCommand {
                 baseURL: engineURL!, models: modelList ?? [], apiKey: engineAPIKey, concurrency: concurrency, vramBudgetMB: vramBudgetMb)
         case "ollama":
             engine = OllamaEngine(baseURL: engineURL!, models: modelList ?? [], concurrency: concurrency, vramBudgetMB: vramBudgetMb)
+        case "builtin":
+            let vram = vramBudgetMb ?? {
+                let found = VRAMProbe.detect(path: environment("PATH"))
+                logger.info("VRAM budget \(found.megabytes) MB from \(found.source); set PORTEN_VRAM_BUDGET_MB to change it")
+                return found.megabytes
+            }()
+            engine = BuiltinEngine(
+                .init(
+                    llamaServer: URL(fileURLWithPath: llamaServer!), llamaArguments: llamaArgumentList,
+                    weightsDirectory: URL(fileURLWithPath: weightsDir!), vramBudgetMB: vram, diskBudgetMB: autoDownloadMb ?? 200_000,
+                    concurrency: concurrency), logger: logger)
         default:
             engine = SimEngine(
                 models: modelList ?? SimEngine.referenceModels, concurrency: concurrency, tokenDelay: .milliseconds(tokenDelayMs),
@@ -108,6 +153,10 @@ struct NodeCommand: AsyncParsableCommand {
             try await group.run()
         } catch is CancellationError {
             logger.info("stopped")  // SIGTERM/SIGINT: a normal shutdown, not an error
+        } catch {
+            await engine.shutdown()
+            throw error
         }
+        await engine.shutdown()
     }
 }

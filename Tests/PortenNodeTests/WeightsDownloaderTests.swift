@@ -99,12 +99,12 @@ struct WeightsDownloaderTests {
 }
 
 struct WeightsCacheTests {
-    private let t0 = ContinuousClock.now
+    private let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     @Test func dropsTheLeastRecentlyUsedUnloadedFilesUntilTheDownloadFits() {
         let entries = [
-            WeightsCache.Entry(model: "old", bytes: 40, lastUsed: t0), WeightsCache.Entry(model: "loaded", bytes: 30, lastUsed: t0 - .seconds(99)),
-            WeightsCache.Entry(model: "newer", bytes: 20, lastUsed: t0 + .seconds(5)), WeightsCache.Entry(model: "newest", bytes: 10, lastUsed: t0 + .seconds(9)),
+            WeightsCache.Entry(model: "old", bytes: 40, lastUsed: t0), WeightsCache.Entry(model: "loaded", bytes: 30, lastUsed: t0 - 99),
+            WeightsCache.Entry(model: "newer", bytes: 20, lastUsed: t0 + 5), WeightsCache.Entry(model: "newest", bytes: 10, lastUsed: t0 + 9),
         ]
         #expect(WeightsCache.evictions(entries, loaded: ["loaded"], budget: 200, incoming: 50) == [])
         #expect(WeightsCache.evictions(entries, loaded: ["loaded"], budget: 100, incoming: 50) == ["old", "newer"])

@@ -4,7 +4,8 @@ OpenAI wire around it is real.
 
 - vocabulary: SentencePiece-style ("llama" tokenizer), 259 tokens: <unk>, <s>, </s> and the 256
   byte tokens <0x00>…<0xFF> (every text tokenizes through byte fallback);
-- 2 blocks, 64-wide embeddings, 4 heads, 128-wide feed-forward, 512 tokens of context;
+- 2 blocks, 64-wide embeddings, 4 heads, 128-wide feed-forward, 4096 tokens of context (long
+  enough for a stream that lasts seconds);
 - float32 tensors drawn from a seeded normal distribution (same seed, same file), ~0.5 MB;
 - a minimal chat template.
 
@@ -16,7 +17,7 @@ import gguf
 import numpy as np
 
 VOCAB = ["<unk>", "<s>", "</s>"] + [f"<0x{byte:02X}>" for byte in range(256)]
-EMBED, BLOCKS, HEADS, FEED_FORWARD, CONTEXT = 64, 2, 4, 128, 512
+EMBED, BLOCKS, HEADS, FEED_FORWARD, CONTEXT = 64, 2, 4, 128, 4096
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"

@@ -107,7 +107,9 @@ public actor NodeRegistry {
                 Command(
                     connection: entry.connection,
                     frame: .load(
-                        .init(model: model.id, downloadRef: model.downloadRef, sha256: model.sha256, diskMB: model.diskMB, vramMB: model.vramMB))))
+                        .init(
+                            model: model.id, downloadRef: model.downloadRef, sha256: model.sha256, diskMB: model.diskMB, vramMB: model.vramMB,
+                            modelType: model.type.rawValue, ctx: model.ctx))))
             return .wait(generation: generation, commands: commands)
         }
     }

@@ -19,6 +19,13 @@ struct TunnelSession: Sendable {
         try await send(.hello(hello))
         let cancellations = CancellationRegistry()
         await withDiscardingTaskGroup { group in
+            let lost = engine.lostModels()
+            group.addTask {
+                for await model in lost {
+                    logger.warning("lost \(model): its engine stopped serving it")
+                    try? await send(.unloaded(.init(model: model)))
+                }
+            }
             if !engine.provisionable {
                 let watcher = ModelWatcher(engine: engine, send: send, interval: healthInterval, logger: logger)
                 group.addTask { await watcher.run(startingFrom: hello.models) }

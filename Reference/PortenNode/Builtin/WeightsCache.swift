@@ -1,3 +1,5 @@
+import Foundation
+
 /// The disk budget of the weights cache (`PORTEN_AUTO_DOWNLOAD_MB`): which cached files to drop
 /// so an incoming download fits. Least recently used first, never a file whose model is loaded.
 /// Pure; the builtin engine deletes what it returns.
@@ -5,10 +7,10 @@ public enum WeightsCache {
     public struct Entry: Sendable, Equatable {
         public var model: String
         public var bytes: Int64
-        /// When a load last used the file; older goes first.
-        public var lastUsed: ContinuousClock.Instant
+        /// When a load last used the file (its modification time, so it survives restarts); older goes first.
+        public var lastUsed: Date
 
-        public init(model: String, bytes: Int64, lastUsed: ContinuousClock.Instant) {
+        public init(model: String, bytes: Int64, lastUsed: Date) {
             self.model = model
             self.bytes = bytes
             self.lastUsed = lastUsed

@@ -9,10 +9,13 @@ public struct WeightsDownloader: Sendable {
     public let client: HTTPClient
     /// Limit for one download; a stalled server fails instead of hanging the load.
     public var timeout: TimeAmount
+    /// Progress is reported after every MiB, and at least this often while bytes arrive.
+    public var reportInterval: Duration
 
-    public init(client: HTTPClient = .shared, timeout: TimeAmount = .hours(6)) {
+    public init(client: HTTPClient = .shared, timeout: TimeAmount = .hours(6), reportInterval: Duration = .milliseconds(250)) {
         self.client = client
         self.timeout = timeout
+        self.reportInterval = reportInterval
     }
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -54,13 +57,14 @@ public struct WeightsDownloader: Sendable {
         }
         let total = done + (response.headers.first(name: "Content-Length").flatMap { Int64($0) } ?? 0)
         await progress(done, total)
-        var lastReport = done
+        let clock = ContinuousClock()
+        var lastReport = (bytes: done, at: clock.now)
         for try await buffer in response.body {
             buffer.withUnsafeReadableBytes { bytes in hash.update(bytes) }
             try handle.write(contentsOf: Data(buffer.readableBytesView))
             done += Int64(buffer.readableBytes)
-            if done - lastReport >= 1 << 20 {
-                lastReport = done
+            if done - lastReport.bytes >= 1 << 20 || clock.now - lastReport.at >= reportInterval {
+                lastReport = (done, clock.now)
                 await progress(done, max(total, done))
             }
         }

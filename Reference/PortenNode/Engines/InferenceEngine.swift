@@ -48,6 +48,11 @@ public protocol InferenceEngine: Sendable {
     func load(_ request: TunnelMessage.Load, progress: @Sendable (TunnelMessage.Progress) async -> Void) async throws
     /// Frees the model's VRAM; its weights stay on disk.
     func unload(model: String) async
+    /// Models the engine lost on its own (a crashed server) from now on; the tunnel reports each
+    /// `unloaded`. The stream ends when its consumer stops.
+    func lostModels() -> AsyncStream<String>
+    /// Stops what the engine started (the agent is shutting down).
+    func shutdown() async
 }
 
 extension InferenceEngine {
@@ -59,6 +64,10 @@ extension InferenceEngine {
     }
 
     public func unload(model: String) async {}
+
+    public func lostModels() -> AsyncStream<String> { AsyncStream { $0.finish() } }
+
+    public func shutdown() async {}
 }
 
 /// A failure of an engine, with a message fit for the Hub's logs and the client's error.
