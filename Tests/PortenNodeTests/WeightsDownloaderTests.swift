@@ -7,50 +7,13 @@ import Testing
 
 @testable import PortenNode
 
-/// Downloads from a real HTTP server on loopback that honours `Range` and can cut a transfer.
+/// Downloads from a real HTTP server on loopback (``WeightsTestServer``).
 @Suite(.serialized)
 struct WeightsDownloaderTests {
-    static let payload: [UInt8] = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
-    static let digest: String = {
-        let hash = SHA256Stream()
-        payload.withUnsafeBytes { hash.update($0) }
-        return hash.finish()
-    }()
-
-    /// What the server saw, and whether it should cut the next transfer half way.
-    final class ServerLog: Sendable {
-        let ranges = Mutex<[String?]>([])
-        let cutNext = Mutex(false)
-    }
-
-    private func withServer(_ body: @Sendable (String, ServerLog) async throws -> Void) async throws {
-        let log = ServerLog()
-        let router = Router()
-        router.get("/weights.gguf") { request, _ -> Response in
-            let range = request.headers[.range]
-            log.ranges.withLock { $0.append(range) }
-            let start = range.flatMap { Int($0.dropFirst(6).dropLast()) } ?? 0
-            let slice = Array(Self.payload[start...])
-            let cut = log.cutNext.withLock { cut in defer { cut = false }; return cut }
-            var headers: HTTPFields = [.contentLength: String(slice.count)]
-            if start > 0 { headers[.contentRange] = "bytes \(start)-\(Self.payload.count - 1)/\(Self.payload.count)" }
-            return Response(status: start > 0 ? .partialContent : .ok, headers: headers, body: ResponseBody { writer in
-                for chunk in stride(from: 0, to: slice.count, by: 256 << 10) {
-                    if cut, chunk >= slice.count / 2 { throw CancellationError() }  // drop the connection half way
-                    try await writer.write(ByteBuffer(bytes: slice[chunk..<min(chunk + (256 << 10), slice.count)]))
-                }
-                try await writer.finish(nil)
-            })
-        }
-        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { client in
-            try await body("http://127.0.0.1:\(try #require(client.port))/weights.gguf", log)
-        }
-    }
+    typealias Server = WeightsTestServer
 
     private func scratch() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("weights-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory.appendingPathComponent("model.gguf")
+        try Server.scratchDirectory().appendingPathComponent("model.gguf")
     }
 
     private actor Progress {
@@ -59,11 +22,11 @@ struct WeightsDownloaderTests {
     }
 
     @Test func downloadsWithProgressInOrderAndChecksTheHash() async throws {
-        try await withServer { url, _ in
+        try await Server.run { url, _ in
             let destination = try scratch()
             let progress = Progress()
-            try await WeightsDownloader().download(url, sha256: Self.digest.uppercased(), to: destination) { await progress.add($0, $1) }
-            #expect(try Data(contentsOf: destination) == Data(Self.payload))
+            try await WeightsDownloader().download(url, sha256: Server.digest.uppercased(), to: destination) { await progress.add($0, $1) }
+            #expect(try Data(contentsOf: destination) == Data(Server.payload))
             let reports = await progress.reports
             #expect(reports.first! == (0, 3_000_000) && reports.last! == (3_000_000, 3_000_000))
             #expect(reports.map(\.0) == reports.map(\.0).sorted() && reports.count >= 3)
@@ -72,20 +35,35 @@ struct WeightsDownloaderTests {
     }
 
     @Test func resumesACutTransferWithARangeRequest() async throws {
-        try await withServer { url, log in
+        try await Server.run { url, log in
             let destination = try scratch()
             log.cutNext.withLock { $0 = true }
-            await #expect(throws: (any Error).self) { try await WeightsDownloader().download(url, sha256: Self.digest, to: destination) { _, _ in } }
+            await #expect(throws: (any Error).self) { try await WeightsDownloader().download(url, sha256: Server.digest, to: destination) { _, _ in } }
             let kept = try #require(try FileManager.default.attributesOfItem(atPath: destination.path + ".partial")[.size] as? NSNumber).intValue
-            #expect(kept > 0 && kept < Self.payload.count)
-            try await WeightsDownloader().download(url, sha256: Self.digest, to: destination) { _, _ in }
+            #expect(kept > 0 && kept < Server.payload.count)
+            try await WeightsDownloader().download(url, sha256: Server.digest, to: destination) { _, _ in }
             #expect(log.ranges.withLock { $0 } == [nil, "bytes=\(kept)-"])
-            #expect(try Data(contentsOf: destination) == Data(Self.payload))
+            #expect(try Data(contentsOf: destination) == Data(Server.payload))
+        }
+    }
+
+    @Test func aSlowServerStillReportsProgressWhileBytesArrive() async throws {
+        try await Server.run { url, _ in
+            let destination = try scratch()
+            let progress = Progress()
+            let downloader = WeightsDownloader(reportInterval: .milliseconds(100))
+            try await downloader.download(url.replacingOccurrences(of: "weights", with: "slow"), sha256: nil, to: destination) {
+                await progress.add($0, $1)
+            }
+            let reports = await progress.reports
+            let between = reports.filter { $0.0 > 0 && $0.0 < Int64(Server.slowSize) }
+            #expect(between.count >= 2, "less than 1 MiB arrives over ~0.4 s: reports come by time")
+            #expect(reports.map(\.0) == reports.map(\.0).sorted() && reports.last! == (Int64(Server.slowSize), Int64(Server.slowSize)))
         }
     }
 
     @Test func aHashMismatchFailsAndLeavesNoFileBehind() async throws {
-        try await withServer { url, _ in
+        try await Server.run { url, _ in
             let destination = try scratch()
             let wrong = String(repeating: "0", count: 64)
             let error = await #expect(throws: WeightsDownloader.Failure.self) {

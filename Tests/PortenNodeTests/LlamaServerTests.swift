@@ -1,0 +1,78 @@
+import Foundation
+import NodeProtocol
+import Synchronization
+import Testing
+
+@testable import PortenNode
+
+/// The pieces of the builtin engine that do not need a model: command lines, finding the binary,
+/// the VRAM probe's parsing and starting and stopping a child process.
+struct LlamaServerTests {
+    @Test func commandLinesBindLoopbackAndFitTheModelType() {
+        let chat = LlamaServerArguments.make(
+            weights: "/w/m.gguf", load: .init(model: "m", diskMB: 1, vramMB: 1, modelType: "chat", ctx: 8192), port: 4000, extra: ["-ngl", "99"])
+        #expect(chat == ["--model", "/w/m.gguf", "--host", "127.0.0.1", "--port", "4000", "--alias", "m", "--ctx-size", "8192", "--jinja", "-ngl", "99"])
+        let embed = LlamaServerArguments.make(
+            weights: "/w/e.gguf", load: .init(model: "e", diskMB: 1, vramMB: 1, modelType: "embedding"), port: 4001, extra: [])
+        #expect(embed.suffix(3) == ["--embeddings", "--pooling", "mean"] && !embed.contains("--ctx-size"))
+        #expect(LlamaServerArguments.reservedOption(in: ["--threads", "2", "--host=0.0.0.0"]) == "--host=0.0.0.0")
+        #expect(LlamaServerArguments.reservedOption(in: ["-ngl", "99", "--api-key", "k"]) == "--api-key")
+        #expect(LlamaServerArguments.reservedOption(in: ["-ngl", "99"]) == nil)
+    }
+
+    @Test func theBinaryComesFromTheVariableOrPath() throws {
+        let directory = try WeightsTestServer.scratchDirectory()
+        let binary = directory.appendingPathComponent("llama-server")
+        #expect(FileManager.default.createFile(atPath: binary.path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755]))
+        #expect(try LlamaServerBinary.locate(explicit: nil, path: "/nonexistent:\(directory.path)") == binary)
+        #expect(try LlamaServerBinary.locate(explicit: binary.path, path: nil) == binary)
+        #expect(throws: LlamaServerBinary.NotFound.self) { try LlamaServerBinary.locate(explicit: nil, path: "/nonexistent") }
+        let notExecutable = directory.appendingPathComponent("notes.txt")
+        #expect(FileManager.default.createFile(atPath: notExecutable.path, contents: Data()))
+        let error = #expect(throws: LlamaServerBinary.NotFound.self) { try LlamaServerBinary.locate(explicit: notExecutable.path, path: nil) }
+        #expect(error?.description.contains("PORTEN_LLAMA_SERVER") == true)
+    }
+
+    @Test func nvidiaSMIOutputIsSummedAcrossGPUs() {
+        #expect(VRAMProbe.parseNvidiaSMI("24576\n24576\n") == 49152)
+        #expect(VRAMProbe.parseNvidiaSMI(" 8192 \n") == 8192)
+        #expect(VRAMProbe.parseNvidiaSMI("No devices were found\n") == nil)
+    }
+
+    /// How a spawned child ended, once it has.
+    final class Exit: Sendable {
+        let description = Mutex<String?>(nil)
+        func wait() async throws -> String {
+            for _ in 0..<500 {
+                if let ended = description.withLock({ $0 }) { return ended }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            throw CancellationError()
+        }
+    }
+
+    @Test func childrenStartWithNoBlockedSignalsAndStopOnSIGTERM() async throws {
+        let log = try WeightsTestServer.scratchDirectory().appendingPathComponent("child.log")
+        let exit = Exit()
+        // The test runner's threads block signals; a child must not inherit that, or SIGTERM would not stop it.
+        let pid = try ChildProcess.spawn(
+            "/bin/sh", arguments: ["-c", "grep SigBlk /proc/self/status; exec sleep 30"], environment: ["PATH": "/usr/bin:/bin"],
+            logFile: log.path
+        ) { ended in exit.description.withLock { $0 = ended } }
+        try await Task.sleep(for: .milliseconds(200))
+        kill(pid, SIGTERM)
+        #expect(try await exit.wait() == "was killed by signal 15")
+        #expect(try String(contentsOf: log, encoding: .utf8).contains("SigBlk:\t0000000000000000"))
+    }
+
+    @Test func exitStatusesAreDescribed() async throws {
+        let exit = Exit()
+        _ = try ChildProcess.spawn("/bin/sh", arguments: ["-c", "exit 3"], environment: [:], logFile: "/dev/null") { ended in
+            exit.description.withLock { $0 = ended }
+        }
+        #expect(try await exit.wait() == "exited with status 3")
+        #expect(throws: ChildProcess.SpawnFailure.self) {
+            try ChildProcess.spawn("/nonexistent/llama-server", arguments: [], environment: [:], logFile: "/dev/null") { _ in }
+        }
+    }
+}
