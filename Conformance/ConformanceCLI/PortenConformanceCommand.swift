@@ -80,9 +80,16 @@ struct Run: ParsableCommand {
         let runner = Runner(target: target, profile: profile, client: client)
         let report = Report(profile: profile.name, target: target.root, results: try selection.load().map(runner.run))
         print(report.text)
-        if let junit { try report.junitXML.write(toFile: junit, atomically: true, encoding: .utf8) }
-        if let json { try report.json.write(toFile: json, atomically: true, encoding: .utf8) }
+        if let junit { try Self.write(report.junitXML, to: junit) }
+        if let json { try Self.write(report.json, to: json) }
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// Writes a report, creating its directory if needed.
+    private static func write(_ text: String, to path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 }
 

