@@ -80,9 +80,10 @@ def suite(setup, url, key, reports, *args):
 
 
 class Fleet:
-    """A Hub on a free port whose catalog offers `tiny` (chat) and `tiny-embed`, and its nodes."""
+    """A Hub on a free port whose catalog offers `tiny` (chat; or the given chat models) and
+    `tiny-embed`, and its nodes."""
 
-    def __init__(self, data, name, download_ref=None, sha256=None):
+    def __init__(self, data, name, download_ref=None, sha256=None, chat_models=("tiny",)):
         self.data = os.path.join(data, name)
         os.makedirs(self.data)
         self.port, self.token = free_port(), "padm-" + secrets.token_hex(16)
@@ -90,8 +91,8 @@ class Fleet:
         source = {"download_ref": download_ref, "sha256": sha256} if download_ref else {}
         catalog = os.path.join(self.data, "catalog.json")
         with open(catalog, "w") as f:
-            json.dump({"models": [{"id": "tiny", "type": "chat", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source},
-                                  {"id": "tiny-embed", "type": "embedding", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source}]}, f)
+            json.dump({"models": [{"id": chat, "type": "chat", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source} for chat in chat_models]
+                       + [{"id": "tiny-embed", "type": "embedding", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source}]}, f)
         self.log = open(os.path.join(self.data, "fleet.log"), "ab")
         self.processes = [subprocess.Popen([PORTEN, "hub", "--port", str(self.port), "--data-dir", self.data, "--admin-token", self.token,
                                             "--catalog", catalog], stdout=self.log, stderr=self.log)]
@@ -115,8 +116,11 @@ class Fleet:
 
 def serve_file(path):
     """A loopback HTTP server for the directory of `path`; returns (server, URL of the file)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.path.dirname(path))
-    handler.log_message = lambda *args: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=os.path.dirname(path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}/{os.path.basename(path)}"
