@@ -70,7 +70,7 @@ final class LlamaServerProcess: Sendable {
                 await tick()
                 nextTick = clock.now + tickInterval
             }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 
