@@ -47,6 +47,11 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        /// posix_spawn's close-from file action, which needs _GNU_SOURCE.
+        .target(
+            name: "CSpawn",
+            path: "Reference/CSpawn"
+        ),
         .target(
             name: "PortenHub",
             dependencies: [
@@ -64,7 +69,7 @@ let package = Package(
         .target(
             name: "PortenNode",
             dependencies: [
-                "OpenAIWire", "NodeProtocol", "COpenSSL",
+                "OpenAIWire", "NodeProtocol", "COpenSSL", "CSpawn",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

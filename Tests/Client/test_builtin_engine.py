@@ -87,13 +87,9 @@ class BuiltinFleet:
         account = self.hub.admin("POST", "accounts", json={"name": "t"})["id"]
         self.client = OpenAI(base_url=self.hub.base_url, api_key=self.hub.create_key(account)["key"], max_retries=0, timeout=60)
         self.weights = tmp_path / "weights"
-        os.environ["PORTEN_LLAMA_SERVER"] = server or tiny["server"]
-        try:
-            self.node = self.hub.add_node(account, tmp_path, name="builtin", extra_args=(
-                "--engine", "builtin", "--vram-budget-mb", "1000", "--weights-dir", str(self.weights),
-                "--llama-args=--threads 2 --parallel 1 --ignore-eos")).start()
-        finally:
-            del os.environ["PORTEN_LLAMA_SERVER"]
+        self.node = self.hub.add_node(account, tmp_path, name="builtin", extra_args=(
+            "--engine", "builtin", "--llama-server", server or tiny["server"], "--vram-budget-mb", "1000",
+            "--weights-dir", str(self.weights), "--llama-args=--threads 2 --parallel 1 --ignore-eos")).start()
 
     def llama_pid(self, model, after=0):
         """The pid of the newest llama-server the node started for `model` (from the node's log), past `after`."""
@@ -199,6 +195,19 @@ def test_a_llama_server_killed_mid_stream_gives_a_clean_in_stream_error_and_the_
     wait_until(lambda: fleet.hub.warming("tiny-fast")["phase"] != "ready", timeout=5, what="the model to be reported unloaded")
     assert fleet.chat("tiny-fast").usage.completion_tokens == 16  # loaded again on demand
     assert alive(fleet.llama_pid("tiny-fast", after=pid))
+
+
+def test_llama_servers_left_by_a_killed_agent_are_stopped_by_the_next_one(make_fleet):
+    fleet = make_fleet()
+    fleet.chat("tiny-fast")
+    pid = fleet.llama_pid("tiny-fast")
+    fleet.node.process.stop(sig_kill=True)
+    time.sleep(0.3)
+    assert alive(pid)  # nothing could stop it: the agent had no chance
+    fleet.node.start()
+    wait_until(lambda: not alive(pid), timeout=5, what="the orphaned llama-server to be stopped")
+    assert "stopped llama-servers a previous agent left running" in fleet.node.process.log()
+    assert fleet.chat("tiny-fast").usage.completion_tokens == 16
 
 
 def test_a_sha_mismatch_fails_the_load_clearly_and_leaves_no_file(make_fleet):

@@ -33,6 +33,24 @@ struct LlamaServerTests {
         #expect(error?.description.contains("PORTEN_LLAMA_SERVER") == true)
     }
 
+    @Test func loadsReserveVRAMWithinTheBudget() async throws {
+        let directory = try WeightsTestServer.scratchDirectory()
+        let pool = LlamaServerPool(
+            .init(
+                binary: URL(fileURLWithPath: "/nonexistent"), extraArguments: [], logDirectory: directory, runDirectory: directory,
+                vramBudgetMB: 1000, healthTimeout: .seconds(1), stopGrace: .seconds(1)),
+            client: .shared, logger: .init(label: "test"))
+        func load(_ model: String, _ vramMB: Int) -> TunnelMessage.Load { .init(model: model, diskMB: 1, vramMB: vramMB) }
+        try await pool.reserve(load("a", 600))
+        let refused = await #expect(throws: EngineError.self) { try await pool.reserve(load("b", 500)) }
+        #expect(refused?.description.contains("600 of the node's 1000 MB (PORTEN_VRAM_BUDGET_MB)") == true)
+        try await pool.reserve(load("c", 400))
+        #expect(await pool.states().starting == ["a", "c"])
+        await pool.release("a")
+        try await pool.reserve(load("b", 500))
+        #expect(await pool.inUse() == ["b", "c"])
+    }
+
     @Test func nvidiaSMIOutputIsSummedAcrossGPUs() {
         #expect(VRAMProbe.parseNvidiaSMI("24576\n24576\n") == 49152)
         #expect(VRAMProbe.parseNvidiaSMI(" 8192 \n") == 8192)
@@ -51,18 +69,22 @@ struct LlamaServerTests {
         }
     }
 
-    @Test func childrenStartWithNoBlockedSignalsAndStopOnSIGTERM() async throws {
+    @Test func childrenStartWithNoBlockedSignalsNoInheritedFilesAndStopOnSIGTERM() async throws {
         let log = try WeightsTestServer.scratchDirectory().appendingPathComponent("child.log")
         let exit = Exit()
+        let open = FileHandle(forReadingAtPath: "/dev/zero")  // a descriptor the child must not get
+        defer { try? open?.close() }
         // The test runner's threads block signals; a child must not inherit that, or SIGTERM would not stop it.
         let pid = try ChildProcess.spawn(
-            "/bin/sh", arguments: ["-c", "grep SigBlk /proc/self/status; exec sleep 30"], environment: ["PATH": "/usr/bin:/bin"],
-            logFile: log.path
+            "/bin/sh", arguments: ["-c", "grep SigBlk /proc/self/status; ls /proc/self/fd | tr '\\n' ' '; echo; exec sleep 30"],
+            environment: ["PATH": "/usr/bin:/bin"], logFile: log.path
         ) { ended in exit.description.withLock { $0 = ended } }
         try await Task.sleep(for: .milliseconds(200))
         kill(pid, SIGTERM)
         #expect(try await exit.wait() == "was killed by signal 15")
-        #expect(try String(contentsOf: log, encoding: .utf8).contains("SigBlk:\t0000000000000000"))
+        let output = try String(contentsOf: log, encoding: .utf8)
+        #expect(output.contains("SigBlk:\t0000000000000000"))
+        #expect(output.contains("\n0 1 2 3 \n"), "stdin, stdout, stderr and ls's own directory only")
     }
 
     @Test func exitStatusesAreDescribed() async throws {

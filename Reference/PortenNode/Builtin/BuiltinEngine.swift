@@ -50,10 +50,15 @@ public struct BuiltinEngine: InferenceEngine {
         self.client = client
         weights = WeightsStore(
             directory: configuration.weightsDirectory, budgetMB: configuration.diskBudgetMB, downloader: WeightsDownloader(client: client))
+        let runDirectory = configuration.weightsDirectory.appendingPathComponent("run")
         servers = LlamaServerPool(
-            binary: configuration.llamaServer, extraArguments: configuration.llamaArguments,
-            logDirectory: configuration.weightsDirectory.appendingPathComponent("logs"), client: client,
-            healthTimeout: configuration.healthTimeout, stopGrace: configuration.stopGrace, logger: logger)
+            .init(
+                binary: configuration.llamaServer, extraArguments: configuration.llamaArguments,
+                logDirectory: configuration.weightsDirectory.appendingPathComponent("logs"), runDirectory: runDirectory,
+                vramBudgetMB: configuration.vramBudgetMB, healthTimeout: configuration.healthTimeout, stopGrace: configuration.stopGrace),
+            client: client, logger: logger)
+        let orphans = LlamaServerPool.stopOrphans(runDirectory: runDirectory, weightsDirectory: configuration.weightsDirectory)
+        if !orphans.isEmpty { logger.warning("stopped llama-servers a previous agent left running", metadata: ["pids": "\(orphans)"]) }
     }
 
     public var concurrency: Int { configuration.concurrency }
@@ -68,15 +73,21 @@ public struct BuiltinEngine: InferenceEngine {
             + onDisk.map { .init(id: $0, state: .onDisk) }
     }
 
-    /// Download (unless cached), then start llama-server and wait for its health endpoint.
+    /// Claim the VRAM, download (unless cached), then start llama-server and wait for its health endpoint.
     public func load(_ request: TunnelMessage.Load, progress: @Sendable (TunnelMessage.Progress) async -> Void) async throws {
         let model = request.model
-        let file = try await weights.ensure(request, inUse: await servers.inUse()) { done, total in
-            await progress(.init(model: model, phase: .downloading, doneMB: Int(done >> 20), totalMB: Int((total + (1 << 20) - 1) >> 20)))
+        try await servers.reserve(request)
+        do {
+            let file = try await weights.ensure(request, inUse: await servers.inUse()) { done, total in
+                await progress(.init(model: model, phase: .downloading, doneMB: Int(done >> 20), totalMB: Int((total + (1 << 20) - 1) >> 20)))
+            }
+            let loading = TunnelMessage.Progress(model: model, phase: .loading, doneMB: 0, totalMB: request.vramMB)
+            await progress(loading)
+            try await servers.start(request, weights: file) { await progress(loading) }
+        } catch {
+            await servers.release(model)
+            throw error
         }
-        let loading = TunnelMessage.Progress(model: model, phase: .loading, doneMB: 0, totalMB: request.vramMB)
-        await progress(loading)
-        try await servers.start(request, weights: file) { await progress(loading) }
     }
 
     public func unload(model: String) async {

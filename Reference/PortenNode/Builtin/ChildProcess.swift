@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 
 #if canImport(Glibc)
@@ -5,8 +6,9 @@ import Glibc
 #endif
 
 /// Starts a program with `posix_spawn`, with a clean signal state (nothing blocked, default
-/// handlers), in its own process group, stdin from /dev/null and stdout+stderr appended to a log
-/// file, and reaps it on a thread of its own, reporting how it ended.
+/// handlers), in its own process group, stdin from /dev/null, stdout+stderr appended to a log
+/// file and no other file descriptor of ours, and reaps it on a thread of its own, reporting how
+/// it ended.
 ///
 /// Foundation's `Process` is not used because its children inherit the spawning thread's blocked
 /// signals (a Dispatch thread blocks almost all), so a llama-server started that way ignores SIGTERM.
@@ -27,6 +29,9 @@ enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the agent's: an inherited tunnel socket would outlive a killed agent, and
+        // the Hub would not see it go.
+        _ = porten_spawn_close_from(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

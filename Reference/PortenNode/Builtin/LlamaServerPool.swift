@@ -3,27 +3,36 @@ import Foundation
 import Logging
 import NodeProtocol
 
-/// The llama-servers of a builtin node, one per loaded model. A server that exits on its own is
-/// dropped and its model published on `lost`, so the tunnel can report it `unloaded`.
+/// The llama-servers of a builtin node, one per loaded model, within the node's VRAM budget. A
+/// server that exits on its own is dropped and its model published on `lost`, so the tunnel can
+/// report it `unloaded`. Each running server has a pid file in `runDirectory`, so servers left
+/// behind by an agent that was killed are stopped when the next agent starts.
 actor LlamaServerPool {
-    let binary: URL
-    let extraArguments: [String]
-    let logDirectory: URL
+    struct Settings: Sendable {
+        var binary: URL
+        var extraArguments: [String]
+        var logDirectory: URL
+        var runDirectory: URL
+        var vramBudgetMB: Int
+        var healthTimeout: Duration
+        var stopGrace: Duration
+    }
+
+    let settings: Settings
     let client: HTTPClient
-    let healthTimeout: Duration
-    let stopGrace: Duration
     let logger: Logger
     nonisolated let lost = Broadcast<String>()
     private var servers: [String: LlamaServerProcess] = [:]
+    /// Models between ``reserve(_:)`` and the end of ``start(_:weights:tick:)``.
     private var starting: Set<String> = []
+    /// VRAM of reserved and running models, from the catalog.
+    private var vramMB: [String: Int] = [:]
+    /// Models the Hub unloaded while they were starting: they are stopped once started.
+    private var abandoned: Set<String> = []
 
-    init(binary: URL, extraArguments: [String], logDirectory: URL, client: HTTPClient, healthTimeout: Duration, stopGrace: Duration, logger: Logger) {
-        self.binary = binary
-        self.extraArguments = extraArguments
-        self.logDirectory = logDirectory
+    init(_ settings: Settings, client: HTTPClient, logger: Logger) {
+        self.settings = settings
         self.client = client
-        self.healthTimeout = healthTimeout
-        self.stopGrace = stopGrace
         self.logger = logger
     }
 
@@ -41,40 +50,91 @@ actor LlamaServerPool {
     /// Models whose weights must stay on disk.
     func inUse() -> Set<String> { Set(servers.keys).union(starting) }
 
-    /// Starts a server for the model and waits until it is healthy, calling `tick` every few seconds.
+    /// Claims the model's VRAM before its weights are fetched; throws when it does not fit.
+    func reserve(_ load: TunnelMessage.Load) throws {
+        guard server(for: load.model) == nil, !starting.contains(load.model) else { return }
+        let used = vramMB.filter { starting.contains($0.key) || server(for: $0.key) != nil }.values.reduce(0, +)
+        guard used + load.vramMB <= settings.vramBudgetMB else {
+            throw EngineError(
+                "'\(load.model)' needs \(load.vramMB) MB of VRAM; \(used) of the node's \(settings.vramBudgetMB) MB (PORTEN_VRAM_BUDGET_MB) are in use")
+        }
+        starting.insert(load.model)
+        abandoned.remove(load.model)
+        vramMB[load.model] = load.vramMB
+    }
+
+    /// Gives back a reservation whose load failed before a server started.
+    func release(_ model: String) {
+        if starting.remove(model) != nil, servers[model] == nil { vramMB[model] = nil }
+    }
+
+    /// Starts a server for the reserved model and waits until it is healthy, calling `tick` every
+    /// few seconds.
     func start(_ load: TunnelMessage.Load, weights: URL, tick: @Sendable () async -> Void) async throws {
         if server(for: load.model) != nil { return }
-        starting.insert(load.model)
-        defer { starting.remove(load.model) }
-        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+        defer { release(load.model) }
+        let name = weights.deletingPathExtension().lastPathComponent
+        let pidFile = settings.runDirectory.appendingPathComponent(name + ".pid")
+        for directory in [settings.logDirectory, settings.runDirectory] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
         let port = try LoopbackPort.free()
         let (lost, logger) = (self.lost, self.logger)
         let server = try LlamaServerProcess(
-            binary: binary, arguments: LlamaServerArguments.make(weights: weights.path, load: load, port: port, extra: extraArguments),
+            binary: settings.binary,
+            arguments: LlamaServerArguments.make(weights: weights.path, load: load, port: port, extra: settings.extraArguments),
             model: load.model, port: port, apiKey: "sk-llama-" + UUID().uuidString.lowercased(),
-            logFile: logDirectory.appendingPathComponent(weights.deletingPathExtension().lastPathComponent + ".log"),
+            logFile: settings.logDirectory.appendingPathComponent(name + ".log"),
             onUnexpectedExit: { exit in
                 logger.warning("llama-server for \(load.model) \(exit)", metadata: ["port": "\(port)"])
+                try? FileManager.default.removeItem(at: pidFile)
                 lost.publish(load.model)
             })
+        try? Data("\(server.pid)\n".utf8).write(to: pidFile)
         logger.info("started llama-server for \(load.model)", metadata: ["pid": "\(server.pid)", "port": "\(port)", "log": "\(server.logFile.path)"])
         do {
-            try await server.waitUntilHealthy(client: client, timeout: healthTimeout, tick: tick)
+            try await server.waitUntilHealthy(client: client, timeout: settings.healthTimeout, tick: tick)
+            if abandoned.remove(load.model) != nil { throw EngineError("the Hub unloaded '\(load.model)' while it was starting") }
         } catch {
-            await server.stop(grace: stopGrace)
+            await stop(server, pidFile: pidFile)
             throw error
         }
         servers[load.model] = server
     }
 
-    /// Stops the model's server (SIGTERM, then SIGKILL after the grace period).
+    /// Stops the model's server (SIGTERM, then SIGKILL after the grace period); a model still
+    /// starting is stopped as soon as it has started.
     func stop(_ model: String) async {
-        guard let server = servers.removeValue(forKey: model) else { return }
-        await server.stop(grace: stopGrace)
-        logger.info("stopped llama-server for \(model)", metadata: ["pid": "\(server.pid)"])
+        guard let server = servers.removeValue(forKey: model) else {
+            if starting.contains(model) { abandoned.insert(model) }
+            return
+        }
+        vramMB[model] = nil
+        await stop(server, pidFile: settings.runDirectory.appendingPathComponent(server.logFile.deletingPathExtension().lastPathComponent + ".pid"))
+    }
+
+    private func stop(_ server: LlamaServerProcess, pidFile: URL) async {
+        await server.stop(grace: settings.stopGrace)
+        try? FileManager.default.removeItem(at: pidFile)
+        logger.info("stopped llama-server for \(server.model)", metadata: ["pid": "\(server.pid)"])
     }
 
     func stopAll() async {
         for model in servers.keys.sorted() { await stop(model) }
+    }
+
+    /// Kills the llama-servers a previous agent left running (their pid files are still there and
+    /// the process still serves a file of `weightsDirectory`); returns their pids.
+    static func stopOrphans(runDirectory: URL, weightsDirectory: URL) -> [Int32] {
+        let files = (try? FileManager.default.contentsOfDirectory(at: runDirectory, includingPropertiesForKeys: nil)) ?? []
+        return files.filter { $0.pathExtension == "pid" }.compactMap { file in
+            defer { try? FileManager.default.removeItem(at: file) }
+            guard let text = try? String(contentsOf: file, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                String(decoding: command, as: UTF8.self).contains(weightsDirectory.path)
+            else { return nil }
+            kill(pid, SIGKILL)
+            return pid
+        }
     }
 }
