@@ -78,6 +78,25 @@ actor LlamaServerPool {
         for directory in [settings.logDirectory, settings.runDirectory] {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
+        for attempt in 1...3 {
+            let server = try launch(load, weights: weights, name: name, pidFile: pidFile)
+            do {
+                try await server.waitUntilHealthy(client: client, timeout: settings.healthTimeout, tick: tick)
+                if abandoned.remove(load.model) != nil { throw EngineError("the Hub unloaded '\(load.model)' while it was starting") }
+            } catch {
+                await stop(server, pidFile: pidFile)
+                // The free port was taken between choosing it and llama-server binding it.
+                if attempt < 3, server.exitDescription != nil, server.logTail().contains("bind") { continue }
+                throw error
+            }
+            server.markReady()
+            servers[load.model] = server
+            return
+        }
+    }
+
+    /// Starts llama-server for the model on a free loopback port and writes its pid file.
+    private func launch(_ load: TunnelMessage.Load, weights: URL, name: String, pidFile: URL) throws -> LlamaServerProcess {
         let port = try LoopbackPort.free()
         let (lost, logger) = (self.lost, self.logger)
         let server = try LlamaServerProcess(
@@ -92,14 +111,7 @@ actor LlamaServerPool {
             })
         try? Data("\(server.pid)\n".utf8).write(to: pidFile)
         logger.info("started llama-server for \(load.model)", metadata: ["pid": "\(server.pid)", "port": "\(port)", "log": "\(server.logFile.path)"])
-        do {
-            try await server.waitUntilHealthy(client: client, timeout: settings.healthTimeout, tick: tick)
-            if abandoned.remove(load.model) != nil { throw EngineError("the Hub unloaded '\(load.model)' while it was starting") }
-        } catch {
-            await stop(server, pidFile: pidFile)
-            throw error
-        }
-        servers[load.model] = server
+        return server
     }
 
     /// Stops the model's server (SIGTERM, then SIGKILL after the grace period); a model still

@@ -14,10 +14,11 @@ final class LlamaServerProcess: Sendable {
     let pid: Int32
     private let lifecycle = Lifecycle()
 
-    /// Whether a stop was asked for, and how the process ended ("exited with status 1", "was
+    /// Whether it became ready, whether a stop was asked for, and how the process ended ("exited with status 1", "was
     /// killed by signal 9"; nil while it runs). Shared with the termination handler.
     private final class Lifecycle: Sendable {
         struct State {
+            var ready = false
             var stopping = false
             var exit: String?
         }
@@ -30,7 +31,8 @@ final class LlamaServerProcess: Sendable {
     var exitDescription: String? { lifecycle.state.withLock { $0.exit } }
 
     /// Starts `binary` with `arguments`; `onUnexpectedExit` is called (from the reaper thread) with
-    /// how it ended if it exits without `stop`.
+    /// how it ended if it exits after ``markReady()`` without `stop`. (An exit before that fails the
+    /// health wait instead.)
     init(
         binary: URL, arguments: [String], model: String, port: Int, apiKey: String, logFile: URL,
         onUnexpectedExit: @escaping @Sendable (String) -> Void
@@ -42,7 +44,7 @@ final class LlamaServerProcess: Sendable {
         ) { exit in
             let unexpected = lifecycle.state.withLock { state in
                 state.exit = exit
-                return !state.stopping
+                return state.ready && !state.stopping
             }
             if unexpected { onUnexpectedExit(exit) }
         }
@@ -78,6 +80,11 @@ final class LlamaServerProcess: Sendable {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/health")
         request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
         return (try? await client.execute(request, timeout: .seconds(2)).status.code) == 200
+    }
+
+    /// From now on an exit is unexpected: the model was serving.
+    func markReady() {
+        lifecycle.state.withLock { $0.ready = true }
     }
 
     /// SIGTERM, then SIGKILL if it is still running after `grace` (or at once if the task is cancelled).
