@@ -59,6 +59,16 @@ struct HubStoreTests {
             try Catalog(json: Array(#"{"models":[{"id":"a","type":"chat","ctx":10},{"id":"a","type":"chat","ctx":10}]}"#.utf8).data)
         }
         #expect(throws: CatalogError.self) { try Catalog(json: Array(#"{"models":[{"id":"a","type":"video","ctx":10}]}"#.utf8).data) }
+        let badRef = #expect(throws: CatalogError.self) {
+            try Catalog(json: Array(#"{"models":[{"id":"a","type":"chat","ctx":10,"download_ref":"ftp://x/a.gguf"}]}"#.utf8).data)
+        }
+        #expect(badRef?.description.contains("'a' has download_ref 'ftp://x/a.gguf'") == true)
+        let badSHA = #expect(throws: CatalogError.self) {
+            try Catalog(json: Array(#"{"models":[{"id":"a","type":"chat","ctx":10,"sha256":"abc"}]}"#.utf8).data)
+        }
+        #expect(badSHA?.description.contains("expected 64 hexadecimal digits") == true)
+        let good = #"{"models":[{"id":"a","type":"chat","ctx":10,"download_ref":"https://x/a.gguf","sha256":"\#(String(repeating: "aB", count: 32))"}]}"#
+        #expect(try Catalog(json: Array(good.utf8).data).models[0].sha256?.count == 64)
     }
 
     @Test func usageRowsRoundTrip() throws {

@@ -21,6 +21,13 @@ public struct Catalog: Sendable, Equatable {
             guard !model.id.isEmpty else { throw CatalogError("a catalog model has an empty id") }
             guard seen.insert(model.id).inserted else { throw CatalogError("the catalog lists '\(model.id)' twice") }
             guard model.ctx > 0 else { throw CatalogError("'\(model.id)' needs a positive ctx") }
+            guard model.vramMB >= 0, model.diskMB >= 0 else { throw CatalogError("'\(model.id)' has a negative vram_mb or disk_mb") }
+            if let ref = model.downloadRef, !(ref.hasPrefix("http://") || ref.hasPrefix("https://") || ref.hasPrefix("sim:")) {
+                throw CatalogError("'\(model.id)' has download_ref '\(ref)': builtin nodes download over http:// or https://")
+            }
+            if let sha = model.sha256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
+                throw CatalogError("'\(model.id)' has sha256 '\(sha)': expected 64 hexadecimal digits")
+            }
         }
         self.models = file.models
     }
