@@ -87,8 +87,10 @@ def main():
                     first, _ = streamed(client, fleet.url + "/v1", fleet.key, f"cold-{i}")
                     stop.set()
                     watcher.join()
-                    splits["download"].append(result["loading"] - result["downloading"])
-                    splits["llama-server start"].append(result["ready"] - result["loading"])
+                    # A phase shorter than one poll may go unseen: it then counts as zero.
+                    loading = result.get("loading", result["ready"])
+                    splits["download"].append(loading - result.get("downloading", loading))
+                    splits["llama-server start"].append(result["ready"] - loading)
                     splits["first token"].append(started + first - result["ready"])
                     splits["total"].append(first)
                 print(f"cold start ({args.cold} models, tiny GGUF of {os.path.getsize(model) // 1024} KB over loopback HTTP, phases seen by polling the warming endpoint every ~2 ms):")

@@ -77,6 +77,8 @@ final class LlamaServerProcess: Sendable {
     }
 
     private func answersHealth(client: HTTPClient) async -> Bool {
+        // Until the port accepts, skip HTTP: failed connections make the client back off.
+        guard LoopbackPort.accepts(port) else { return false }
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/health")
         request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
         return (try? await client.execute(request, timeout: .seconds(2)).status.code) == 200
