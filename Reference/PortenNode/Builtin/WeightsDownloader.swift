@@ -9,7 +9,7 @@ public struct WeightsDownloader: Sendable {
     public let client: HTTPClient
     /// Limit for one download; a stalled server fails instead of hanging the load.
     public var timeout: TimeAmount
-    /// Progress is reported after every MiB, and at least this often while bytes arrive.
+    /// Progress is reported after every percent (at least a MiB), and at least this often while bytes arrive.
     public var reportInterval: Duration
 
     public init(client: HTTPClient = .shared, timeout: TimeAmount = .hours(6), reportInterval: Duration = .milliseconds(250)) {
@@ -63,7 +63,7 @@ public struct WeightsDownloader: Sendable {
             buffer.withUnsafeReadableBytes { bytes in hash.update(bytes) }
             try handle.write(contentsOf: Data(buffer.readableBytesView))
             done += Int64(buffer.readableBytes)
-            if done - lastReport.bytes >= 1 << 20 || clock.now - lastReport.at >= reportInterval {
+            if done - lastReport.bytes >= max(1 << 20, total / 100) || clock.now - lastReport.at >= reportInterval {
                 lastReport = (done, clock.now)
                 await progress(done, max(total, done))
             }
