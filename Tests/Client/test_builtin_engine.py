@@ -167,6 +167,14 @@ def test_embeddings_come_from_a_llama_server_started_for_embeddings(make_fleet):
         assert b"--embeddings" in f.read().split(b"\0")
 
 
+def test_a_prompt_longer_than_the_context_is_the_clients_mistake(make_fleet):
+    fleet = make_fleet()
+    with pytest.raises(openai.BadRequestError) as raised:  # llama-server's 400 keeps its status and words
+        fleet.client.chat.completions.create(model="tiny-fast", messages=[{"role": "user", "content": "x" * 5000}])
+    assert "context" in raised.value.message
+    assert fleet.chat("tiny-fast").usage.completion_tokens == 16  # and the server is fine
+
+
 def test_idle_eviction_stops_the_llama_server_and_a_reload_skips_the_download(make_fleet):
     fleet = make_fleet(hub_args=("--demand-window", "2"))
     first = fleet.chat("tiny-fast").choices[0].message.content

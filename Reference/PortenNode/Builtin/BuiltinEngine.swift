@@ -114,6 +114,8 @@ public struct BuiltinEngine: InferenceEngine {
             return try await body(upstream)
         } catch is CancellationError {
             throw CancellationError()
+        } catch let error as APIError where UpstreamError.clientMistakes.contains(error.status) {
+            throw error  // the server answered: the client's mistake, not a crash
         } catch {
             guard let exit = await exitDuring(server) else { throw error }
             throw APIError.nodeError("The llama-server serving '\(model)' \(exit) during the request; the node unloaded the model.")
