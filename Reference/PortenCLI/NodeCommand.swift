@@ -152,11 +152,12 @@ struct NodeCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch is CancellationError {
-            logger.info("stopped")  // SIGTERM/SIGINT: a normal shutdown, not an error
+            // SIGTERM/SIGINT: a normal shutdown, not an error
         } catch {
             await engine.shutdown()
             throw error
         }
         await engine.shutdown()
+        logger.info("stopped")
     }
 }

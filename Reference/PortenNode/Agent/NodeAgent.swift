@@ -55,6 +55,7 @@ public struct NodeAgent: Sendable {
             let started = clock.now
             do {
                 try await connectOnce(url: url)
+                if Task.isCancelled { return }  // the agent is stopping: it closed the tunnel itself
                 logger.warning("tunnel closed by the hub")
             } catch is CancellationError {
                 return
