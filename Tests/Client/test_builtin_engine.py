@@ -131,10 +131,13 @@ def test_a_cold_chat_downloads_starts_llama_server_and_streams(make_fleet, tiny)
         model="tiny-chat", temperature=0, max_tokens=16, messages=[{"role": "user", "content": "Hello"}])))
     request.start()
     phases = []
-    while request.is_alive():
+    while True:
+        done = not request.is_alive()
         phase = fleet.hub.warming("tiny-chat")["phase"]
         if not phases or phases[-1] != phase:
             phases.append(phase)
+        if done:
+            break
         time.sleep(0.02)
     request.join()
     assert [p for p in phases if p != "cold"] == ["downloading", "loading", "ready"], phases
