@@ -27,7 +27,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Disk in MB for cached weights (env PORTEN_AUTO_DOWNLOAD_MB; default 200000).") var autoDownloadMb: Int?
     @Option(help: "builtin: the llama-server executable (env PORTEN_LLAMA_SERVER; default: llama-server on PATH).")
     var llamaServer: String?
-    @Option(help: "builtin: extra llama-server arguments, space-separated, e.g. '--n-gpu-layers 99' (env PORTEN_LLAMA_ARGS).")
+    @Option(help: "builtin: extra llama-server arguments, split like shell words, e.g. '--n-gpu-layers 99' (env PORTEN_LLAMA_ARGS).")
     var llamaArgs: String?
     @Option(help: "builtin: the weights cache directory (env PORTEN_WEIGHTS_DIR; default ~/.cache/porten/weights).")
     var weightsDir: String?
@@ -90,14 +90,18 @@ struct NodeCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         llamaArgs = llamaArgs ?? environment("PORTEN_LLAMA_ARGS")
+        guard LlamaServerArguments.split(llamaArgs ?? "") != nil else {
+            throw ValidationError("PORTEN_LLAMA_ARGS (--llama-args) leaves a quote or a backslash open: \(llamaArgs ?? "")")
+        }
         if let reserved = LlamaServerArguments.reservedOption(in: llamaArgumentList) {
             throw ValidationError("PORTEN_LLAMA_ARGS (--llama-args) may not contain \(reserved): the node sets it for each llama-server.")
         }
         weightsDir = weightsDir ?? environment("PORTEN_WEIGHTS_DIR") ?? Self.defaultWeightsDirectory
     }
 
+    /// `--llama-args` / PORTEN_LLAMA_ARGS split into words (validated to split).
     private var llamaArgumentList: [String] {
-        (llamaArgs ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
+        LlamaServerArguments.split(llamaArgs ?? "") ?? []
     }
 
     /// `$XDG_CACHE_HOME/porten/weights`, else `~/.cache/porten/weights`.

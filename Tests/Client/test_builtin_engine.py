@@ -246,3 +246,5 @@ def test_a_missing_llama_server_or_bad_arguments_stop_the_agent_at_start(tmp_pat
     fake.chmod(0o755)
     result = start(PORTEN_LLAMA_SERVER=str(fake), PORTEN_LLAMA_ARGS="--threads 2 --host 0.0.0.0")
     assert result.returncode != 0 and "PORTEN_LLAMA_ARGS" in result.stderr and "--host" in result.stderr
+    result = start(PORTEN_LLAMA_SERVER=str(fake), PORTEN_LLAMA_ARGS='--chat-template "unclosed')
+    assert result.returncode != 0 and "PORTEN_LLAMA_ARGS" in result.stderr and "quote" in result.stderr

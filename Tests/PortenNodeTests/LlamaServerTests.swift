@@ -20,6 +20,19 @@ struct LlamaServerTests {
         #expect(LlamaServerArguments.reservedOption(in: ["-ngl", "99"]) == nil)
     }
 
+    @Test(arguments: [
+        ("-ngl 99  --threads 4", ["-ngl", "99", "--threads", "4"]),
+        ("", []),
+        (#"--chat-template "{{ a }} b" --x"#, ["--chat-template", "{{ a }} b", "--x"]),
+        (#"--say 'it is \ "raw"'"#, ["--say", #"it is \ "raw""#]),
+        (#"a\ b "" c"#, ["a b", "", "c"]),
+        (#"--open "never closed"#, nil),
+        (#"trailing\"#, nil),
+    ] as [(String, [String]?)])
+    func extraArgumentsSplitLikeAShell(text: String, words: [String]?) {
+        #expect(LlamaServerArguments.split(text) == words)
+    }
+
     @Test func theBinaryComesFromTheVariableOrPath() throws {
         let directory = try WeightsTestServer.scratchDirectory()
         let binary = directory.appendingPathComponent("llama-server")
