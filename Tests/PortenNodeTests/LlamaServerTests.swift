@@ -33,6 +33,12 @@ struct LlamaServerTests {
         #expect(LlamaServerArguments.split(text) == words)
     }
 
+    @Test func serversGetTheirKeyButNotTheAgentsSettings() {
+        let agent = ["PORTEN_NODE_CREDENTIAL": "pnode-secret", "PORTEN_ENGINE": "builtin", "PATH": "/usr/bin", "LLAMA_API_KEY": "old"]
+        let environment = LlamaServerProcess.environment(apiKey: "sk-llama-1", agent: agent)
+        #expect(environment == ["PATH": "/usr/bin", "LLAMA_API_KEY": "sk-llama-1"])
+    }
+
     @Test func theBinaryComesFromTheVariableOrPath() throws {
         let directory = try WeightsTestServer.scratchDirectory()
         let binary = directory.appendingPathComponent("llama-server")

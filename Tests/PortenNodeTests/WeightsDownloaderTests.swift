@@ -47,6 +47,19 @@ struct WeightsDownloaderTests {
         }
     }
 
+    @Test func aRedirectedAndCutDownloadResumesAtTheTarget() async throws {
+        try await Server.run { url, log in
+            let destination = try scratch()
+            let redirect = url.replacingOccurrences(of: "weights", with: "redirect")
+            log.cutNext.withLock { $0 = true }
+            await #expect(throws: (any Error).self) { try await WeightsDownloader().download(redirect, sha256: Server.digest, to: destination) { _, _ in } }
+            try await WeightsDownloader().download(redirect, sha256: Server.digest, to: destination) { _, _ in }
+            let ranges = log.ranges.withLock { $0 }
+            #expect(ranges.count == 2 && ranges[0] == nil && ranges[1]?.hasPrefix("bytes=") == true, "the Range survives the redirect")
+            #expect(try Data(contentsOf: destination) == Data(Server.payload))
+        }
+    }
+
     @Test func aSlowServerStillReportsProgressWhileBytesArrive() async throws {
         try await Server.run { url, _ in
             let destination = try scratch()

@@ -8,8 +8,8 @@ import Testing
 @testable import PortenNode
 
 /// A real HTTP server on loopback serving 3 MB of weights at `/weights.gguf`, honouring `Range`
-/// and able to cut a transfer half way, and the first 512 KiB at `/slow.gguf` in 32 KiB pieces
-/// 25 ms apart (a slow mirror).
+/// and able to cut a transfer half way, redirecting `/redirect.gguf` there, and the first 512 KiB
+/// at `/slow.gguf` in 32 KiB pieces 25 ms apart (a slow mirror).
 enum WeightsTestServer {
     static let payload: [UInt8] = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
     static let digest: String = {
@@ -44,6 +44,9 @@ enum WeightsTestServer {
                 }
                 try await writer.finish(nil)
             })
+        }
+        router.get("/redirect.gguf") { _, _ -> Response in  // as Hugging Face sends downloads to its CDN
+            Response(status: .found, headers: [.location: "/weights.gguf"])
         }
         router.get("/slow.gguf") { _, _ -> Response in
             Response(status: .ok, headers: [.contentLength: String(slowSize)], body: ResponseBody { writer in

@@ -39,7 +39,7 @@ final class LlamaServerProcess: Sendable {
     ) throws {
         let lifecycle = lifecycle
         pid = try ChildProcess.spawn(
-            binary.path, arguments: arguments, environment: ProcessInfo.processInfo.environment.merging(["LLAMA_API_KEY": apiKey]) { $1 },
+            binary.path, arguments: arguments, environment: Self.environment(apiKey: apiKey),
             logFile: logFile.path
         ) { exit in
             let unexpected = lifecycle.state.withLock { state in
@@ -52,6 +52,12 @@ final class LlamaServerProcess: Sendable {
         self.port = port
         self.apiKey = apiKey
         self.logFile = logFile
+    }
+
+    /// The agent's environment without its own settings (the node credential stays with the
+    /// agent), plus the server's API key.
+    static func environment(apiKey: String, agent: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        agent.filter { !$0.key.hasPrefix("PORTEN_") }.merging(["LLAMA_API_KEY": apiKey]) { $1 }
     }
 
     /// Waits until `/health` answers 200 (llama-server answers 503 while it loads the model),
