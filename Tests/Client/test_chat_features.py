@@ -62,8 +62,10 @@ def test_streamed_tool_calls_reassemble_with_the_sdk_helpers(client, fleet):
     assert [(e.index, e.name) for e in done] == [(0, "get_weather"), (1, "get_time")]
     assert [json.loads(e.arguments) for e in done] == [{"city": "get_time and get_weather", "days": 3}, {}]
     streamed = final.choices[0].message.tool_calls
-    plain = client.chat.completions.create(model="ref-tools", tools=[WEATHER, TIME], messages=messages).choices[0].message.tool_calls
+    plain_message = client.chat.completions.create(model="ref-tools", tools=[WEATHER, TIME], messages=messages).choices[0].message
+    plain = plain_message.tool_calls
     assert [(c.id, c.function.name, c.function.arguments) for c in streamed] == [(c.id, c.function.name, c.function.arguments) for c in plain]
+    assert final.choices[0].message.content is None and plain_message.content is None  # the role chunk said content: null
     assert final.choices[0].finish_reason == "tool_calls"
     # On the wire: a call's first piece has index, id, type and name; the rest only index and arguments.
     pieces = [c["choices"][0]["delta"]["tool_calls"][0] for c in raw_stream(fleet, {"model": "ref-tools", "tools": [WEATHER, TIME], "messages": messages})

@@ -18,7 +18,7 @@ struct ChatStreamEncoderTests {
 
     @Test func everyFrameIsAValidChunkOfTheSameStream() throws {
         let frames = [
-            encoder.roleFrame(), encoder.deltaFrame(.init(id: "r1", content: "a\"\n")), encoder.deltaFrame(.init(id: "r1", reasoningContent: "r")),
+            encoder.roleFrame(before: nil), encoder.deltaFrame(.init(id: "r1", content: "a\"\n")), encoder.deltaFrame(.init(id: "r1", reasoningContent: "r")),
             encoder.finishFrame(reason: "length"),
         ]
         let chunks = try frames.map(chunk)
@@ -27,6 +27,14 @@ struct ChatStreamEncoderTests {
             .init(role: "assistant", content: ""), .init(content: "a\"\n"), .init(reasoningContent: "r"), .init(),
         ])
         #expect(chunks.map { $0.choices[0].finishReason } == [nil, nil, nil, "length"])
+    }
+
+    @Test func theRoleChunkSaysNullContentBeforeAToolCallAndEmptyTextOtherwise() {
+        let toolCall = TunnelMessage.Delta(id: "r1", toolCall: .init(index: 0, id: "call_a", name: "f", arguments: ""))
+        #expect(encoder.roleFrame(before: toolCall).contains(#""delta":{"role":"assistant","content":null}"#))
+        for first in [TunnelMessage.Delta(id: "r1", content: "Hi"), .init(id: "r1", reasoningContent: "Hmm"), nil] {
+            #expect(encoder.roleFrame(before: first).contains(#""delta":{"role":"assistant","content":""}"#))
+        }
     }
 
     @Test func keysComeInOpenAIsOrder() {

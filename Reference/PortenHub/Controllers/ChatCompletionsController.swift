@@ -101,8 +101,8 @@ struct ChatCompletionsController: Sendable {
             var meter = meter
             var status = 200
             var usage: Usage?
+            var roleWritten = false
             do {
-                try await writer.write(ByteBuffer(string: encoder.roleFrame()))
                 streaming: while true {
                     let event: NodeEvent?
                     do throws(APIError) {
@@ -115,10 +115,12 @@ struct ChatCompletionsController: Sendable {
                     switch event {
                     case .delta(let delta)?:
                         meter.markFirstToken()
-                        try await writer.write(ByteBuffer(string: encoder.deltaFrame(delta)))
+                        let role = roleWritten ? "" : encoder.roleFrame(before: delta)
+                        roleWritten = true
+                        try await writer.write(ByteBuffer(string: role + encoder.deltaFrame(delta)))
                     case .end(let finishReason, let finalUsage)?:
                         usage = finalUsage
-                        var frames = encoder.finishFrame(reason: finishReason ?? "stop")
+                        var frames = (roleWritten ? "" : encoder.roleFrame(before: nil)) + encoder.finishFrame(reason: finishReason ?? "stop")
                         if includeUsage { frames += encoder.usageFrame(finalUsage) }
                         try await writer.write(ByteBuffer(string: frames))
                         break streaming

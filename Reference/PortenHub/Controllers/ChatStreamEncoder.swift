@@ -14,8 +14,12 @@ struct ChatStreamEncoder: Sendable {
         prefix = "{\"id\":\(JSONText.quote(id)),\"object\":\"chat.completion.chunk\",\"created\":\(created),\"model\":\(JSONText.quote(model)),\"choices\":["
     }
 
-    func roleFrame() -> String {
-        choiceFrame(delta: "{\"role\":\"assistant\",\"content\":\"\"}", finishReason: nil)
+    /// The first chunk, written when the first piece of the answer arrives: `content` is `""` for
+    /// an answer that starts with text or reasoning and `null` for one that starts with a tool
+    /// call, as OpenAI streams them (WIRE-3), so a tool-only answer reassembles to `content: null`.
+    func roleFrame(before first: TunnelMessage.Delta?) -> String {
+        let content = first?.toolCall != nil && first?.content == nil ? "null" : "\"\""
+        return choiceFrame(delta: "{\"role\":\"assistant\",\"content\":\(content)}", finishReason: nil)
     }
 
     /// A delta chunk. A tool-call piece is `{"index","id","type","function":{"name","arguments"}}`
