@@ -73,18 +73,16 @@ actor LlamaServerPool {
     func start(_ load: TunnelMessage.Load, weights: URL, tick: @Sendable () async -> Void) async throws {
         if server(for: load.model) != nil { return }
         defer { release(load.model) }
-        let name = weights.deletingPathExtension().lastPathComponent
-        let pidFile = settings.runDirectory.appendingPathComponent(name + ".pid")
         for directory in [settings.logDirectory, settings.runDirectory] {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
         for attempt in 1...3 {
-            let server = try launch(load, weights: weights, name: name, pidFile: pidFile)
+            let server = try launch(load, weights: weights)
             do {
                 try await server.waitUntilHealthy(client: client, timeout: settings.healthTimeout, tick: tick)
                 if abandoned.remove(load.model) != nil { throw EngineError("the Hub unloaded '\(load.model)' while it was starting") }
             } catch {
-                await stop(server, pidFile: pidFile)
+                await stop(server)
                 // The free port was taken between choosing it and llama-server binding it.
                 if attempt < 3, server.exitDescription != nil, server.logTail().contains("bind") { continue }
                 throw error
@@ -95,21 +93,21 @@ actor LlamaServerPool {
         }
     }
 
-    /// Starts llama-server for the model on a free loopback port and writes its pid file.
-    private func launch(_ load: TunnelMessage.Load, weights: URL, name: String, pidFile: URL) throws -> LlamaServerProcess {
+    /// Starts llama-server for the model on a free loopback port, with its log and pid file
+    /// named after the weights file.
+    private func launch(_ load: TunnelMessage.Load, weights: URL) throws -> LlamaServerProcess {
+        let name = weights.deletingPathExtension().lastPathComponent
         let port = try LoopbackPort.free()
         let (lost, logger) = (self.lost, self.logger)
         let server = try LlamaServerProcess(
             binary: settings.binary,
             arguments: LlamaServerArguments.make(weights: weights.path, load: load, port: port, extra: settings.extraArguments),
             model: load.model, port: port, apiKey: "sk-llama-" + UUID().uuidString.lowercased(),
-            logFile: settings.logDirectory.appendingPathComponent(name + ".log"),
+            logFile: settings.logDirectory.appendingPathComponent(name + ".log"), pidFile: settings.runDirectory.appendingPathComponent(name + ".pid"),
             onUnexpectedExit: { exit in
                 logger.warning("llama-server for \(load.model) \(exit)", metadata: ["port": "\(port)"])
-                try? FileManager.default.removeItem(at: pidFile)
                 lost.publish(load.model)
             })
-        try? Data("\(server.pid)\n".utf8).write(to: pidFile)
         logger.info("started llama-server for \(load.model)", metadata: ["pid": "\(server.pid)", "port": "\(port)", "log": "\(server.logFile.path)"])
         return server
     }
@@ -122,12 +120,11 @@ actor LlamaServerPool {
             return
         }
         vramMB[model] = nil
-        await stop(server, pidFile: settings.runDirectory.appendingPathComponent(server.logFile.deletingPathExtension().lastPathComponent + ".pid"))
+        await stop(server)
     }
 
-    private func stop(_ server: LlamaServerProcess, pidFile: URL) async {
+    private func stop(_ server: LlamaServerProcess) async {
         await server.stop(grace: settings.stopGrace)
-        try? FileManager.default.removeItem(at: pidFile)
         logger.info("stopped llama-server for \(server.model)", metadata: ["pid": "\(server.pid)"])
     }
 

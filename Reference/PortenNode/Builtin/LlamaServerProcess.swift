@@ -30,11 +30,12 @@ final class LlamaServerProcess: Sendable {
     /// How the process ended, or nil while it runs.
     var exitDescription: String? { lifecycle.state.withLock { $0.exit } }
 
-    /// Starts `binary` with `arguments`; `onUnexpectedExit` is called (from the reaper thread) with
-    /// how it ended if it exits after ``markReady()`` without `stop`. (An exit before that fails the
-    /// health wait instead.)
+    /// Starts `binary` with `arguments` and writes its pid to `pidFile`, which is removed whenever
+    /// the process ends. `onUnexpectedExit` is called (from the reaper thread) with how it ended
+    /// if it exits after ``markReady()`` without `stop`. (An exit before that fails the health
+    /// wait instead.)
     init(
-        binary: URL, arguments: [String], model: String, port: Int, apiKey: String, logFile: URL,
+        binary: URL, arguments: [String], model: String, port: Int, apiKey: String, logFile: URL, pidFile: URL,
         onUnexpectedExit: @escaping @Sendable (String) -> Void
     ) throws {
         let lifecycle = lifecycle
@@ -42,12 +43,15 @@ final class LlamaServerProcess: Sendable {
             binary.path, arguments: arguments, environment: Self.environment(apiKey: apiKey),
             logFile: logFile.path
         ) { exit in
+            try? FileManager.default.removeItem(at: pidFile)
             let unexpected = lifecycle.state.withLock { state in
                 state.exit = exit
                 return state.ready && !state.stopping
             }
             if unexpected { onUnexpectedExit(exit) }
         }
+        try? Data("\(pid)\n".utf8).write(to: pidFile)
+        if lifecycle.state.withLock({ $0.exit != nil }) { try? FileManager.default.removeItem(at: pidFile) }  // it ended at once
         self.model = model
         self.port = port
         self.apiKey = apiKey
