@@ -4,7 +4,6 @@ import HummingbirdWebSocket
 import Logging
 import NodeProtocol
 import OpenAIWire
-import Synchronization
 
 /// `/node/v1/connect`: the node tunnel. A node authenticates with its credential at the upgrade,
 /// says hello, is welcomed with its operator-assigned attributes, then streams answers.
@@ -40,31 +39,15 @@ struct TunnelController: Sendable {
     private static func firstFrame(
         of messages: inout WebSocketInboundMessageStream.AsyncIterator, within timeout: Duration, closing outbound: WebSocketOutboundWriter
     ) async throws -> WebSocketMessage? {
-        let greeted = Greeting()
-        async let watchdog: Void = closeUnlessGreeted(greeted, within: timeout, closing: outbound)
-        let frame = try await messages.next()
-        greeted.arrived()
-        await watchdog
-        return frame
+        // Leaving this scope cancels the watchdog if the frame came first.
+        async let _: Void = close(outbound, after: timeout)
+        return try await messages.next()
     }
 
-    /// Polls (every 50 ms, so it ends soon after the hello) until the hello came or time is up.
-    private static func closeUnlessGreeted(_ greeted: Greeting, within timeout: Duration, closing outbound: WebSocketOutboundWriter) async {
-        let deadline = ContinuousClock.now + timeout
-        while !greeted.hasArrived {
-            guard ContinuousClock.now < deadline else {
-                try? await outbound.close(.policyViolation, reason: "no hello within \(timeout)")
-                return
-            }
-            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
-        }
-    }
-
-    /// Whether the node's first frame arrived.
-    private final class Greeting: Sendable {
-        private let state = Mutex(false)
-        var hasArrived: Bool { state.withLock { $0 } }
-        func arrived() { state.withLock { $0 = true } }
+    /// Closes the socket after `timeout` unless cancelled first.
+    private static func close(_ outbound: WebSocketOutboundWriter, after timeout: Duration) async {
+        do { try await Task.sleep(for: timeout) } catch { return }
+        try? await outbound.close(.policyViolation, reason: "no hello within \(timeout)")
     }
 
     private func serve(node: NodeRecord, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
