@@ -53,20 +53,10 @@ struct NodeCommand: AsyncParsableCommand {
         case "builtin":
             try validateBuiltin()
         case "openai":
-            guard let engineURL, let url = URL(string: engineURL), ["http", "https"].contains(url.scheme ?? "") else {
-                throw ValidationError("The openai engine needs PORTEN_ENGINE_URL (or --engine-url): an http(s) URL such as http://127.0.0.1:8000/v1.")
-            }
-            guard !(modelList ?? []).isEmpty else {
-                throw ValidationError("The openai engine needs PORTEN_ENGINE_MODELS (or --models): the model ids the upstream serves.")
-            }
+            try validateUpstream(example: "http://127.0.0.1:8000/v1", models: "the model ids the upstream serves")
         case "ollama":
             engineURL = engineURL ?? OllamaEngine.defaultURL
-            guard let url = URL(string: engineURL!), ["http", "https"].contains(url.scheme ?? "") else {
-                throw ValidationError("PORTEN_ENGINE_URL (or --engine-url) must be an http(s) URL such as \(OllamaEngine.defaultURL).")
-            }
-            guard !(modelList ?? []).isEmpty else {
-                throw ValidationError("The ollama engine needs PORTEN_ENGINE_MODELS (or --models): the allow-list of Ollama models to offer.")
-            }
+            try validateUpstream(example: OllamaEngine.defaultURL, models: "the allow-list of Ollama models to offer")
         default:
             throw ValidationError("PORTEN_ENGINE '\(engine ?? "")' is not an engine; supported: builtin, ollama, openai, sim.")
         }
@@ -78,6 +68,17 @@ struct NodeCommand: AsyncParsableCommand {
         guard (autoDownloadMb ?? 1) > 0 else { throw ValidationError("--auto-download-mb (PORTEN_AUTO_DOWNLOAD_MB) must be positive.") }
         guard healthInterval > 0 else { throw ValidationError("--health-interval must be positive.") }
         guard simDownloadMbps > 0, simLoadMbps > 0 else { throw ValidationError("--sim-download-mbps and --sim-load-mbps must be positive.") }
+    }
+
+    /// A fixed engine's settings: an http(s) upstream URL and the models to offer.
+    private func validateUpstream(example: String, models meaning: String) throws {
+        let engine = self.engine ?? ""
+        guard let engineURL, let url = URL(string: engineURL), ["http", "https"].contains(url.scheme ?? "") else {
+            throw ValidationError("The \(engine) engine needs PORTEN_ENGINE_URL (or --engine-url): an http(s) URL such as \(example).")
+        }
+        guard !(modelList ?? []).isEmpty else {
+            throw ValidationError("The \(engine) engine needs PORTEN_ENGINE_MODELS (or --models): \(meaning).")
+        }
     }
 
     /// The builtin engine's settings: a llama-server that exists, arguments that leave the host,
@@ -103,6 +104,9 @@ struct NodeCommand: AsyncParsableCommand {
     private var llamaArgumentList: [String] {
         LlamaServerArguments.split(llamaArgs ?? "") ?? []
     }
+
+    /// PORTEN_AUTO_DOWNLOAD_MB when unset, as the seed's example sets it.
+    private static let defaultDiskBudgetMB = 200_000
 
     /// `$XDG_CACHE_HOME/porten/weights`, else `~/.cache/porten/weights`.
     private static var defaultWeightsDirectory: String {
@@ -140,13 +144,13 @@ struct NodeCommand: AsyncParsableCommand {
             engine = BuiltinEngine(
                 .init(
                     llamaServer: URL(fileURLWithPath: llamaServer!), llamaArguments: llamaArgumentList,
-                    weightsDirectory: URL(fileURLWithPath: weightsDir!), vramBudgetMB: vram, diskBudgetMB: autoDownloadMb ?? 200_000,
+                    weightsDirectory: URL(fileURLWithPath: weightsDir!), vramBudgetMB: vram, diskBudgetMB: autoDownloadMb ?? Self.defaultDiskBudgetMB,
                     concurrency: concurrency), logger: logger)
         default:
             engine = SimEngine(
                 models: modelList ?? SimEngine.referenceModels, concurrency: concurrency, tokenDelay: .milliseconds(tokenDelayMs),
                 provisioning: vramBudgetMb.map {
-                    SimProvisioning(vramBudgetMB: $0, diskBudgetMB: autoDownloadMb ?? 200_000, downloadMBps: simDownloadMbps, loadMBps: simLoadMbps)
+                    SimProvisioning(vramBudgetMB: $0, diskBudgetMB: autoDownloadMb ?? Self.defaultDiskBudgetMB, downloadMBps: simDownloadMbps, loadMBps: simLoadMbps)
                 })
         }
         var agent = NodeAgent(hubURL: hub!, credential: credential!, engine: engine, logger: logger)
