@@ -62,7 +62,7 @@ def main():
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--cold", type=int, default=5)
     args = parser.parse_args()
-    llama.PORTEN = reference.PORTEN = os.path.abspath(args.binary)
+    reference.PORTEN = os.path.abspath(args.binary)
     server = llama.find_server()
     with tempfile.TemporaryDirectory() as data:
         model = os.path.join(data, "tiny.gguf")
@@ -70,7 +70,7 @@ def main():
         files, url = llama.serve_file(model)
         with open(model, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        fleet = llama.Fleet(data, "hub", download_ref=url, sha256=digest, chat_models=[f"cold-{i}" for i in range(args.cold)])
+        fleet = reference.Fleet(data, "hub", llama.catalog(url, digest, chat_models=[f"cold-{i}" for i in range(args.cold)]))
         try:
             fleet.node("--engine", "builtin", "--vram-budget-mb", "100000", "--weights-dir", os.path.join(data, "weights"),
                        "--llama-args=" + " ".join(ARGS), "--log-level", "warning", env={"PORTEN_LLAMA_SERVER": server})

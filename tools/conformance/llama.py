@@ -14,12 +14,10 @@ Usage: llama.py [--reports DIR]  (JUnit XML and JSON per setup: DIR/conformance-
 """
 import functools
 import hashlib
-import json
 import http.server
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +26,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import PORTEN, ROOT, SUITE, admin, free_port, wait_for  # noqa: E402
+from reference import ROOT, SUITE, Fleet, free_port  # noqa: E402
 
 PYTHON = sys.executable
 # The random model has no natural end: without EOS its answers run to their token limit, and
@@ -79,39 +77,12 @@ def suite(setup, url, key, reports, *args):
                             "--goldens", os.path.join(ROOT, "Golden"), *report, *args])
 
 
-class Fleet:
-    """A Hub on a free port whose catalog offers `tiny` (chat; or the given chat models) and
-    `tiny-embed`, and its nodes."""
-
-    def __init__(self, data, name, download_ref=None, sha256=None, chat_models=("tiny",)):
-        self.data = os.path.join(data, name)
-        os.makedirs(self.data)
-        self.port, self.token = free_port(), "padm-" + secrets.token_hex(16)
-        self.url = f"http://127.0.0.1:{self.port}"
-        source = {"download_ref": download_ref, "sha256": sha256} if download_ref else {}
-        catalog = os.path.join(self.data, "catalog.json")
-        with open(catalog, "w") as f:
-            json.dump({"models": [{"id": chat, "type": "chat", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source} for chat in chat_models]
-                       + [{"id": "tiny-embed", "type": "embedding", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source}]}, f)
-        self.log = open(os.path.join(self.data, "fleet.log"), "ab")
-        self.processes = [subprocess.Popen([PORTEN, "hub", "--port", str(self.port), "--data-dir", self.data, "--admin-token", self.token,
-                                            "--catalog", catalog], stdout=self.log, stderr=self.log)]
-        wait_for(lambda: urllib.request.urlopen(self.url + "/healthz", timeout=1).status == 200, "the hub")
-        self.account = admin(self.url, self.token, "POST", "accounts", {"name": "conformance"})["id"]
-        self.key = admin(self.url, self.token, "POST", "keys", {"account_id": self.account, "name": "conformance"})["key"]
-
-    def node(self, *args, env=None):
-        node = admin(self.url, self.token, "POST", "nodes", {"account_id": self.account, "name": "n", "region": "eu", "trust_class": "verified"})
-        self.processes.append(subprocess.Popen([PORTEN, "node", "--hub", self.url, "--credential", node["credential"], *args],
-                                               stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})}))
-
-    def wait_connected(self):
-        wait_for(lambda: all(n["connected"] for n in admin(self.url, self.token, "GET", "nodes")["data"]), "the nodes")
-
-    def stop(self):
-        for process in reversed(self.processes):
-            process.terminate()
-            process.wait(timeout=15)
+def catalog(download_ref=None, sha256=None, chat_models=("tiny",)):
+    """A catalog offering `tiny` (chat; or the given chat models) and `tiny-embed`, with the
+    builtin engine's download source when given."""
+    source = {"download_ref": download_ref, "sha256": sha256} if download_ref else {}
+    return {"models": [{"id": chat, "type": "chat", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source} for chat in chat_models]
+            + [{"id": "tiny-embed", "type": "embedding", "ctx": 512, "vram_mb": 100, "disk_mb": 1, **source}]}
 
 
 def serve_file(path):
@@ -138,7 +109,7 @@ def main():
         try:
             statuses.append(suite("direct-chat", chat_url, chat_key, reports, "--model", "chat=tiny"))
             statuses.append(suite("direct-embeddings", embed_url, embed_key, reports, "--model", "embed=tiny", "--only", "embeddings.*"))
-            hub = Fleet(data, "hub-openai")
+            hub = Fleet(data, "hub-openai", catalog())
             try:
                 hub.node("--engine", "openai", "--engine-url", chat_url, "--engine-api-key", chat_key, "--models", "tiny")
                 hub.node("--engine", "openai", "--engine-url", embed_url, "--engine-api-key", embed_key, "--models", "tiny-embed")
@@ -152,7 +123,7 @@ def main():
                 process.wait(timeout=10)
         files, url = serve_file(model)
         with open(model, "rb") as f:
-            hub = Fleet(data, "hub-builtin", download_ref=url, sha256=hashlib.sha256(f.read()).hexdigest())
+            hub = Fleet(data, "hub-builtin", catalog(url, hashlib.sha256(f.read()).hexdigest()))
         try:
             hub.node("--engine", "builtin", "--vram-budget-mb", "1000", "--weights-dir", os.path.join(data, "weights"),
                      "--llama-args=" + " ".join(CHAT_ARGS), env={"PORTEN_LLAMA_SERVER": server})

@@ -46,29 +46,56 @@ def wait_for(condition, what, timeout=20):
     raise SystemExit(f"timed out waiting for {what}")
 
 
+class Fleet:
+    """A Hub on a free port with a throw-away data dir under `data/name` (the given catalog, or
+    the built-in ref-* one), an account and an API key; nodes join with `node(...)`."""
+
+    def __init__(self, data, name, catalog=None):
+        self.data = os.path.join(data, name)
+        os.makedirs(self.data)
+        self.port, self.token = free_port(), "padm-" + secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        extra = []
+        if catalog is not None:
+            extra = ["--catalog", os.path.join(self.data, "catalog.json")]
+            with open(extra[1], "w") as f:
+                json.dump(catalog, f)
+        self.log = open(os.path.join(self.data, "fleet.log"), "ab")
+        self.processes = [subprocess.Popen([PORTEN, "hub", "--port", str(self.port), "--data-dir", self.data, "--admin-token", self.token,
+                                            *extra], stdout=self.log, stderr=self.log)]
+        wait_for(lambda: urllib.request.urlopen(self.url + "/healthz", timeout=1).status == 200, "the hub")
+        self.account = admin(self.url, self.token, "POST", "accounts", {"name": "conformance"})["id"]
+        self.key = admin(self.url, self.token, "POST", "keys", {"account_id": self.account, "name": "conformance"})["key"]
+
+    def node(self, *args, name="n", env=None):
+        node = admin(self.url, self.token, "POST", "nodes", {"account_id": self.account, "name": name, "region": "eu", "trust_class": "verified"})
+        self.processes.append(subprocess.Popen([PORTEN, "node", "--hub", self.url, "--credential", node["credential"], *args],
+                                               stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})}))
+
+    def wait_connected(self):
+        wait_for(lambda: all(n["connected"] for n in admin(self.url, self.token, "GET", "nodes")["data"]), "the nodes")
+
+    def stop(self):
+        for process in reversed(self.processes):
+            process.terminate()
+            process.wait(timeout=15)
+
+
 def main():
     args = sys.argv[1:] or ["run"]
     with tempfile.TemporaryDirectory() as data:
-        port, token = free_port(), "padm-" + secrets.token_hex(16)
-        url = f"http://127.0.0.1:{port}"
-        log = open(os.path.join(data, "fleet.log"), "ab")
-        processes = [subprocess.Popen([PORTEN, "hub", "--port", str(port), "--data-dir", data, "--admin-token", token], stdout=log, stderr=log)]
+        fleet = Fleet(data, "hub")
         try:
-            wait_for(lambda: urllib.request.urlopen(url + "/healthz", timeout=1).status == 200, "the hub")
-            account = admin(url, token, "POST", "accounts", {"name": "conformance"})["id"]
-            key = admin(url, token, "POST", "keys", {"account_id": account, "name": "conformance"})["key"]
-            for name, extra in [("fixed", []), ("provisionable", ["--models", "", "--vram-budget-mb", "16000", "--sim-download-mbps", "5"])]:
-                node = admin(url, token, "POST", "nodes", {"account_id": account, "name": name, "region": "eu", "trust_class": "verified"})
-                processes.append(subprocess.Popen([PORTEN, "node", "--hub", url, "--credential", node["credential"], *extra], stdout=log, stderr=log))
-            wait_for(lambda: all(n["connected"] for n in admin(url, token, "GET", "nodes")["data"]), "the sim nodes")
-            command = [SUITE, *args, "--base-url", url + "/v1", "--api-key", key, "--admin-token", token, "--goldens", os.path.join(ROOT, "Golden")]
+            fleet.node(name="fixed")
+            fleet.node("--models", "", "--vram-budget-mb", "16000", "--sim-download-mbps", "5", name="provisionable")
+            fleet.wait_connected()
+            command = [SUITE, *args, "--base-url", fleet.url + "/v1", "--api-key", fleet.key, "--admin-token", fleet.token,
+                       "--goldens", os.path.join(ROOT, "Golden")]
             if args[0] in ("run", "record") and "--profile" not in args:
                 command += ["--profile", "reference"]
             return subprocess.call(command)
         finally:
-            for process in reversed(processes):
-                process.terminate()
-                process.wait(timeout=10)
+            fleet.stop()
 
 
 if __name__ == "__main__":
