@@ -9,20 +9,17 @@ public enum ServerSentEvents {
     /// Splits an SSE byte stream into the `data` payloads of its events. Tolerant as a client
     /// should be: accepts `data:` without a space, CRLF line ends, comments and multi-line data.
     public struct Parser: Sendable {
-        private var buffer: [UInt8] = []
+        private var lines = LineBuffer()
         private var dataLines: [String] = []
 
         public init() {}
 
         /// Feeds bytes; returns the payloads of every event completed by them.
         public mutating func feed(_ bytes: some Sequence<UInt8>) -> [String] {
-            buffer.append(contentsOf: bytes)
             var events: [String] = []
-            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                var line = buffer[..<newline]
+            for var line in lines.feed(bytes) {
                 if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
                 let text = String(decoding: line, as: UTF8.self)
-                buffer.removeSubrange(...newline)
                 if text.isEmpty {
                     if !dataLines.isEmpty { events.append(dataLines.joined(separator: "\n")) }
                     dataLines.removeAll()

@@ -14,7 +14,9 @@ public struct Usage: Codable, Sendable, Equatable {
     public init(promptTokens: Int, completionTokens: Int, reasoningTokens: Int? = nil) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
-        self.totalTokens = promptTokens + completionTokens
+        // Saturating: the counts may come from an upstream that is not trusted.
+        let (sum, overflow) = promptTokens.addingReportingOverflow(completionTokens)
+        self.totalTokens = overflow ? (completionTokens > 0 ? .max : .min) : sum
         self.completionTokensDetails = reasoningTokens.map(CompletionTokensDetails.init)
     }
 

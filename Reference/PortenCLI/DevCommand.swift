@@ -15,9 +15,11 @@ struct DevCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.makeLogger("porten.dev")
+        let openFiles = ProcessLimits.raiseOpenFiles()
         let data = try DataDirectory(dataDir)
         let adminToken = try data.adminToken(explicit: nil)
-        let configuration = HubConfiguration(port: port, databasePath: data.databasePath, catalog: .reference, adminToken: adminToken)
+        var configuration = HubConfiguration(port: port, databasePath: data.databasePath, catalog: .reference, adminToken: adminToken)
+        configuration.maximumConnections = ProcessLimits.defaultMaximumConnections(openFiles: openFiles)
         let store = try HubStore.open(path: data.databasePath)
         let setup = try DevSetup(store: store, data: data)
         let node = NodeAgent(

@@ -17,22 +17,41 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Seconds a node may stay silent about a request before it fails with 504.") var requestIdleTimeout = 120.0
     @Option(help: "Seconds a request for a cold model waits for its load before 503 model_warming.") var warmupBudget = 300.0
     @Option(help: "Demand window in seconds; a provisioned model idle for a whole window is unloaded.") var demandWindow = 600.0
+    @Option(help: "Seconds a client connection may send nothing (unfinished request head or body, or idle between requests) before it is closed.")
+    var idleTimeout = 30.0
+    @Option(help: "Connections held at once (default: from the open-files limit, at most 16384).") var maxConnections: Int?
+    @Option(help: "Largest answer a node may send for one request, in bytes (502 beyond it).") var maxAnswerBytes = 16 << 20
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive.") }
-        guard requestIdleTimeout > 0 else { throw ValidationError("--request-idle-timeout must be positive.") }
-        guard warmupBudget >= 0 else { throw ValidationError("--warmup-budget cannot be negative.") }
-        guard demandWindow > 0 else { throw ValidationError("--demand-window must be positive.") }
+        guard maxAnswerBytes > 0 else { throw ValidationError("--max-answer-bytes must be positive.") }
+        guard (maxConnections ?? 1) > 0 else { throw ValidationError("--max-connections must be positive.") }
+        for (name, value, minimum) in [
+            ("--request-idle-timeout", requestIdleTimeout, 0.001), ("--warmup-budget", warmupBudget, 0), ("--demand-window", demandWindow, 0.001),
+            ("--idle-timeout", idleTimeout, 0.001),
+        ] {
+            guard value >= minimum, value <= Self.longestDuration else {
+                throw ValidationError("\(name) must be \(minimum == 0 ? "0" : "more than 0") to \(Int(Self.longestDuration)) seconds; got \(value).")
+            }
+        }
     }
+
+    /// The longest any of the Hub's durations may be: a week.
+    static let longestDuration = 7.0 * 86_400
 
     func run() async throws {
         let logger = logging.makeLogger("porten.hub")
+        let openFiles = ProcessLimits.raiseOpenFiles()
         let data = try DataDirectory(dataDir)
-        let configuration = HubConfiguration(
+        var configuration = HubConfiguration(
             host: host, port: port, databasePath: data.databasePath, catalog: try catalog.map(Catalog.init(contentsOf:)) ?? .reference,
             adminToken: try data.adminToken(explicit: adminToken ?? environment("PORTEN_ADMIN_TOKEN")), maximumBodySize: maxBodyBytes,
             requestIdleTimeout: .seconds(requestIdleTimeout), warmupBudget: .seconds(warmupBudget), demandWindow: .seconds(demandWindow))
+        configuration.idleTimeout = .seconds(idleTimeout)
+        configuration.maximumConnections = maxConnections ?? ProcessLimits.defaultMaximumConnections(openFiles: openFiles)
+        configuration.maximumAnswerSize = maxAnswerBytes
+        logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in
             Console.write("PORTEN_BASE_URL=http://\(host):\(port)/v1")

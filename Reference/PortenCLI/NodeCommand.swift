@@ -10,9 +10,11 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(help: "Hub URL, e.g. http://127.0.0.1:8080 (env PORTEN_HUB_URL).")
     var hub: String?
-    @Option(help: "The node credential the operator issued (env PORTEN_NODE_CREDENTIAL).")
+    @Option(help: "The node credential the operator issued. Prefer PORTEN_NODE_CREDENTIAL or --credential-file: other users can read command lines in ps.")
     var credential: String?
-    @Option(help: "Engine: builtin, sim, openai or ollama (env PORTEN_ENGINE).")
+    @Option(help: "A file holding the node credential (env PORTEN_NODE_CREDENTIAL_FILE), e.g. one only the agent's user can read.")
+    var credentialFile: String?
+    @Option(help: "Engine: builtin, ollama, openai or sim (env PORTEN_ENGINE); default: ollama when one answers at PORTEN_ENGINE_URL or 127.0.0.1:11434, else builtin.")
     var engine: String?
     @Option(help: "openai: the upstream's base URL, e.g. http://127.0.0.1:8000/v1; ollama: default http://127.0.0.1:11434 (env PORTEN_ENGINE_URL).")
     var engineURL: String?
@@ -39,13 +41,15 @@ struct NodeCommand: AsyncParsableCommand {
 
     mutating func validate() throws {
         hub = hub ?? environment("PORTEN_HUB_URL")
-        credential = credential ?? environment("PORTEN_NODE_CREDENTIAL")
-        engine = engine ?? environment("PORTEN_ENGINE") ?? "sim"
+        credential = try credential ?? environment("PORTEN_NODE_CREDENTIAL") ?? Self.readCredential(credentialFile ?? environment("PORTEN_NODE_CREDENTIAL_FILE"))
         models = models ?? environment("PORTEN_ENGINE_MODELS")
+        engineURL = engineURL ?? environment("PORTEN_ENGINE_URL")
+        engine = engine ?? environment("PORTEN_ENGINE") ?? EngineChoice.automatic(ollamaURL: engineURL ?? OllamaEngine.defaultURL)
         guard let hub, !hub.isEmpty else { throw ValidationError("Missing --hub (or PORTEN_HUB_URL).") }
         do { _ = try NodeAgent.tunnelURL(forHub: hub) } catch { throw ValidationError("Invalid PORTEN_HUB_URL: \(error)") }
-        guard let credential, !credential.isEmpty else { throw ValidationError("Missing --credential (or PORTEN_NODE_CREDENTIAL).") }
-        engineURL = engineURL ?? environment("PORTEN_ENGINE_URL")
+        guard let credential, !credential.isEmpty else {
+            throw ValidationError("Missing the node credential: set PORTEN_NODE_CREDENTIAL, or pass --credential-file (or --credential).")
+        }
         engineAPIKey = engineAPIKey ?? environment("PORTEN_ENGINE_API_KEY")
         switch engine {
         case "sim":
@@ -60,7 +64,7 @@ struct NodeCommand: AsyncParsableCommand {
         default:
             throw ValidationError("PORTEN_ENGINE '\(engine ?? "")' is not an engine; supported: builtin, ollama, openai, sim.")
         }
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1.") }
+        guard (1...4096).contains(concurrency) else { throw ValidationError("--concurrency must be 1 to 4096.") }
         guard tokenDelayMs >= 0 else { throw ValidationError("--token-delay-ms cannot be negative.") }
         vramBudgetMb = try vramBudgetMb ?? megabytes("PORTEN_VRAM_BUDGET_MB")
         autoDownloadMb = try autoDownloadMb ?? megabytes("PORTEN_AUTO_DOWNLOAD_MB")
@@ -68,6 +72,13 @@ struct NodeCommand: AsyncParsableCommand {
         guard (autoDownloadMb ?? 1) > 0 else { throw ValidationError("--auto-download-mb (PORTEN_AUTO_DOWNLOAD_MB) must be positive.") }
         guard healthInterval > 0 else { throw ValidationError("--health-interval must be positive.") }
         guard simDownloadMbps > 0, simLoadMbps > 0 else { throw ValidationError("--sim-download-mbps and --sim-load-mbps must be positive.") }
+    }
+
+    /// The credential stored in `path` (surrounding whitespace dropped); nil without a path.
+    private static func readCredential(_ path: String?) throws -> String? {
+        guard let path else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("Cannot read the credential file \(path).") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A fixed engine's settings: an http(s) upstream URL and the models to offer.

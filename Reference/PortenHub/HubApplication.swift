@@ -24,8 +24,12 @@ public enum HubApplication {
             router: router,
             server: .http1WebSocketUpgrade(
                 webSocketRouter: webSocketRouter,
-                configuration: .init(ws: .init(maxFrameSize: 64 << 20, autoPing: .enabled(timePeriod: .seconds(15))))),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "porten-hub"),
+                configuration: .init(
+                    http1: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1)))),
+                    ws: .init(maxFrameSize: 64 << 20, autoPing: .enabled(timePeriod: .seconds(15))))),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "porten-hub",
+                availableConnectionsDelegate: .maximum(configuration.maximumConnections, logger: logger)),
             services: [
                 usage,
                 RequestWatchdog(

@@ -18,6 +18,15 @@ public struct HubConfiguration: Sendable {
     /// The demand window: demand counts requests within it, and a provisioned model idle for a
     /// whole window is unloaded.
     public var demandWindow: Duration
+    /// The most answer a node may send for one request (bytes of text, reasoning, tool calls and
+    /// vectors); past it the request fails with `502 node_error` and is cancelled on the node.
+    public var maximumAnswerSize: Int = 16 << 20
+    /// Connection hygiene (docs/hardening.md): a connection that sends nothing for this long —
+    /// before its request head is complete, between body parts, or idle between requests — is
+    /// closed. (A request being answered is not idle; its node has `requestIdleTimeout`.)
+    public var idleTimeout: Duration = .seconds(30)
+    /// Connections the Hub holds at once; past it, it stops accepting until one closes.
+    public var maximumConnections: Int = 4096
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String? = nil, catalog: Catalog = .reference, adminToken: String,

@@ -9,6 +9,8 @@ public struct HubServices: Sendable {
     public let usage: UsageRecorder
     public let rateLimiter: RateLimiter
     public let logger: Logger
+    /// Every open tunnel socket, said hello or not.
+    let tunnelSockets = TunnelSockets()
 
     public init(
         configuration: HubConfiguration, store: HubStore, catalog: Catalog, registry: NodeRegistry, usage: UsageRecorder,
@@ -24,4 +26,16 @@ public struct HubServices: Sendable {
     }
 
     var authenticator: KeyAuthenticator { KeyAuthenticator(store: store) }
+
+    /// Takes node `id` out of the fleet after its record changed (revoked, account disabled,
+    /// region or trust class changed): every socket it has open is closed, including ones that
+    /// have not said hello yet, and requests waiting on it fail. A node that may still connect
+    /// comes back under its new record.
+    func disconnectNode(_ id: String, reason: String) async {
+        await tunnelSockets.closeAll(nodeID: id, reason: reason)
+        if let connection = await registry.disconnect(nodeID: id) {
+            connection.markClosed()
+            await connection.disconnect(reason: reason)
+        }
+    }
 }

@@ -74,7 +74,7 @@ def test_the_fail_closed_walkthrough(dev, tmp_path):
 
     account = next(a["id"] for a in admin("accounts", "list")["data"] if a["name"] == "dev")
     node = admin("nodes", "add", "--account", account, "--name", "my-eu-box", "--region", "eu", "--trust-class", "trusted")
-    box = Process([PORTEN_BIN, "node", "--hub", env["PORTEN_HUB_URL"], "--credential", node["credential"]], str(tmp_path / "box.log")).start()
+    box = Process([PORTEN_BIN, "node", "--hub", env["PORTEN_HUB_URL"], "--credential", node["credential"], "--engine", "sim"], str(tmp_path / "box.log")).start()
     try:
         key = admin("keys", "create", "--account", account, "--name", "sovereign", "--regions", "eu", "--own-nodes-only")
         assert key["allowed_regions"] == ["eu"] and key["own_nodes_only"] is True

@@ -180,6 +180,6 @@ def test_misconfigured_openai_engine_fails_at_start_naming_the_variable():
     result = subprocess.run([PORTEN_BIN, "node", "--hub", "http://127.0.0.1:1", "--credential", "pnode-x", "--engine", "openai"],
                             capture_output=True, text=True, env={**env, "PORTEN_ENGINE_URL": "http://127.0.0.1:9/v1"}, timeout=10)
     assert result.returncode != 0 and "PORTEN_ENGINE_MODELS" in result.stderr
-    result = subprocess.run([PORTEN_BIN, "node", "--hub", "http://127.0.0.1:1", "--credential", "pnode-x"],
+    result = subprocess.run([PORTEN_BIN, "node", "--hub", "http://127.0.0.1:1", "--credential", "pnode-x", "--engine", "sim"],
                             capture_output=True, text=True, env={**env, "PORTEN_VRAM_BUDGET_MB": "lots"}, timeout=10)
     assert result.returncode != 0 and "PORTEN_VRAM_BUDGET_MB" in result.stderr

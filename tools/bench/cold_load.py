@@ -53,7 +53,7 @@ def main():
             account = admin.post("/accounts", json={"name": "bench"}).json()["id"]
             key = admin.post("/keys", json={"account_id": account, "name": "bench"}).json()["key"]
             created = admin.post("/nodes", json={"account_id": account, "name": "sim", "region": "eu", "trust_class": "verified"}).json()
-            node = subprocess.Popen([args.binary, "node", "--hub", url, "--credential", created["credential"], "--models", "",
+            node = subprocess.Popen([args.binary, "node", "--hub", url, "--credential", created["credential"], "--engine", "sim", "--models", "",
                                      "--vram-budget-mb", str(100 * args.models + 100), "--sim-download-mbps", "1000",
                                      "--sim-load-mbps", "1000", "--log-level", "warning"], stdout=subprocess.DEVNULL)
             wait_for(lambda: any(n["connected"] for n in admin.get("/nodes").json()["data"]), "the node")

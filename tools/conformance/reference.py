@@ -86,8 +86,8 @@ def main():
     with tempfile.TemporaryDirectory() as data:
         fleet = Fleet(data, "hub")
         try:
-            fleet.node(name="fixed")
-            fleet.node("--models", "", "--vram-budget-mb", "16000", "--sim-download-mbps", "5", name="provisionable")
+            fleet.node("--engine", "sim", name="fixed")
+            fleet.node("--engine", "sim", "--models", "", "--vram-budget-mb", "16000", "--sim-download-mbps", "5", name="provisionable")
             fleet.wait_connected()
             command = [SUITE, *args, "--base-url", fleet.url + "/v1", "--api-key", fleet.key, "--admin-token", fleet.token,
                        "--goldens", os.path.join(ROOT, "Golden")]

@@ -40,7 +40,7 @@ struct AdminController: Sendable {
     func createAccount(_ request: Request, context: HubRequestContext) async throws -> Response {
         try authorize(request)
         let fields = try await body(request)
-        let account = try services.store.createAccount(name: try fields.requiredString("name"))
+        let account = try services.store.createAccount(name: try Self.name(fields, default: nil))
         return JSONResponse.make(AdminViews.AccountView(account), status: .created)
     }
 
@@ -54,7 +54,7 @@ struct AdminController: Sendable {
         let id = try context.parameters.require("id")
         guard try services.store.disableAccount(id: id) else { throw notFound("account", id) }
         for node in try services.store.nodes() where node.accountID == id {
-            await services.registry.connection(nodeID: node.id)?.disconnect(reason: "account disabled")
+            await services.disconnectNode(node.id, reason: "account disabled")
         }
         return JSONResponse.make(["id": JSONValue.string(id), "disabled": true])
     }
@@ -67,7 +67,7 @@ struct AdminController: Sendable {
         let accountID = try fields.requiredString("account_id")
         do {
             let (key, token) = try services.store.createKey(
-                accountID: accountID, name: try fields.string("name") ?? "default", policy: try KeyPolicyFields.parse(fields, base: .unrestricted))
+                accountID: accountID, name: try Self.name(fields, default: "default"), policy: try KeyPolicyFields.parse(fields, base: .unrestricted))
             return JSONResponse.make(AdminViews.KeyView(key, plain: token.plain), status: .created)
         } catch StoreError.notFound {
             throw notFound("account", accountID, param: "account_id")
@@ -111,7 +111,7 @@ struct AdminController: Sendable {
         let trustClass = try fields.oneOf("trust_class", TrustClass.allCases.map(\.rawValue)) ?? "community"
         do {
             let (node, credential) = try services.store.createNode(
-                accountID: accountID, name: try fields.string("name") ?? "node", region: region, trustClass: trustClass)
+                accountID: accountID, name: try Self.name(fields, default: "node"), region: region, trustClass: trustClass)
             return JSONResponse.make(AdminViews.NodeView(node, credential: credential.plain), status: .created)
         } catch StoreError.notFound {
             throw notFound("account", accountID, param: "account_id")
@@ -145,12 +145,24 @@ struct AdminController: Sendable {
         } catch StoreError.notFound {
             throw notFound("node", id)
         }
-        if let connection = await services.registry.connection(nodeID: id) {
-            await services.registry.unregister(connection)
-            connection.markClosed()
-            await connection.disconnect(reason: "attributes changed by the operator")
-        }
+        await services.disconnectNode(id, reason: "attributes changed by the operator")
         return JSONResponse.make(AdminViews.NodeView(node))
+    }
+
+    /// The longest name of an account, key or node.
+    static let maximumNameLength = 200
+
+    /// The `name` field: 1…200 characters without control characters (a NUL would be cut off by
+    /// the database, a newline would forge lines in logs); `fallback` when absent, required without one.
+    static func name(_ fields: RequestFields, default fallback: String?) throws(APIError) -> String {
+        guard let name = try fields.string("name") ?? fallback else { throw fields.missing("name") }
+        guard (1...maximumNameLength).contains(name.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw .invalidRequest(
+                "Invalid 'name': use 1 to \(maximumNameLength) characters without control characters (got \(name.count) characters).",
+                param: "name")
+        }
+        return name
     }
 
     /// Regions are short codes: lowercase letters, digits and '-' (`eu`, `us`, `eu-de`).
@@ -164,7 +176,7 @@ struct AdminController: Sendable {
         try authorize(request)
         let id = try context.parameters.require("id")
         guard try services.store.revokeNode(id: id) else { throw notFound("live node", id) }
-        await services.registry.connection(nodeID: id)?.disconnect(reason: "node revoked")
+        await services.disconnectNode(id, reason: "node revoked")
         return JSONResponse.make(["id": JSONValue.string(id), "revoked": true])
     }
 

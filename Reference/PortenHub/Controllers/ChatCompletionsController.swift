@@ -30,7 +30,7 @@ struct ChatCompletionsController: Sendable {
                     meter: meter, headers: headers)
             }
             let completion = try await collect(dispatch, id: id, created: created, model: model.id, meter: &meter)
-            meter.finish(status: 200, usage: completion.usage)
+            await meter.commit(usage: completion.usage)
             return JSONResponse.make(completion, headers: headers)
         } catch {
             meter.finish(status: error.status, usage: nil)
@@ -101,6 +101,7 @@ struct ChatCompletionsController: Sendable {
             var meter = meter
             var status = 200
             var usage: Usage?
+            var committed = false
             var roleWritten = false
             do {
                 streaming: while true {
@@ -122,6 +123,9 @@ struct ChatCompletionsController: Sendable {
                         usage = finalUsage
                         var frames = (roleWritten ? "" : encoder.roleFrame(before: nil)) + encoder.finishFrame(reason: finishReason ?? "stop")
                         if includeUsage { frames += encoder.usageFrame(finalUsage) }
+                        // The row is durable before the client sees the answer end.
+                        await meter.commit(usage: finalUsage)
+                        committed = true
                         try await writer.write(ByteBuffer(string: frames))
                         break streaming
                     case .embeddings?:
@@ -137,7 +141,7 @@ struct ChatCompletionsController: Sendable {
                 status = 499  // the client went away; the node is told to stop below
             }
             await dispatch.close()
-            meter.finish(status: status, usage: usage)
+            if !committed { meter.finish(status: status, usage: usage) }
         }
         return Response(status: .ok, headers: headers, body: body)
     }

@@ -24,11 +24,15 @@ struct EmbeddingsController: Sendable {
             guard vectors.count == embedding.inputs.count else {
                 throw APIError.nodeError("The node returned \(vectors.count) embeddings for \(embedding.inputs.count) inputs.")
             }
+            let widths = Set(vectors.map(\.count))
+            guard widths.count == 1, let width = widths.first, width > 0 else {
+                throw APIError.nodeError("The node returned embeddings of widths \(widths.sorted().prefix(4)); one width above 0 was expected.")
+            }
             let data = vectors.enumerated().map { index, vector in
                 EmbeddingResponse.Embedding(
                     index: index, embedding: embedding.encodingFormat == .base64 ? .base64(of: vector) : .float(vector))
             }
-            meter.finish(status: 200, usage: usage)
+            await meter.commit(usage: usage)
             return JSONResponse.make(
                 EmbeddingResponse(data: data, model: model.id, usage: .init(promptTokens: usage.promptTokens)), headers: headers)
         } catch {

@@ -22,7 +22,9 @@ struct TunnelController: Sendable {
             guard let credential = context.request.headers.bearerToken, let node = try services.store.authenticateNode(credential) else {
                 return
             }
-            try await serve(node: node, inbound: inbound, outbound: outbound, logger: context.logger)
+            let ticket = services.tunnelSockets.add(nodeID: node.id, outbound: outbound)
+            defer { services.tunnelSockets.remove(ticket) }
+            try await serve(credential: credential, ticket: ticket, inbound: inbound, outbound: outbound, logger: context.logger)
         }
     }
 
@@ -50,13 +52,18 @@ struct TunnelController: Sendable {
         try? await outbound.close(.policyViolation, reason: "no hello within \(timeout)")
     }
 
-    private func serve(node: NodeRecord, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+    /// Runs one tunnel. The credential is checked again when the hello arrives, and the node's
+    /// record (region, trust class, account) read then: a socket that upgraded before the node was
+    /// revoked, its account disabled or its attributes changed is closed, never welcomed.
+    private func serve(
+        credential: String, ticket: TunnelSockets.Ticket, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger
+    ) async throws {
         var logger = logger
-        logger[metadataKey: "node"] = .string(node.id)
+        logger[metadataKey: "node"] = .string(ticket.nodeID)
         var messages = inbound.messages(maxSize: 64 << 20).makeAsyncIterator()
         let first = try await Self.firstFrame(of: &messages, within: services.configuration.helloTimeout, closing: outbound)
-        guard case .text(let text)? = first, case .hello(let hello) = try? TunnelMessage(text: text) else {
-            logger.warning("node did not start with a hello")
+        guard case .text(let text)? = first, case .hello(let hello) = try? TunnelMessage.fromNode(text: text) else {
+            logger.warning("node did not start with a valid hello")
             try await outbound.close(.protocolError, reason: "expected hello")
             return
         }
@@ -64,32 +71,51 @@ struct TunnelController: Sendable {
             try await outbound.close(.policyViolation, reason: "unsupported protocol \(hello.protocol); this hub speaks \(TunnelMessage.protocolVersion)")
             return
         }
+        guard let node = try services.store.authenticateNode(credential), node.id == ticket.nodeID, !services.tunnelSockets.isStale(ticket) else {
+            logger.warning("node credential revoked or node changed before its hello")
+            try await outbound.close(.policyViolation, reason: "node revoked or changed; reconnect")
+            return
+        }
         let accepted = Set(hello.models.filter { $0.state == .ready && services.catalog.offered($0.id) != nil }.map(\.id))
         let ignored = hello.models.map(\.id).filter { services.catalog.offered($0) == nil }
-        if !ignored.isEmpty { logger.info("ignoring models the catalog does not offer: \(ignored)") }
-        let connection = NodeConnection(node: node, hello: hello, outbound: outbound)
+        if !ignored.isEmpty { logger.info("ignoring models the catalog does not offer: \(ignored.prefix(20))") }
+        let connection = NodeConnection(
+            node: node, hello: hello, outbound: outbound, maximumAnswerBytes: services.configuration.maximumAnswerSize)
         try await connection.send(
             .welcome(.init(nodeID: node.id, region: node.region, trustClass: node.trustClass, acceptedModels: accepted.sorted())))
         if let previous = await services.registry.register(connection) {
             previous.markClosed()
             await previous.disconnect(reason: "replaced by a newer connection")
         }
+        // A revocation between the check above and the registration: undo it.
+        guard !services.tunnelSockets.isStale(ticket) else {
+            await services.registry.unregister(connection)
+            connection.markClosed()
+            try await outbound.close(.policyViolation, reason: "node revoked or changed; reconnect")
+            return
+        }
         try? services.store.markNodeSeen(id: node.id)
-        logger.info("node connected", metadata: ["engine": .string(hello.engine), "models": .string(accepted.sorted().joined(separator: ","))])
+        logger.info("node connected", metadata: ["engine": .string(String(hello.engine.prefix(64))), "models": .string(accepted.sorted().joined(separator: ","))])
         defer { logger.info("node disconnected") }
         do {
             while let message = try await messages.next() {
                 guard case .text(let text) = message else { continue }
-                guard let frame = try? TunnelMessage(text: text) else {
-                    logger.warning("ignoring undecodable frame")
+                let frame: TunnelMessage
+                do {
+                    frame = try TunnelMessage.fromNode(text: text)
+                } catch {
+                    logger.warning("refusing a frame: \(error)")
+                    if let id = error.requestID { await connection.fail(id, with: .nodeError("The node sent an invalid answer: \(error).")) }
                     continue
                 }
                 switch frame {
                 case .progress, .loaded, .unloaded, .loadFailed:
                     if case .loadFailed(let failure) = frame { logger.warning("load of \(failure.model) failed: \(failure.message)") }
                     await services.registry.apply(frame, from: connection)
+                case .hello:
+                    logger.warning("ignoring a second hello")
                 default:
-                    connection.deliver(frame)
+                    await connection.deliver(frame)
                 }
             }
         } catch {

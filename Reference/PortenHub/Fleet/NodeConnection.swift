@@ -19,16 +19,23 @@ public final class NodeConnection: Sendable {
         var closed = false
     }
 
-    /// A request waiting on the node, and when the node last said something about it.
+    /// A request waiting on the node, when the node last said something about it, and how many
+    /// bytes of answer it has sent so far.
     private struct Pending {
         var continuation: EventStream.Continuation
         var lastActivity: ContinuousClock.Instant
+        var answerBytes = 0
     }
 
-    init(node: NodeRecord, hello: TunnelMessage.Hello, outbound: WebSocketOutboundWriter) {
+    /// The most answer one request may carry (text, reasoning, tool calls, vectors); a node that
+    /// sends more has the request failed and cancelled, so the Hub never buffers without bound.
+    let maximumAnswerBytes: Int
+
+    init(node: NodeRecord, hello: TunnelMessage.Hello, outbound: WebSocketOutboundWriter, maximumAnswerBytes: Int = 16 << 20) {
         self.node = node
         self.hello = hello
         self.outbound = outbound
+        self.maximumAnswerBytes = maximumAnswerBytes
     }
 
     /// Sends `infer` and returns the stream of the node's answer.
@@ -50,12 +57,12 @@ public final class NodeConnection: Sendable {
     }
 
     /// Routes one frame from the node to its request; frames of unknown ids (already cancelled) are dropped.
-    func deliver(_ message: TunnelMessage) {
+    func deliver(_ message: TunnelMessage) async {
         switch message {
         case .delta(let delta):
-            yield(delta.id, .delta(delta))
+            await yield(delta.id, .delta(delta), bytes: delta.answerBytes)
         case .embeddings(let embeddings):
-            yield(embeddings.id, .embeddings(embeddings.vectors))
+            await yield(embeddings.id, .embeddings(embeddings.vectors), bytes: embeddings.vectors.reduce(0) { $0 + 4 * $1.count })
         case .end(let end):
             let continuation = state.withLock { $0.pending.removeValue(forKey: end.id)?.continuation }
             continuation?.yield(.end(finishReason: end.finishReason, usage: end.usage))
@@ -65,6 +72,12 @@ public final class NodeConnection: Sendable {
         default:
             break
         }
+    }
+
+    /// Fails request `id` with `error` and stops it on the node (the node sent something invalid for it).
+    func fail(_ id: String, with error: APIError) async {
+        guard finish(id, throwing: error) else { return }
+        await sendCancel(id)
     }
 
     /// Stops request `id` on the node if it is still running.
@@ -113,16 +126,41 @@ public final class NodeConnection: Sendable {
         try? await send(.cancel(.init(id: id)))
     }
 
-    private func yield(_ id: String, _ event: NodeEvent, now: ContinuousClock.Instant = .now) {
-        let continuation = state.withLock { state -> EventStream.Continuation? in
-            state.pending[id]?.lastActivity = now
-            return state.pending[id]?.continuation
+    private func yield(_ id: String, _ event: NodeEvent, bytes: Int, now: ContinuousClock.Instant = .now) async {
+        let limit = maximumAnswerBytes
+        let (continuation, overLimit) = state.withLock { state -> (EventStream.Continuation?, Bool) in
+            guard var pending = state.pending[id] else { return (nil, false) }
+            pending.lastActivity = now
+            pending.answerBytes += bytes
+            guard pending.answerBytes <= limit else {
+                state.pending[id] = nil
+                return (pending.continuation, true)
+            }
+            state.pending[id] = pending
+            return (pending.continuation, false)
         }
-        continuation?.yield(event)
+        guard overLimit else {
+            continuation?.yield(event)
+            return
+        }
+        continuation?.finish(throwing: APIError.nodeError("The node's answer exceeded the Hub's limit of \(limit) bytes per request; it was stopped."))
+        await sendCancel(id)
     }
 
-    private func finish(_ id: String, throwing error: APIError) {
+    /// Ends request `id` with `error`; false when it had already ended.
+    @discardableResult
+    private func finish(_ id: String, throwing error: APIError) -> Bool {
         let continuation = state.withLock { $0.pending.removeValue(forKey: id)?.continuation }
         continuation?.finish(throwing: error)
+        return continuation != nil
+    }
+}
+
+extension TunnelMessage.Delta {
+    /// The bytes of answer this piece carries.
+    var answerBytes: Int {
+        (content?.utf8.count ?? 0) + (reasoningContent?.utf8.count ?? 0) + (toolCall.map { call in
+            (call.id?.utf8.count ?? 0) + (call.name?.utf8.count ?? 0) + (call.arguments?.utf8.count ?? 0)
+        } ?? 0)
     }
 }

@@ -10,6 +10,9 @@ public actor NodeRegistry {
         var node: FleetNode
         /// Loads under way on the node, by model.
         var loads: [String: LoadProgress] = [:]
+        /// The catalog models the node's hello listed: a fixed node may announce only these as
+        /// `loaded`; any other model becomes ready only through a load the Hub asked for.
+        var declared: Set<String> = []
     }
 
     /// What a request should do next.
@@ -58,7 +61,7 @@ public actor NodeRegistry {
         }
         node.onDisk = Set(offered.filter { $0.state == .onDisk }.map(\.id))
         let previous = entries[connection.node.id]
-        entries[connection.node.id] = Entry(connection: connection, node: node)
+        entries[connection.node.id] = Entry(connection: connection, node: node, declared: Set(offered.map(\.id)))
         if let previous { abandonLoads(of: previous) }
         return previous?.connection
     }
@@ -69,6 +72,14 @@ public actor NodeRegistry {
         guard let entry = entries[connection.node.id], entry.connection === connection else { return }
         entries[connection.node.id] = nil
         abandonLoads(of: entry)
+    }
+
+    /// Removes node `nodeID` whatever connection it has (revoked, account disabled, attributes
+    /// changed); returns that connection for the caller to close.
+    func disconnect(nodeID: String) -> NodeConnection? {
+        guard let entry = entries.removeValue(forKey: nodeID) else { return nil }
+        abandonLoads(of: entry)
+        return entry.connection
     }
 
     private func abandonLoads(of entry: Entry) {
@@ -139,7 +150,13 @@ public actor NodeRegistry {
         case .progress(let progress):
             entries[nodeID]!.loads[progress.model]?.update(progress, now: time)
         case .loaded(let loaded):
-            guard catalog.offered(loaded.model) != nil else { return }
+            // Only a load the Hub asked for, or a model a fixed node declared in its hello: a node
+            // cannot draw a model's traffic by announcing it.
+            let entry = entries[nodeID]!
+            guard catalog.offered(loaded.model) != nil,
+                entry.loads[loaded.model] != nil || entry.node.models[loaded.model] != nil
+                    || (!entry.node.provisionable && entry.declared.contains(loaded.model))
+            else { return }
             entries[nodeID]!.loads[loaded.model] = nil
             entries[nodeID]!.node.models[loaded.model] = HostedModel(
                 vramMB: vram(of: loaded.model), ready: true, inFlight: entries[nodeID]!.node.models[loaded.model]?.inFlight ?? 0,

@@ -29,15 +29,26 @@ struct UsageMeter: Sendable {
         if firstToken == nil { firstToken = .now }
     }
 
+    /// Writes the row of a request that ended without an answer worth waiting for (an error, a
+    /// client that left); returns at once.
     func finish(status: Int, usage: Usage?) {
         if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
-        recorder.record(
+        recorder.record(row(status: status, usage: usage))
+    }
+
+    /// Writes the row of an answer about to be acknowledged, and returns once it is durable.
+    func commit(usage: Usage?) async {
+        if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
+        await recorder.commit(row(status: 200, usage: usage))
+    }
+
+    private func row(status: Int, usage: Usage?) -> UsageRecord {
             UsageRecord(
                 time: startedAt, requestID: requestID, keyID: key.keyID, accountID: key.accountID, nodeID: node?.id,
                 region: node?.region, model: model, endpoint: endpoint, promptTokens: usage?.promptTokens ?? 0,
                 completionTokens: usage?.completionTokens ?? 0, status: status, latencyMS: Self.milliseconds(.now - started),
                 timeToFirstTokenMS: firstToken.map { Self.milliseconds($0 - started) }, user: user,
-                metadata: metadata.isEmpty ? nil : JSONText.compact(.object(metadata.mapValues(JSONValue.string)))))
+                metadata: metadata.isEmpty ? nil : JSONText.compact(.object(metadata.mapValues(JSONValue.string))))
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

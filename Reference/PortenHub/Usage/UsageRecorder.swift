@@ -2,12 +2,21 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Writes usage rows off the request path: requests hand rows over without waiting, and a
-/// background service inserts them in batches (flushing what is left on shutdown).
+/// Writes usage rows in batches off the request path (group commit). A request that succeeded
+/// awaits ``commit(_:)``, which returns once its row is in the database, before the client gets
+/// the end of its answer: an answer the client received is never missing from the meter, even if
+/// the Hub is killed right after. Other rows are handed over with ``record(_:)`` without waiting.
 public final class UsageRecorder: Service {
+    private struct Queue {
+        var rows: [UsageRecord] = []
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// After shutdown the background loop is gone: rows are written by whoever hands them over.
+        var stopped = false
+    }
+
     private let store: HubStore
     private let logger: Logger
-    private let buffer = Mutex<[UsageRecord]>([])
+    private let queue = Mutex(Queue())
     private let signals: AsyncStream<Void>
     private let signal: AsyncStream<Void>.Continuation
 
@@ -19,8 +28,23 @@ public final class UsageRecorder: Service {
 
     /// Queues one row; returns at once.
     public func record(_ record: UsageRecord) {
-        buffer.withLock { $0.append(record) }
-        signal.yield()
+        let stopped = queue.withLock { queue in
+            queue.rows.append(record)
+            return queue.stopped
+        }
+        if stopped { flush() } else { signal.yield() }
+    }
+
+    /// Queues one row and returns once it is written (with the other rows of its batch).
+    public func commit(_ record: UsageRecord) async {
+        await withCheckedContinuation { continuation in
+            let stopped = queue.withLock { queue in
+                queue.rows.append(record)
+                queue.waiters.append(continuation)
+                return queue.stopped
+            }
+            if stopped { flush() } else { signal.yield() }
+        }
     }
 
     public func run() async throws {
@@ -29,20 +53,26 @@ public final class UsageRecorder: Service {
         } onGracefulShutdown: {
             self.signal.finish()
         }
+        queue.withLock { $0.stopped = true }
         flush()
     }
 
-    /// Inserts every queued row now.
+    /// Inserts every queued row now, then releases the requests waiting on them.
     public func flush() {
-        let batch = buffer.withLock { rows in
-            defer { rows.removeAll() }
-            return rows
+        let (batch, waiters) = queue.withLock { queue in
+            defer {
+                queue.rows.removeAll()
+                queue.waiters.removeAll()
+            }
+            return (queue.rows, queue.waiters)
         }
-        guard !batch.isEmpty else { return }
-        do {
-            try store.insertUsage(batch)
-        } catch {
-            logger.error("could not record \(batch.count) usage rows: \(error)")
+        if !batch.isEmpty {
+            do {
+                try store.insertUsage(batch)
+            } catch {
+                logger.error("could not record \(batch.count) usage rows: \(error)")
+            }
         }
+        for waiter in waiters { waiter.resume() }
     }
 }

@@ -4,7 +4,7 @@ import OpenAIWire
 /// `message.content`, `message.thinking` as reasoning, `message.tool_calls` (whole calls, with
 /// arguments as an object) as tool-call pieces; the last line's `done_reason` and counts end it.
 struct OllamaStreamReader {
-    private var buffer: [UInt8] = []
+    private var lines = LineBuffer()
     private(set) var isDone = false
     private var finishReason = "stop"
     private var usage = Usage(promptTokens: 0, completionTokens: 0)
@@ -17,11 +17,8 @@ struct OllamaStreamReader {
     var outcome: ChatOutcome { ChatOutcome(finishReason: calls > 0 ? "tool_calls" : finishReason, usage: usage) }
 
     mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [ChatEvent] {
-        buffer.append(contentsOf: bytes)
         var events: [ChatEvent] = []
-        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")), !isDone {
-            let line = Array(buffer[..<newline])
-            buffer.removeSubrange(...newline)
+        for line in lines.feed(bytes) where !isDone {
             guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) else { continue }
             let object: JSONValue
             do {

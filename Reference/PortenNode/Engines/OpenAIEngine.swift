@@ -5,8 +5,8 @@ import NodeProtocol
 import OpenAIWire
 
 /// The `openai` engine: a fixed set of models behind an OpenAI-compatible endpoint (an exo
-/// cluster, vLLM, a hand-run llama-server). Requests go upstream as the client sent them (always
-/// streamed, with usage), answers stream back, an upstream `reasoning` field is normalised to
+/// cluster, vLLM, a hand-run llama-server). Requests go upstream with the fields the Hub validated
+/// (``ForwardedFields``; always streamed, with usage), answers stream back, an upstream `reasoning` field is normalised to
 /// `reasoning_content`, and upstream errors become OpenAI-shaped errors. Never provisioned.
 public struct OpenAIEngine: InferenceEngine {
     public let name = "openai"
@@ -39,7 +39,7 @@ public struct OpenAIEngine: InferenceEngine {
     public func chat(_ request: ChatCompletionRequest, capabilities: [String], emit: @Sendable (ChatEvent) async throws -> Void) async throws
         -> ChatOutcome
     {
-        guard case .object(var body) = request.body else { throw APIError.invalidRequest("The request body must be an object.") }
+        guard case .object(var body) = ForwardedFields.chat(request.body) else { throw APIError.invalidRequest("The request body must be an object.") }
         body["stream"] = .bool(true)
         body["stream_options"] = .object(["include_usage": .bool(true)])
         let response = try await upstream.send("POST", "/chat/completions", body: .object(body), timeout: .seconds(3600))
@@ -52,7 +52,7 @@ public struct OpenAIEngine: InferenceEngine {
     }
 
     public func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage) {
-        guard case .object(var body) = request.body else { throw APIError.invalidRequest("The request body must be an object.") }
+        guard case .object(var body) = ForwardedFields.embeddings(request.body) else { throw APIError.invalidRequest("The request body must be an object.") }
         body["encoding_format"] = .string("float")
         let json = try await upstream.json("POST", "/embeddings", body: .object(body), timeout: .seconds(600))
         let items = (json["data"]?.arrayValue ?? []).sorted { ($0["index"]?.intValue ?? 0) < ($1["index"]?.intValue ?? 0) }

@@ -10,35 +10,67 @@ public enum SimJSON {
     /// array → `minItems` items (at least one unless `maxItems` is 0); string → `text` cut to
     /// `maxLength`; integer and number → `number` within `minimum`…`maximum`; boolean → true;
     /// null → null. No schema, or nothing to go by → `text`.
+    ///
+    /// The work is bounded whatever the schema says: at most ``maximumValues`` values in all
+    /// (arrays get fewer items once they are spent), nesting deeper than ``maximumDepth`` gives
+    /// `null`, and out-of-range bounds (negative lengths, `1e300`) are clamped.
     public static func instance(of schema: JSONValue?, text: String, number: Int) -> JSONValue {
+        var budget = maximumValues
+        return instance(of: schema, text: text, number: number, depth: 0, budget: &budget)
+    }
+
+    /// Values one instance may have in all.
+    public static let maximumValues = 10_000
+    /// Deepest nesting of an instance.
+    public static let maximumDepth = 64
+
+    private static func instance(of schema: JSONValue?, text: String, number: Int, depth: Int, budget: inout Int) -> JSONValue {
+        budget -= 1
+        guard depth < maximumDepth, budget >= 0 else { return .null }
         guard case .object(let rule)? = schema else { return .string(text) }
         if let constant = rule["const"] { return constant }
         if case .array(let options)? = rule["enum"], let first = options.first { return first }
         for combinator in ["anyOf", "oneOf", "allOf"] {
             if case .array(let branches)? = rule[combinator], let first = branches.first {
-                return instance(of: first, text: text, number: number)
+                return instance(of: first, text: text, number: number, depth: depth + 1, budget: &budget)
             }
         }
         switch type(of: rule) {
         case "object":
             guard case .object(let properties)? = rule["properties"] else { return .object([:]) }
-            return .object(properties.mapValues { instance(of: $0, text: text, number: number) })
+            var object: [String: JSONValue] = [:]
+            for (key, property) in properties.sorted(by: { $0.key < $1.key }) where budget > 0 {
+                object[key] = instance(of: property, text: text, number: number, depth: depth + 1, budget: &budget)
+            }
+            return .object(object)
         case "array":
-            let minimum = rule["minItems"]?.intValue ?? 1
-            let count = min(max(minimum, 1), rule["maxItems"]?.intValue ?? Int.max)
-            return .array(Array(repeating: instance(of: rule["items"], text: text, number: number), count: count))
+            let maximum = max(0, rule["maxItems"]?.intValue ?? Int.max)
+            let wanted = min(max(rule["minItems"]?.intValue ?? 1, 1), maximum)
+            var items: [JSONValue] = []
+            while items.count < wanted, budget > 0 {
+                items.append(instance(of: rule["items"], text: text, number: number, depth: depth + 1, budget: &budget))
+            }
+            return .array(items)
         case "string":
             guard let limit = rule["maxLength"]?.intValue, text.count > limit else { return .string(text) }
-            return .string(String(text.prefix(limit)))
+            return .string(String(text.prefix(max(0, limit))))
         case "integer", "number":
             var value = number
-            if let minimum = rule["minimum"]?.doubleValue { value = max(value, Int(minimum.rounded(.up))) }
-            if let maximum = rule["maximum"]?.doubleValue { value = min(value, Int(maximum.rounded(.down))) }
+            if let minimum = rule["minimum"]?.doubleValue { value = max(value, Self.integer(minimum.rounded(.up))) }
+            if let maximum = rule["maximum"]?.doubleValue { value = min(value, Self.integer(maximum.rounded(.down))) }
             return .int(value)
         case "boolean": return .bool(true)
         case "null": return .null
         default: return .string(text)
         }
+    }
+
+    /// `value` as an integer, clamped to what one can hold (a bound of `1e300` is a huge bound, not a trap).
+    private static func integer(_ value: Double) -> Int {
+        guard !value.isNaN else { return 0 }
+        guard value > -9.0e18 else { return -9_000_000_000_000_000_000 }
+        guard value < 9.0e18 else { return 9_000_000_000_000_000_000 }
+        return Int(value)
     }
 
     /// The schema's type: `type`, the first non-null entry of a `type` list, or `object` when it

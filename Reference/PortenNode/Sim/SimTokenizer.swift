@@ -6,33 +6,32 @@
 ///
 ///     "Hello, world!" → ["Hello", ",", " world", "!"]
 public enum SimTokenizer {
+    /// Linear in the text: whether the piece being built is only whitespace is tracked, not re-read.
     public static func tokens(_ text: String) -> [String] {
         var tokens: [String] = []
         var current = ""
+        /// `current` holds something besides leading whitespace.
+        var hasBody = false
         var inWord = false
+        func flush() {
+            tokens.append(current)
+            current = ""
+            hasBody = false
+        }
         for character in text {
             if character.isWhitespace {
-                if !current.isEmpty, !current.allSatisfy(\.isWhitespace) {
-                    tokens.append(current)
-                    current = ""
-                }
+                if hasBody { flush() }
                 current.append(character)
                 inWord = false
             } else if character.isLetter || character.isNumber {
-                if !current.isEmpty, !current.allSatisfy(\.isWhitespace), !inWord {
-                    tokens.append(current)
-                    current = ""
-                }
+                if hasBody, !inWord { flush() }
                 current.append(character)
+                hasBody = true
                 inWord = true
             } else {
-                if !current.isEmpty, !current.allSatisfy(\.isWhitespace) {
-                    tokens.append(current)
-                    current = ""
-                }
+                if hasBody { flush() }
                 current.append(character)
-                tokens.append(current)
-                current = ""
+                flush()
                 inWord = false
             }
         }

@@ -1,0 +1,63 @@
+/// Fuzz target `chat_request`: arbitrary bytes as the body of `POST /v1/chat/completions`, along
+/// the Hub's path (`JSONParser.parse`, as `RequestBody.json` calls it, then
+/// `ChatCompletionRequest(validating:)`) and on to the node, which reads the body again from the
+/// `infer` frame.
+///
+/// A `JSONParser.SyntaxError` or an `APIError` is the expected answer to bad input; a trap, a
+/// crash or an ASan report is a finding, and so is a broken invariant:
+/// - a syntax error's byte offset lies within the body (the 400 quotes it);
+/// - a parsed document, written back with `JSONText.compact`, parses to the same value;
+/// - a validation error is a 4xx `invalid_request_error`;
+/// - a body the Hub accepts, sent in an `infer` frame, is accepted by the node with the same meaning.
+import NodeProtocol
+import OpenAIWire
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let body: JSONValue
+    do {
+        body = try JSONParser.parse(UnsafeBufferPointer(start: data, count: size))
+    } catch {
+        check((0...size).contains(error.offset), "syntax error offset outside 0…\(size): \(error)")
+        return 0
+    }
+    let text = JSONText.compact(body)
+    do {
+        check(try JSONParser.parse(text) == body, "JSONText.compact changed the value: \(text)")
+    } catch {
+        fatalError("JSONText.compact wrote text that does not parse (\(error)): \(text)")
+    }
+    let request: ChatCompletionRequest
+    do {
+        request = try ChatCompletionRequest(validating: body)
+    } catch {
+        check((400...499).contains(error.status) && error.type == "invalid_request_error", "validation answered \(error)")
+        return 0
+    }
+    check(!request.messages.isEmpty, "an accepted request has no messages")
+    _ = request.requiredCapabilities
+    // What the node sees: the body after a trip through an `infer` frame.
+    let forwarded: ChatCompletionRequest
+    do {
+        let frame = try TunnelMessage.infer(.init(id: "req_fuzz", kind: .chat, model: request.model, body: body)).encodedText()
+        guard case .infer(let infer) = try TunnelMessage(text: frame) else { fatalError("an infer frame decoded as another type: \(frame)") }
+        forwarded = try ChatCompletionRequest(validating: infer.body)
+    } catch {
+        fatalError("the Hub accepted a body the node refuses or cannot read (\(error)): \(text)")
+    }
+    check(
+        forwarded.model == request.model && forwarded.messages == request.messages && forwarded.stream == request.stream
+            && forwarded.includeUsage == request.includeUsage && forwarded.maxTokens == request.maxTokens && forwarded.stop == request.stop
+            && forwarded.temperature == request.temperature && forwarded.topP == request.topP && forwarded.seed == request.seed
+            && forwarded.presencePenalty == request.presencePenalty && forwarded.frequencyPenalty == request.frequencyPenalty
+            && forwarded.tools.map(\.name) == request.tools.map(\.name) && forwarded.toolChoice == request.toolChoice
+            && forwarded.parallelToolCalls == request.parallelToolCalls && forwarded.responseFormat.wantsJSON == request.responseFormat.wantsJSON
+            && forwarded.user == request.user && forwarded.metadata == request.metadata,
+        "the node reads the forwarded body differently: \(text)")
+    return 0
+}
+
+/// `precondition` drops its message in -O builds; this keeps it for the crash report.
+private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fatalError(message()) }
+}

@@ -1,0 +1,60 @@
+import HummingbirdWebSocket
+import Synchronization
+
+/// Every open tunnel socket, by node, from the upgrade on — before any hello. Revoking a node,
+/// disabling its account or changing its attributes goes through ``closeAll(nodeID:reason:)``,
+/// which closes all of that node's sockets and moves its epoch on, so a socket that upgraded
+/// before the change cannot say hello afterwards and be welcomed under the old record.
+final class TunnelSockets: Sendable {
+    private struct State {
+        var sockets: [String: [Int: WebSocketOutboundWriter]] = [:]
+        var epochs: [String: Int] = [:]
+        var count = 0
+        var nextID = 0
+    }
+
+    /// A socket's place in the table, handed back to ``remove(_:)``.
+    struct Ticket: Sendable {
+        let nodeID: String
+        let socketID: Int
+        /// The node's epoch when the socket was opened.
+        let epoch: Int
+    }
+
+    private let state = Mutex(State())
+
+    /// Adds an upgraded socket of `nodeID`.
+    func add(nodeID: String, outbound: WebSocketOutboundWriter) -> Ticket {
+        state.withLock { state in
+            state.nextID += 1
+            state.count += 1
+            state.sockets[nodeID, default: [:]][state.nextID] = outbound
+            return Ticket(nodeID: nodeID, socketID: state.nextID, epoch: state.epochs[nodeID] ?? 0)
+        }
+    }
+
+    func remove(_ ticket: Ticket) {
+        state.withLock { state in
+            guard state.sockets[ticket.nodeID]?.removeValue(forKey: ticket.socketID) != nil else { return }
+            state.count -= 1
+            if state.sockets[ticket.nodeID]?.isEmpty == true { state.sockets[ticket.nodeID] = nil }
+        }
+    }
+
+    /// Whether the node's record may have changed since the socket of `ticket` was opened.
+    func isStale(_ ticket: Ticket) -> Bool {
+        state.withLock { ($0.epochs[ticket.nodeID] ?? 0) != ticket.epoch }
+    }
+
+    /// Open sockets, all nodes together.
+    var count: Int { state.withLock(\.count) }
+
+    /// Moves the node's epoch on and closes every socket it has open.
+    func closeAll(nodeID: String, reason: String) async {
+        let sockets = state.withLock { state in
+            state.epochs[nodeID, default: 0] += 1
+            return Array((state.sockets[nodeID] ?? [:]).values)
+        }
+        for outbound in sockets { try? await outbound.close(.policyViolation, reason: reason) }
+    }
+}
