@@ -22,7 +22,7 @@ public enum HubApplication {
         TunnelController(services: services).addWebSocketRoute(to: webSocketRouter)
         let application = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
+            server: .http1WebSocketUpgradeWithHeadDeadline(
                 webSocketRouter: webSocketRouter,
                 configuration: .init(
                     http1: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1)))),
