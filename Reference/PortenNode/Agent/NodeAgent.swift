@@ -59,6 +59,8 @@ public struct NodeAgent: Sendable {
                 logger.warning("tunnel closed by the hub")
             } catch is CancellationError {
                 return
+            } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
+                logger.error("the hub refused the tunnel: the node credential is unknown or revoked (PORTEN_NODE_CREDENTIAL), or \(url) is not a Porten Hub")
             } catch {
                 logger.warning("tunnel failed: \(error)")
             }
