@@ -17,6 +17,9 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Seconds a node may stay silent about a request before it fails with 504.") var requestIdleTimeout = 120.0
     @Option(help: "Seconds a request for a cold model waits for its load before 503 model_warming.") var warmupBudget = 300.0
     @Option(help: "Demand window in seconds; a provisioned model idle for a whole window is unloaded.") var demandWindow = 600.0
+    @Option(help: "Seconds a request waits for a slot when every node serving its model is busy, before 503 no_available_node.")
+    var queueBudget = 30.0
+    @Option(help: "Requests that may wait in one model's queue; past it, 503 at once.") var queueLength = 1000
     @Option(help: "Seconds a client connection may send nothing (unfinished request head or body, or idle between requests) before it is closed.")
     var idleTimeout = 30.0
     @Option(help: "Connections held at once (default: from the open-files limit, at most 16384).") var maxConnections: Int?
@@ -27,9 +30,10 @@ struct HubCommand: AsyncParsableCommand {
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive.") }
         guard maxAnswerBytes > 0 else { throw ValidationError("--max-answer-bytes must be positive.") }
         guard (maxConnections ?? 1) > 0 else { throw ValidationError("--max-connections must be positive.") }
+        guard queueLength >= 0 else { throw ValidationError("--queue-length cannot be negative.") }
         for (name, value, minimum) in [
             ("--request-idle-timeout", requestIdleTimeout, 0.001), ("--warmup-budget", warmupBudget, 0), ("--demand-window", demandWindow, 0.001),
-            ("--idle-timeout", idleTimeout, 0.001),
+            ("--idle-timeout", idleTimeout, 0.001), ("--queue-budget", queueBudget, 0),
         ] {
             guard value >= minimum, value <= Self.longestDuration else {
                 throw ValidationError("\(name) must be \(minimum == 0 ? "0" : "more than 0") to \(Int(Self.longestDuration)) seconds; got \(value).")
@@ -51,6 +55,8 @@ struct HubCommand: AsyncParsableCommand {
         configuration.idleTimeout = .seconds(idleTimeout)
         configuration.maximumConnections = maxConnections ?? ProcessLimits.defaultMaximumConnections(openFiles: openFiles)
         configuration.maximumAnswerSize = maxAnswerBytes
+        configuration.queueBudget = .seconds(queueBudget)
+        configuration.maximumQueueLength = queueLength
         logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in

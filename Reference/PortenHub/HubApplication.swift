@@ -15,7 +15,9 @@ public enum HubApplication {
         try store.replaceCatalog(configuration.catalog)
         let usage = UsageRecorder(store: store, logger: logger)
         let services = HubServices(
-            configuration: configuration, store: store, catalog: configuration.catalog, registry: NodeRegistry(catalog: configuration.catalog, demandWindow: configuration.demandWindow), usage: usage,
+            configuration: configuration, store: store, catalog: configuration.catalog, registry: NodeRegistry(
+                catalog: configuration.catalog, demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength),
+            usage: usage,
             logger: logger)
         let router = buildRouter(services)
         let webSocketRouter = Router(context: HubRequestContext.self)

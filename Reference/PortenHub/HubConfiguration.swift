@@ -15,6 +15,11 @@ public struct HubConfiguration: Sendable {
     public var helloTimeout: Duration = .seconds(10)
     /// How long a request for a cold model waits for its load before `503 model_warming`.
     public var warmupBudget: Duration
+    /// How long a request waits in the admission queue when every node serving its model is busy,
+    /// before `503 no_available_node`.
+    public var queueBudget: Duration = .seconds(30)
+    /// Requests that may wait in one model's admission queue; past it, `503` at once.
+    public var maximumQueueLength: Int = 1000
     /// The demand window: demand counts requests within it, and a provisioned model idle for a
     /// whole window is unloaded.
     public var demandWindow: Duration

@@ -112,7 +112,12 @@ struct TunnelTests {
                     if case .text(let text) = message { welcome.withLock { $0 = text } }
                     break
                 }
-                let snapshot = await services.registry.snapshot().nodes.first { $0.id == record.node.id }
+                // The welcome goes out just before the node joins the fleet.
+                var snapshot = await services.registry.snapshot().nodes.first { $0.id == record.node.id }
+                for _ in 0..<100 where snapshot == nil {
+                    try await Task.sleep(for: .milliseconds(20))
+                    snapshot = await services.registry.snapshot().nodes.first { $0.id == record.node.id }
+                }
                 #expect(snapshot?.region == "eu" && snapshot?.trustClass == .community && snapshot?.owner == account.id)
             }
             guard case .welcome(let answer)? = try welcome.withLock({ $0 }).map(TunnelMessage.init(text:)) else {

@@ -32,7 +32,8 @@ struct AdminController: Sendable {
         return JSONResponse.make(
             AdminViews.FleetView(
                 nodes: snapshot.nodes.map { AdminViews.FleetView.Node($0, loads: snapshot.loads[$0.id] ?? [:]) }, demand: snapshot.demand,
-                demandWindowSeconds: Int(services.configuration.demandWindow / .seconds(1))))
+                demandWindowSeconds: Int(services.configuration.demandWindow / .seconds(1)),
+                queues: snapshot.queues.mapValues { .init(depth: $0.depth, longestWaitMS: UsageMeter.milliseconds($0.longestWait)) }))
     }
 
     // MARK: Accounts

@@ -5,6 +5,14 @@ extension AdminViews {
         /// Requests per model within the demand window.
         var demand: [String: Int]
         var demandWindowSeconds: Int
+        /// Requests waiting in each model's admission queue, and the longest wait so far.
+        var queues: [String: Queue]
+
+        struct Queue: Encodable {
+            var depth: Int
+            var longestWaitMS: Int
+            enum CodingKeys: String, CodingKey { case depth, longestWaitMS = "longest_wait_ms" }
+        }
 
         struct Node: Encodable {
             var id: String
@@ -49,6 +57,6 @@ extension AdminViews {
             enum CodingKeys: String, CodingKey { case id, state, pct, vramMB = "vram_mb", inFlight = "in_flight" }
         }
 
-        enum CodingKeys: String, CodingKey { case nodes, demand, demandWindowSeconds = "demand_window_seconds" }
+        enum CodingKeys: String, CodingKey { case nodes, demand, queues, demandWindowSeconds = "demand_window_seconds" }
     }
 }

@@ -24,13 +24,21 @@ final class InferenceDispatch: @unchecked Sendable {
     /// How many loads one request may start (a load that fails or whose node leaves re-routes it).
     static let maximumLoads = 3
 
-    /// Finds a node for `model` (waiting up to `warmupBudget` for it to load if it must), takes a
-    /// slot on it and sends the request.
+    /// How long a request may wait: for a cold model to load, and for a slot in the admission queue.
+    struct Budgets: Sendable {
+        var warmup: Duration
+        var queue: Duration
+    }
+
+    /// Finds a node for `model` (waiting up to the warm-up budget for it to load, and up to the
+    /// queue budget for a slot, if it must), takes a slot on it and sends the request.
     static func start(
-        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, requestID: String, caller: PolicyRouting.Caller,
-        registry: NodeRegistry, warmupBudget: Duration
+        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, requestID: String, caller: PolicyRouting.Caller, keyID: String,
+        registry: NodeRegistry, budgets: Budgets
     ) async throws(APIError) -> InferenceDispatch {
-        let connection = try await acquire(model, for: caller, registry: registry, until: .now + warmupBudget)
+        let started = ContinuousClock.now
+        let connection = try await acquire(
+            model, for: caller, keyID: keyID, registry: registry, loadDeadline: started + budgets.warmup, queueDeadline: started + budgets.queue)
         do {
             let stream = try await connection.start(
                 .init(id: requestID, kind: kind, model: model.id, body: body, capabilities: model.capabilities))
@@ -42,9 +50,11 @@ final class InferenceDispatch: @unchecked Sendable {
     }
 
     /// Routes until a node has a slot, sending the loads and unloads the planner decides and
-    /// waiting for each load until `deadline`; past it, `503 model_warming`.
+    /// waiting for each load until `loadDeadline` (past it, `503 model_warming`), and in the
+    /// model's admission queue until `queueDeadline` (past it, `503 no_available_node`).
     private static func acquire(
-        _ model: CatalogModel, for caller: PolicyRouting.Caller, registry: NodeRegistry, until deadline: ContinuousClock.Instant
+        _ model: CatalogModel, for caller: PolicyRouting.Caller, keyID: String, registry: NodeRegistry, loadDeadline: ContinuousClock.Instant,
+        queueDeadline: ContinuousClock.Instant
     ) async throws(APIError) -> NodeConnection {
         var isNew = true
         var loadsStarted = 0
@@ -62,10 +72,20 @@ final class InferenceDispatch: @unchecked Sendable {
                         throw .noAvailableNode("'\(model.id)' failed to load on \(maximumLoads) nodes in a row; retry shortly.", retryAfter: 5)
                     }
                 }
-                switch await waitForLoad(of: model.id, after: generation, signal: registry.signal, until: deadline) {
+                switch await waitForLoad(of: model.id, after: generation, signal: registry.signal, until: loadDeadline) {
                 case .changed?: continue
                 case .failed(let error)?: throw error
                 case .cancelled?, nil: throw .modelWarming(model.id, retryAfter: await registry.retryAfter(loading: model.id))
+                }
+            case .queue(let generation):
+                switch await waitForSlot(model.id, after: generation, keyID: keyID, caller: caller, slots: registry.slots, until: queueDeadline) {
+                case .granted(let connection)?: return connection
+                case .reroute?: continue
+                case .cancelled?, nil:
+                    let waiting = registry.slots.depth(of: model.id)
+                    throw .noAvailableNode(
+                        "Every node serving '\(model.id)' that this key may use stayed busy for the request's queue budget (\(waiting) still waiting). Retry shortly.",
+                        retryAfter: await registry.queueRetryAfter(model.id))
                 }
             }
         }
@@ -85,6 +105,28 @@ final class InferenceDispatch: @unchecked Sendable {
             let first = await group.next() ?? nil
             group.cancelAll()
             return first
+        }
+    }
+
+    /// A slot on a node serving `model`, a reroute, or nil when `deadline` comes first. A slot
+    /// granted as the deadline passes is still taken.
+    private static func waitForSlot(
+        _ model: String, after generation: Int, keyID: String, caller: PolicyRouting.Caller, slots: SlotQueue, until deadline: ContinuousClock.Instant
+    ) async -> SlotQueue.Outcome? {
+        guard deadline > .now else { return nil }
+        return await withTaskGroup(of: SlotQueue.Outcome?.self) { group in
+            group.addTask { await slots.wait(for: model, after: generation, key: keyID, caller: caller, now: .now) }
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            guard first == nil else { return first }
+            // The timer won: a slot granted at that very moment is still taken, not leaked.
+            let late = await group.next() ?? nil
+            if case .granted? = late { return late }
+            return nil
         }
     }
 

@@ -14,8 +14,8 @@ struct InferenceGate: Sendable {
         guard key.policy.allowsModel(model.id) else { throw .modelNotAllowed(model.id) }
         try services.rateLimiter.admit(key)
         let dispatch = try await InferenceDispatch.start(
-            kind, model: model, body: body, requestID: requestID, caller: key.caller, registry: services.registry,
-            warmupBudget: try WarmupBudget.of(request, hubBudget: services.configuration.warmupBudget))
+            kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry,
+            budgets: try RequestBudgets.of(request, configuration: services.configuration))
         var headers = HTTPFields()
         headers[.portenNode] = dispatch.connection.node.id
         headers[.portenRegion] = dispatch.connection.node.region

@@ -22,6 +22,9 @@ public actor NodeRegistry {
         /// Send `commands` (unloads, then a load; maybe none), then wait for a change of the
         /// model's load after `generation` and route again.
         case wait(generation: Int, commands: [Command])
+        /// Every compliant node serving the model is busy: wait in its admission queue unless its
+        /// slots changed after `generation`.
+        case queue(generation: Int)
     }
 
     /// A frame for a node, decided inside the registry and sent outside it.
@@ -32,12 +35,22 @@ public actor NodeRegistry {
 
     let catalog: Catalog
     let signal = LoadSignal()
+    /// Requests waiting for a slot (docs/planner.md, "Admission queue").
+    let slots = SlotQueue()
+    /// Requests that may wait in one model's queue; past it, `503` at once.
+    let maximumQueueLength: Int
     private var entries: [String: Entry] = [:]
     private var demand: DemandLedger
+    /// Requests that ended, per model, over the last minute: the service rate behind a queue's `Retry-After`.
+    private var completions = DemandLedger(window: .seconds(60))
     private let now: @Sendable () -> ContinuousClock.Instant
 
-    public init(catalog: Catalog, demandWindow: Duration = .seconds(600), now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    public init(
+        catalog: Catalog, demandWindow: Duration = .seconds(600), maximumQueueLength: Int = 1000,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         self.catalog = catalog
+        self.maximumQueueLength = maximumQueueLength
         self.demand = DemandLedger(window: demandWindow)
         self.now = now
     }
@@ -62,7 +75,8 @@ public actor NodeRegistry {
         node.onDisk = Set(offered.filter { $0.state == .onDisk }.map(\.id))
         let previous = entries[connection.node.id]
         entries[connection.node.id] = Entry(connection: connection, node: node, declared: Set(offered.map(\.id)))
-        if let previous { abandonLoads(of: previous) }
+        if let previous { abandon(previous) }
+        for model in node.models.keys { handOff(model) }
         return previous?.connection
     }
 
@@ -71,19 +85,21 @@ public actor NodeRegistry {
     func unregister(_ connection: NodeConnection) {
         guard let entry = entries[connection.node.id], entry.connection === connection else { return }
         entries[connection.node.id] = nil
-        abandonLoads(of: entry)
+        abandon(entry)
     }
 
     /// Removes node `nodeID` whatever connection it has (revoked, account disabled, attributes
     /// changed); returns that connection for the caller to close.
     func disconnect(nodeID: String) -> NodeConnection? {
         guard let entry = entries.removeValue(forKey: nodeID) else { return nil }
-        abandonLoads(of: entry)
+        abandon(entry)
         return entry.connection
     }
 
-    private func abandonLoads(of entry: Entry) {
+    /// A node left: requests waiting for its loads, or queued for its models, route again.
+    private func abandon(_ entry: Entry) {
         for model in entry.loads.keys { signal.signal(model, .changed) }
+        for model in entry.node.models.keys { slots.rerouteAll(model) }
     }
 
     // MARK: Requests
@@ -93,17 +109,26 @@ public actor NodeRegistry {
     func admit(_ model: CatalogModel, for caller: PolicyRouting.Caller, isNew: Bool) throws(APIError) -> Admission {
         let time = now()
         if isNew { demand.record(model.id, at: time) }
+        // Free slots go to those already waiting first; a newcomer takes only what none of them may use.
+        handOff(model.id)
         let generation = signal.generation(of: model.id)
+        let slotGeneration = slots.generation(of: model.id)
         let nodes = entries.values.map(\.node)
         let decision = try PolicyRouting.decide(model: model, for: caller, nodes: nodes) { demand.demand(for: $0, now: time) }
         switch decision {
         case .dispatch(let nodeID):
-            entries[nodeID]!.node.inFlight += 1
-            entries[nodeID]!.node.models[model.id]!.inFlight += 1
-            entries[nodeID]!.node.models[model.id]!.lastUsed = time
+            take(nodeID, model: model.id, at: time)
             return .dispatch(entries[nodeID]!.connection)
         case .awaitLoad:
             return .wait(generation: generation, commands: [])
+        case .saturated:
+            let depth = slots.depth(of: model.id)
+            guard depth < maximumQueueLength else {
+                throw .noAvailableNode(
+                    "Every node serving '\(model.id)' that this key may use is busy and \(depth) requests are already waiting. Retry shortly.",
+                    retryAfter: queueRetryAfter(model.id))
+            }
+            return .queue(generation: slotGeneration)
         case .load(let nodeID, let evicting):
             var entry = entries[nodeID]!
             var commands = evicting.map { Command(connection: entry.connection, frame: .unload(.init(model: $0))) }
@@ -125,12 +150,46 @@ public actor NodeRegistry {
         }
     }
 
-    /// Gives back the slot a dispatched request held.
+    /// Gives back the slot a dispatched request held; it goes to the next request queued for it.
     func release(_ connection: NodeConnection, model: String) {
+        let time = now()
+        completions.record(model, at: time)
         guard entries[connection.node.id]?.connection === connection else { return }
         entries[connection.node.id]!.node.inFlight -= 1
         entries[connection.node.id]!.node.models[model]?.inFlight -= 1
-        entries[connection.node.id]!.node.models[model]?.lastUsed = now()
+        entries[connection.node.id]!.node.models[model]?.lastUsed = time
+        slots.bump(model)
+        // The freed slot may serve another model the node has ready, too.
+        for hosted in entries[connection.node.id]!.node.models.keys { handOff(hosted) }
+    }
+
+    /// Gives free slots on nodes with `model` ready to the requests queued for it, in fair order,
+    /// each to a request whose key may use that node.
+    private func handOff(_ model: String) {
+        guard slots.depth(of: model) > 0 else { return }
+        let candidates = entries.values.filter { $0.node.models[model]?.ready == true }.map(\.node.id).sorted()
+        for nodeID in candidates {
+            while let node = entries[nodeID]?.node, node.hasFreeSlot {
+                guard let waiter = slots.next(for: model, where: { $0.caller.mayUse(node) }) else { break }
+                take(nodeID, model: model, at: now())
+                waiter.continuation.resume(returning: .granted(entries[nodeID]!.connection))
+            }
+        }
+    }
+
+    /// Counts a request on `nodeID` for `model`.
+    private func take(_ nodeID: String, model: String, at time: ContinuousClock.Instant) {
+        entries[nodeID]!.node.inFlight += 1
+        entries[nodeID]!.node.models[model]!.inFlight += 1
+        entries[nodeID]!.node.models[model]!.lastUsed = time
+    }
+
+    /// The `Retry-After` for a request leaving `model`'s queue: the requests ahead of it over the
+    /// rate requests of the model ended at in the last minute; 1…60 s.
+    func queueRetryAfter(_ model: String) -> Int {
+        let perSecond = Double(completions.demand(for: model, now: now())) / 60
+        guard perSecond > 0 else { return 5 }
+        return Int(min(60, max(1, (Double(slots.depth(of: model) + 1) / perSecond).rounded(.up))))
     }
 
     /// The `Retry-After` for a request that stops waiting for `model` now.
@@ -163,8 +222,12 @@ public actor NodeRegistry {
                 lastUsed: time)
             entries[nodeID]!.node.onDisk.insert(loaded.model)
             signal.signal(loaded.model, .changed)
+            handOff(loaded.model)
         case .unloaded(let unloaded):
-            if entries[nodeID]!.node.models[unloaded.model]?.ready == true { entries[nodeID]!.node.models[unloaded.model] = nil }
+            if entries[nodeID]!.node.models[unloaded.model]?.ready == true {
+                entries[nodeID]!.node.models[unloaded.model] = nil
+                slots.rerouteAll(unloaded.model)
+            }
             entries[nodeID]!.node.onDisk.insert(unloaded.model)
         case .loadFailed(let failure):
             guard entries[nodeID]!.loads.removeValue(forKey: failure.model) != nil else { return }
@@ -181,6 +244,7 @@ public actor NodeRegistry {
     func evictIdle() -> [Command] {
         let time = now()
         demand.prune(now: time)
+        completions.prune(now: time)
         return Planner.idleEvictions(nodes: entries.values.map(\.node), now: time, window: demand.window).map { eviction in
             entries[eviction.nodeID]!.node.models[eviction.model] = nil
             entries[eviction.nodeID]!.node.onDisk.insert(eviction.model)
@@ -223,11 +287,14 @@ public actor NodeRegistry {
     }
 
     /// Each connected node's planner view, and the demand per model, for operators.
-    public func snapshot() -> (nodes: [FleetNode], loads: [String: [String: LoadProgress]], demand: [String: Int]) {
+    public func snapshot() -> (
+        nodes: [FleetNode], loads: [String: [String: LoadProgress]], demand: [String: Int],
+        queues: [String: (depth: Int, longestWait: Duration)]
+    ) {
         let time = now()
         return (
             entries.values.map(\.node).sorted { $0.id < $1.id }, entries.mapValues(\.loads).filter { !$0.value.isEmpty },
-            demand.snapshot(now: time)
+            demand.snapshot(now: time), slots.snapshot(now: time)
         )
     }
 

@@ -7,4 +7,6 @@ extension HTTPField.Name {
     static let portenRegion = Self("X-Porten-Region")!
     /// Seconds a request may wait for a cold model to load (0: don't wait); capped by the Hub's budget.
     static let portenWarmupBudget = Self("X-Porten-Warmup-Budget")!
+    /// Seconds a request may wait for a slot when every node is busy (0: don't wait); capped by the Hub's budget.
+    static let portenQueueBudget = Self("X-Porten-Queue-Budget")!
 }

@@ -12,11 +12,16 @@ public enum PolicyRouting {
             self.account = account
             self.policy = policy
         }
+
+        /// Whether the key's policy admits `node` (owner, region, trust class).
+        public func mayUse(_ node: FleetNode) -> Bool {
+            policy.admits(owner: node.owner, region: node.region, trustClass: node.trustClass, keyAccount: account)
+        }
     }
 
     /// The nodes `caller` may use.
     public static func compliant(_ nodes: [FleetNode], for caller: Caller) -> [FleetNode] {
-        nodes.filter { caller.policy.admits(owner: $0.owner, region: $0.region, trustClass: $0.trustClass, keyAccount: caller.account) }
+        nodes.filter(caller.mayUse)
     }
 
     /// The planner's decision for `model` on the compliant nodes only.
@@ -27,8 +32,9 @@ public enum PolicyRouting {
     }
 
     /// The whole routing decision for a request of `caller`: `403 model_not_allowed` outside the
-    /// key's allow-list; the planner's choice among the compliant nodes; `503 no_available_node`
-    /// when they are all busy or none can serve the model. Never a node the policy excludes.
+    /// key's allow-list; the planner's choice among the compliant nodes (``Route/saturated`` when
+    /// they are all busy: the request queues); `503 no_available_node` when none can serve the
+    /// model. Never a node the policy excludes.
     public static func decide(model: CatalogModel, for caller: Caller, nodes: [FleetNode], demand: (String) -> Int) throws(APIError)
         -> Route
     {
@@ -37,20 +43,24 @@ public enum PolicyRouting {
         case .dispatch(let nodeID): return .dispatch(nodeID: nodeID)
         case .awaitLoad(let nodeID): return .awaitLoad(nodeID: nodeID)
         case .load(let nodeID, let evicting): return .load(nodeID: nodeID, evicting: evicting)
-        case .saturated: throw .noAvailableNode("Every node serving '\(model.id)' that this key may use is busy. Retry shortly.", retryAfter: 1)
+        case .saturated: return .saturated
         case .unplaceable: throw refusal(model: model.id, vramMB: model.vramMB, for: caller, nodes: nodes)
         }
     }
 
-    /// Where a routed request goes: the planner's decisions that name a node.
+    /// Where a routed request goes: a node, or the model's admission queue.
     public enum Route: Sendable, Equatable {
         case dispatch(nodeID: String)
         case awaitLoad(nodeID: String)
         case load(nodeID: String, evicting: [String])
+        /// Every compliant node serving the model is at its concurrency.
+        case saturated
 
-        public var nodeID: String {
+        /// The node the request goes to or waits on; nil when it queues.
+        public var nodeID: String? {
             switch self {
             case .dispatch(let id), .awaitLoad(let id), .load(let id, _): id
+            case .saturated: nil
             }
         }
     }
