@@ -41,7 +41,9 @@ extension TunnelMessage {
     public static func fromNode(text: String) throws(InvalidFrame) -> TunnelMessage {
         let decoded: TunnelMessage
         do { decoded = try TunnelMessage(text: text) } catch {
-            throw InvalidFrame(description: "undecodable frame: \(error)".prefix(Bounds.text).description)
+            // A frame about a request that cannot be read (a count of 1e300) still ends that request.
+            let id = (try? JSONParser.parse(text))?["id"]?.stringValue
+            throw InvalidFrame(description: "undecodable frame: \(error)".prefix(Bounds.text).description, requestID: id)
         }
         return try decoded.checkedFromNode()
     }
@@ -97,11 +99,12 @@ extension TunnelMessage {
             reasoningTokens: usage.completionTokensDetails.map { clamp($0.reasoningTokens, to: completion) })
     }
 
-    /// A node's error as a client may see it: a 4xx or 5xx status (else `502 node_error` with the
-    /// node's message), bounded text, a `Retry-After` within 1…``Bounds/retryAfter``.
+    /// A node's error as a client may see it: a 4xx or 5xx status other than 401 and 403 (else
+    /// `502 node_error` with the node's message), bounded text, a `Retry-After` within 1…``Bounds/retryAfter``.
     static func checked(_ error: APIError) -> APIError {
         let message = String(error.message.prefix(Bounds.text))
-        guard (400...599).contains(error.status) else {
+        // 401 and 403 speak of the client's key, which only the Hub judges.
+        guard (400...599).contains(error.status), error.status != 401, error.status != 403 else {
             return .nodeError(String("The node failed the request with an invalid status (\(error.status)): \(message)".prefix(Bounds.text)))
         }
         var checked = error

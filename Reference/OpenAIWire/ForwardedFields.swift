@@ -5,10 +5,10 @@
 /// the operator never offered, so it is left out, at every level.
 public enum ForwardedFields {
     /// A chat body with only the documented fields.
-    public static func chat(_ body: JSONValue) -> JSONValue { chatRule.apply(to: body) }
+    public static func chat(_ body: JSONValue) -> JSONValue { chatRule.apply(to: body) ?? .object([:]) }
 
     /// An embeddings body with only the documented fields.
-    public static func embeddings(_ body: JSONValue) -> JSONValue { embeddingsRule.apply(to: body) }
+    public static func embeddings(_ body: JSONValue) -> JSONValue { embeddingsRule.apply(to: body) ?? .object([:]) }
 
     /// What to keep of a value: all of it, or some keys of an object (with a rule per key), or the
     /// same rule for every element of an array.
@@ -19,7 +19,9 @@ public enum ForwardedFields {
         /// An array of objects or a single value (`content`: a string or parts).
         case elementsOrValue(Rule)
 
-        func apply(to value: JSONValue) -> JSONValue {
+        /// What is kept of `value`; nil when its shape is not the one the rule expects (fail
+        /// closed: a value the Hub did not validate as such is dropped, not passed on).
+        func apply(to value: JSONValue) -> JSONValue? {
             switch (self, value) {
             case (.any, _): return value
             case (.object(let keys), .object(let members)):
@@ -27,8 +29,9 @@ public enum ForwardedFields {
                 for (key, rule) in keys { if let member = members[key] { kept[key] = rule.apply(to: member) } }
                 return .object(kept)
             case (.elements(let rule), .array(let elements)), (.elementsOrValue(let rule), .array(let elements)):
-                return .array(elements.map(rule.apply(to:)))
-            default: return value
+                return .array(elements.compactMap(rule.apply(to:)))
+            case (.elementsOrValue, .string), (.elementsOrValue, .null): return value
+            default: return nil
             }
         }
     }

@@ -8,7 +8,9 @@ public enum HeaderSeconds {
     /// Hexadecimal floats (`0x1p70`), `inf` and `nan` are refused: a header is decimal seconds.
     public static func parse(_ value: String, limit: Duration) -> Duration? {
         let text = value.trimmingCharacters(in: .whitespaces)
-        guard !text.isEmpty, text.utf8.allSatisfy({ decimalCharacters.contains($0) }), let seconds = Double(text), seconds.isFinite,
+        // Only digits, signs, points and exponents get here, so an infinity is a number too big
+        // for a Double (`1e400`, five thousand digits): past any limit, like `1e300`.
+        guard !text.isEmpty, text.utf8.allSatisfy({ decimalCharacters.contains($0) }), let seconds = Double(text), !seconds.isNaN,
             seconds >= 0
         else { return nil }
         guard seconds < limit / .seconds(1) else { return limit }

@@ -5,13 +5,13 @@ import PortenHub
 struct DataDirectory {
     let path: String
 
-    /// Creates the directory (0700) if needed. Files the process creates from here on — the
-    /// database, its WAL and shared-memory files, secrets — are readable by its owner only.
+    /// Creates the directory (0700) if needed; an existing one keeps its mode (it may be shared).
+    /// Files the process creates from here on — the database, its WAL and shared-memory files,
+    /// secrets — are readable by its owner only.
     init(_ path: String) throws {
         self.path = path
         umask(0o077)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
         // A database created by an earlier version under a looser umask.
         for file in ["porten.db", "porten.db-wal", "porten.db-shm"] where FileManager.default.fileExists(atPath: path + "/" + file) {
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path + "/" + file)

@@ -22,6 +22,7 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Requests that may wait in one model's queue; past it, 503 at once.") var queueLength = 1000
     @Option(help: "Seconds a client connection may send nothing (unfinished request head or body, or idle between requests) before it is closed.")
     var idleTimeout = 30.0
+    @Option(help: "Seconds a request body may take from its head to its end.") var bodyTimeout = 120.0
     @Option(help: "Connections held at once (default: from the open-files limit, at most 16384).") var maxConnections: Int?
     @Option(help: "Largest answer a node may send for one request, in bytes (502 beyond it).") var maxAnswerBytes = 16 << 20
     @OptionGroup var logging: LoggingOptions
@@ -33,7 +34,7 @@ struct HubCommand: AsyncParsableCommand {
         guard queueLength >= 0 else { throw ValidationError("--queue-length cannot be negative.") }
         for (name, value, minimum) in [
             ("--request-idle-timeout", requestIdleTimeout, 0.001), ("--warmup-budget", warmupBudget, 0), ("--demand-window", demandWindow, 0.001),
-            ("--idle-timeout", idleTimeout, 0.001), ("--queue-budget", queueBudget, 0),
+            ("--idle-timeout", idleTimeout, 0.001), ("--body-timeout", bodyTimeout, 0.001), ("--queue-budget", queueBudget, 0),
         ] {
             guard value >= minimum, value <= Self.longestDuration else {
                 throw ValidationError("\(name) must be \(minimum == 0 ? "0" : "more than 0") to \(Int(Self.longestDuration)) seconds; got \(value).")
@@ -53,6 +54,7 @@ struct HubCommand: AsyncParsableCommand {
             adminToken: try data.adminToken(explicit: adminToken ?? environment("PORTEN_ADMIN_TOKEN")), maximumBodySize: maxBodyBytes,
             requestIdleTimeout: .seconds(requestIdleTimeout), warmupBudget: .seconds(warmupBudget), demandWindow: .seconds(demandWindow))
         configuration.idleTimeout = .seconds(idleTimeout)
+        configuration.bodyTimeout = .seconds(bodyTimeout)
         configuration.maximumConnections = maxConnections ?? ProcessLimits.defaultMaximumConnections(openFiles: openFiles)
         configuration.maximumAnswerSize = maxAnswerBytes
         configuration.queueBudget = .seconds(queueBudget)

@@ -70,7 +70,8 @@ struct NodeCommand: AsyncParsableCommand {
         autoDownloadMb = try autoDownloadMb ?? megabytes("PORTEN_AUTO_DOWNLOAD_MB")
         guard (vramBudgetMb ?? 1) > 0 else { throw ValidationError("--vram-budget-mb (PORTEN_VRAM_BUDGET_MB) must be positive.") }
         guard (autoDownloadMb ?? 1) > 0 else { throw ValidationError("--auto-download-mb (PORTEN_AUTO_DOWNLOAD_MB) must be positive.") }
-        guard healthInterval > 0 else { throw ValidationError("--health-interval must be positive.") }
+        guard healthInterval > 0, healthInterval <= 86_400 else { throw ValidationError("--health-interval must be more than 0 and at most 86400 seconds.") }
+        guard tokenDelayMs <= 60_000 else { throw ValidationError("--token-delay-ms must be at most 60000.") }
         guard simDownloadMbps > 0, simLoadMbps > 0 else { throw ValidationError("--sim-download-mbps and --sim-load-mbps must be positive.") }
     }
 

@@ -24,11 +24,12 @@ public enum HubApplication {
         TunnelController(services: services).addWebSocketRoute(to: webSocketRouter)
         let application = Application(
             router: router,
-            server: .http1WebSocketUpgradeWithHeadDeadline(
+            server: .http1WebSocketUpgradeWithDeadlines(
                 webSocketRouter: webSocketRouter,
                 configuration: .init(
                     http1: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeout / .nanoseconds(1)))),
-                    ws: .init(maxFrameSize: 64 << 20, autoPing: .enabled(timePeriod: .seconds(15))))),
+                    ws: .init(maxFrameSize: 64 << 20, autoPing: .enabled(timePeriod: .seconds(15)))),
+                bodyTimeout: configuration.bodyTimeout),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "porten-hub",
                 availableConnectionsDelegate: .maximum(configuration.maximumConnections, logger: logger)),

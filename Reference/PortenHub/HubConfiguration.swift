@@ -30,6 +30,8 @@ public struct HubConfiguration: Sendable {
     /// before its request head is complete, between body parts, or idle between requests — is
     /// closed. (A request being answered is not idle; its node has `requestIdleTimeout`.)
     public var idleTimeout: Duration = .seconds(30)
+    /// How long a request's body may take, from its head to its end, however steadily it drips.
+    public var bodyTimeout: Duration = .seconds(120)
     /// Connections the Hub holds at once; past it, it stops accepting until one closes.
     public var maximumConnections: Int = 4096
 

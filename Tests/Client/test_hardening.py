@@ -77,7 +77,7 @@ def test_whitespace_runs_are_answered(fleet):
 
 @pytest.fixture
 def quick_hub(tmp_path):
-    hub = Hub(tmp_path, extra_args=("--idle-timeout", "1", "--max-connections", "40")).start()
+    hub = Hub(tmp_path, extra_args=("--idle-timeout", "1", "--body-timeout", "2", "--max-connections", "40")).start()
     try:
         yield hub
     finally:
@@ -108,11 +108,30 @@ def closed_by_server(sock, within):
     b"", b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + os.urandom(32),
     b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"mo",
     b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    b"\r\n\r\n", b"\r\n\r\nG", b"BREW /pot HTTP/9.9\r\nno colon here\r\n\r\n", b"\x16\x03\x01\x00\x05hello\r\n\r\n",
+    b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
 ])
 def test_silent_and_half_finished_connections_are_closed(quick_hub, payload):
     sock = open_socket(quick_hub, payload)
     try:
         assert closed_by_server(sock, within=5)
+    finally:
+        sock.close()
+
+
+def test_a_body_dripped_byte_by_byte_is_cut_at_the_body_timeout(quick_hub):
+    sock = open_socket(quick_hub, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+    try:
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 8 and not closed:
+            try:
+                sock.sendall(b"x")  # every 0.5 s: well within the 1 s idle timeout, so only the body timeout ends it
+            except OSError:
+                closed = True
+                break
+            closed = closed_by_server(sock, within=0.5)
+        assert closed and time.monotonic() - started < 5
     finally:
         sock.close()
 

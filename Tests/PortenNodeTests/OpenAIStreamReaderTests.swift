@@ -34,7 +34,7 @@ struct OpenAIStreamReaderTests {
     }
 
     @Test func anErrorEventFailsTheRequest() {
-        #expect(throws: APIError.self) { try events(#"data: {"error":{"message":"boom","type":"server_error"}}"# + "\n\n") }
+        #expect(throws: EngineFailure.self) { try events(#"data: {"error":{"message":"boom","type":"server_error"}}"# + "\n\n") }
     }
 
     @Test(arguments: [
@@ -45,8 +45,12 @@ struct OpenAIStreamReaderTests {
         (404, "not json", 502, "api_error", nil, "node_error"),
     ])
     func upstreamErrorsBecomeOpenAIErrors(status: Int, body: String, mapped: Int, type: String, param: String?, code: String?) {
-        let error = UpstreamError.apiError(status: status, body: Array(body.utf8), url: "http://up/v1/chat/completions")
-        #expect(error.status == mapped && error.type == type && error.param == param && error.code == code)
+        let thrown = UpstreamError.apiError(status: status, body: Array(body.utf8), url: "http://up/v1/chat/completions")
+        let error = (thrown as? APIError) ?? (thrown as? EngineFailure)?.error
+        #expect(error?.status == mapped && error?.type == type && error?.param == param && error?.code == code)
+        // The upstream's address never reaches the client; the node's log keeps it.
+        #expect(error?.message.contains("http://up") == false)
+        if let failure = thrown as? EngineFailure { #expect(failure.detail.contains("http://up/v1/chat/completions")) }
     }
 }
 

@@ -31,7 +31,9 @@ struct AdminController: Sendable {
         let snapshot = await services.registry.snapshot()
         return JSONResponse.make(
             AdminViews.FleetView(
-                nodes: snapshot.nodes.map { AdminViews.FleetView.Node($0, loads: snapshot.loads[$0.id] ?? [:]) }, demand: snapshot.demand,
+                nodes: snapshot.nodes.map {
+                    AdminViews.FleetView.Node($0, loads: snapshot.loads[$0.id] ?? [:], ejected: snapshot.ejected[$0.id] ?? [:])
+                }, demand: snapshot.demand,
                 demandWindowSeconds: Int(services.configuration.demandWindow / .seconds(1)),
                 queues: snapshot.queues.mapValues { .init(depth: $0.depth, longestWaitMS: UsageMeter.milliseconds($0.longestWait)) }))
     }
@@ -153,14 +155,19 @@ struct AdminController: Sendable {
     /// The longest name of an account, key or node.
     static let maximumNameLength = 200
 
-    /// The `name` field: 1…200 characters without control characters (a NUL would be cut off by
-    /// the database, a newline would forge lines in logs); `fallback` when absent, required without one.
+    /// The `name` field: 1…200 characters (and at most 800 bytes of UTF-8), something besides
+    /// spaces, and no control, format or line-separator characters (a NUL would be cut off by the
+    /// database, a newline or U+2028 would forge lines in logs, U+202E would reverse what an
+    /// operator reads); `fallback` when absent, required without one.
     static func name(_ fields: RequestFields, default fallback: String?) throws(APIError) -> String {
         guard let name = try fields.string("name") ?? fallback else { throw fields.missing("name") }
-        guard (1...maximumNameLength).contains(name.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        let forbidden: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
+        guard (1...maximumNameLength).contains(name.count), name.utf8.count <= 4 * maximumNameLength,
+            !name.unicodeScalars.contains(where: { forbidden.contains($0.properties.generalCategory) }),
+            name.unicodeScalars.contains(where: { !$0.properties.isWhitespace })
         else {
             throw .invalidRequest(
-                "Invalid 'name': use 1 to \(maximumNameLength) characters without control characters (got \(name.count) characters).",
+                "Invalid 'name': use 1 to \(maximumNameLength) characters, not only spaces, without control or format characters.",
                 param: "name")
         }
         return name

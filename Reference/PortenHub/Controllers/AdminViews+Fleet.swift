@@ -23,8 +23,11 @@ extension AdminViews {
             var inFlight: Int
             var models: [Model]
             var onDisk: [String]
+            /// Models the node is out of rotation for after failing them, with the milliseconds left.
+            var ejectedMS: [String: Int]
 
-            init(_ node: FleetNode, loads: [String: LoadProgress]) {
+            init(_ node: FleetNode, loads: [String: LoadProgress], ejected: [String: Duration] = [:]) {
+                ejectedMS = ejected.mapValues(UsageMeter.milliseconds)
                 id = node.id
                 provisionable = node.provisionable
                 vramBudgetMB = node.vramBudgetMB
@@ -43,6 +46,7 @@ extension AdminViews {
             enum CodingKeys: String, CodingKey {
                 case id, provisionable, concurrency, models
                 case vramBudgetMB = "vram_budget_mb", vramUsedMB = "vram_used_mb", inFlight = "in_flight", onDisk = "on_disk"
+                case ejectedMS = "ejected_ms"
             }
         }
 

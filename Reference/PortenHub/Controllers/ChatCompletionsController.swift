@@ -22,6 +22,7 @@ struct ChatCompletionsController: Sendable {
             let (dispatch, headers) = try await InferenceGate(services: services).open(
                 .chat, model: model, body: chat.body, key: key, request: request, requestID: context.requestID)
             meter.node = dispatch.connection.node
+            meter.attempts = dispatch.attempts
             let id = "chatcmpl-" + context.requestID.dropFirst(4)
             let created = Int(Date().timeIntervalSince1970)
             if chat.stream {
@@ -30,7 +31,7 @@ struct ChatCompletionsController: Sendable {
                     meter: meter, headers: headers)
             }
             let completion = try await collect(dispatch, id: id, created: created, model: model.id, meter: &meter)
-            await meter.commit(usage: completion.usage)
+            try await meter.commit(usage: completion.usage)
             return JSONResponse.make(completion, headers: headers)
         } catch {
             meter.finish(status: error.status, usage: nil)
@@ -123,8 +124,15 @@ struct ChatCompletionsController: Sendable {
                         usage = finalUsage
                         var frames = (roleWritten ? "" : encoder.roleFrame(before: nil)) + encoder.finishFrame(reason: finishReason ?? "stop")
                         if includeUsage { frames += encoder.usageFrame(finalUsage) }
-                        // The row is durable before the client sees the answer end.
-                        await meter.commit(usage: finalUsage)
+                        // The row is durable before the client sees the answer end; an answer that
+                        // cannot be metered ends with an error instead.
+                        do throws(APIError) {
+                            try await meter.commit(usage: finalUsage)
+                        } catch {
+                            status = error.status
+                            try await writer.write(ByteBuffer(string: encoder.errorFrame(error)))
+                            break streaming
+                        }
                         committed = true
                         try await writer.write(ByteBuffer(string: frames))
                         break streaming

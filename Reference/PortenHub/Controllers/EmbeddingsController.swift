@@ -20,6 +20,7 @@ struct EmbeddingsController: Sendable {
             let (dispatch, headers) = try await InferenceGate(services: services).open(
                 .embeddings, model: model, body: embedding.body, key: key, request: request, requestID: context.requestID)
             meter.node = dispatch.connection.node
+            meter.attempts = dispatch.attempts
             let (vectors, usage) = try await collect(dispatch)
             guard vectors.count == embedding.inputs.count else {
                 throw APIError.nodeError("The node returned \(vectors.count) embeddings for \(embedding.inputs.count) inputs.")
@@ -32,7 +33,7 @@ struct EmbeddingsController: Sendable {
                 EmbeddingResponse.Embedding(
                     index: index, embedding: embedding.encodingFormat == .base64 ? .base64(of: vector) : .float(vector))
             }
-            await meter.commit(usage: usage)
+            try await meter.commit(usage: usage)
             return JSONResponse.make(
                 EmbeddingResponse(data: data, model: model.id, usage: .init(promptTokens: usage.promptTokens)), headers: headers)
         } catch {

@@ -9,20 +9,29 @@ final class InferenceDispatch: @unchecked Sendable {
     let connection: NodeConnection
     let model: String
     let requestID: String
+    /// The nodes tried, this one included (a node that failed before answering is replaced).
+    let attempts: Int
     private let registry: NodeRegistry
     private var iterator: NodeConnection.EventStream.AsyncIterator
+    /// The first event, read before the request is handed over (see ``start``).
+    private var first: NodeEvent?
     private var ended = false
 
-    private init(connection: NodeConnection, model: String, requestID: String, registry: NodeRegistry, stream: NodeConnection.EventStream) {
+    private init(
+        connection: NodeConnection, model: String, requestID: String, attempts: Int, registry: NodeRegistry, stream: NodeConnection.EventStream
+    ) {
         self.connection = connection
         self.model = model
         self.requestID = requestID
+        self.attempts = attempts
         self.registry = registry
         self.iterator = stream.makeAsyncIterator()
     }
 
     /// How many loads one request may start (a load that fails or whose node leaves re-routes it).
     static let maximumLoads = 3
+    /// How many nodes one request may be tried on before the client gets the last node's error.
+    static let maximumAttempts = 3
 
     /// How long a request may wait: for a cold model to load, and for a slot in the admission queue.
     struct Budgets: Sendable {
@@ -31,35 +40,73 @@ final class InferenceDispatch: @unchecked Sendable {
     }
 
     /// Finds a node for `model` (waiting up to the warm-up budget for it to load, and up to the
-    /// queue budget for a slot, if it must), takes a slot on it and sends the request.
+    /// queue budget for a slot, if it must), takes a slot on it, sends the request and waits for
+    /// the node's first event.
+    ///
+    /// Failover before the first byte: when the node fails before that event — the tunnel drops,
+    /// or it answers with a `5xx` (its engine failed, it stayed silent) — nothing has reached the
+    /// client yet, so the request goes to another node its key may use (at most
+    /// ``maximumAttempts`` in all) and the registry counts the failure against the node and model
+    /// (outlier ejection). A client mistake (`4xx`) is the answer, not a node failure.
     static func start(
         _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, requestID: String, caller: PolicyRouting.Caller, keyID: String,
         registry: NodeRegistry, budgets: Budgets
     ) async throws(APIError) -> InferenceDispatch {
         let started = ContinuousClock.now
-        let connection = try await acquire(
-            model, for: caller, keyID: keyID, registry: registry, loadDeadline: started + budgets.warmup, queueDeadline: started + budgets.queue)
-        do {
-            let stream = try await connection.start(
-                .init(id: requestID, kind: kind, model: model.id, body: body, capabilities: model.capabilities))
-            return InferenceDispatch(connection: connection, model: model.id, requestID: requestID, registry: registry, stream: stream)
-        } catch {
-            await registry.release(connection, model: model.id)
-            throw error
+        var failed: Set<String> = []
+        var lastFailure: APIError?
+        for attempt in 1...maximumAttempts {
+            let connection: NodeConnection
+            do {
+                connection = try await acquire(
+                    model, for: caller, keyID: keyID, excluding: failed, registry: registry, loadDeadline: started + budgets.warmup,
+                    queueDeadline: started + budgets.queue)
+            } catch {
+                // No other node for a retry: the client learns what went wrong on the one that failed.
+                if let lastFailure, error.code == "no_available_node" { throw lastFailure }
+                throw error
+            }
+            let infer = TunnelMessage.Infer(id: requestID, kind: kind, model: model.id, body: body, capabilities: model.capabilities)
+            let dispatch: InferenceDispatch
+            do {
+                dispatch = InferenceDispatch(
+                    connection: connection, model: model.id, requestID: requestID, attempts: attempt, registry: registry,
+                    stream: try await connection.start(infer))
+            } catch {
+                await registry.release(connection, model: model.id)
+                await registry.recordFailure(of: model.id, on: connection)
+                (failed, lastFailure) = (failed.union([connection.node.id]), error)
+                continue
+            }
+            do {
+                try await dispatch.readFirstEvent()
+                await registry.recordSuccess(of: model.id, on: connection)
+                return dispatch
+            } catch where error.status >= 500 {
+                await dispatch.close()
+                await registry.recordFailure(of: model.id, on: connection)
+                (failed, lastFailure) = (failed.union([connection.node.id]), error)
+            } catch {
+                // A client mistake: the node answered, and is healthy.
+                await dispatch.close()
+                await registry.recordSuccess(of: model.id, on: connection)
+                throw error
+            }
         }
+        throw lastFailure ?? .noAvailableNode("No node could serve '\(model.id)'.")
     }
 
     /// Routes until a node has a slot, sending the loads and unloads the planner decides and
     /// waiting for each load until `loadDeadline` (past it, `503 model_warming`), and in the
     /// model's admission queue until `queueDeadline` (past it, `503 no_available_node`).
     private static func acquire(
-        _ model: CatalogModel, for caller: PolicyRouting.Caller, keyID: String, registry: NodeRegistry, loadDeadline: ContinuousClock.Instant,
-        queueDeadline: ContinuousClock.Instant
+        _ model: CatalogModel, for caller: PolicyRouting.Caller, keyID: String, excluding failed: Set<String>, registry: NodeRegistry,
+        loadDeadline: ContinuousClock.Instant, queueDeadline: ContinuousClock.Instant
     ) async throws(APIError) -> NodeConnection {
-        var isNew = true
+        var isNew = failed.isEmpty
         var loadsStarted = 0
         while true {
-            let admission = try await registry.admit(model, for: caller, isNew: isNew)
+            let admission = try await registry.admit(model, for: caller, isNew: isNew, excluding: failed)
             isNew = false
             switch admission {
             case .dispatch(let connection):
@@ -130,8 +177,17 @@ final class InferenceDispatch: @unchecked Sendable {
         }
     }
 
+    /// Reads the node's first event, which ``next()`` then returns first.
+    private func readFirstEvent() async throws(APIError) {
+        first = try await next()
+    }
+
     /// The next event; nil once the request ended. A node failure is thrown as its ``APIError``.
     func next() async throws(APIError) -> NodeEvent? {
+        if let event = first {
+            first = nil
+            return event
+        }
         do {
             guard let event = try await iterator.next() else { return nil }
             if case .end = event { ended = true }

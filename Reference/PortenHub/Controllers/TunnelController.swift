@@ -22,7 +22,10 @@ struct TunnelController: Sendable {
             guard let credential = context.request.headers.bearerToken, let node = try services.store.authenticateNode(credential) else {
                 return
             }
-            let ticket = services.tunnelSockets.add(nodeID: node.id, outbound: outbound)
+            guard let ticket = services.tunnelSockets.add(nodeID: node.id, outbound: outbound) else {
+                try await outbound.close(.policyViolation, reason: "too many connections for this node")
+                return
+            }
             defer { services.tunnelSockets.remove(ticket) }
             try await serve(credential: credential, ticket: ticket, inbound: inbound, outbound: outbound, logger: context.logger)
         }
@@ -83,20 +86,21 @@ struct TunnelController: Sendable {
             node: node, hello: hello, outbound: outbound, maximumAnswerBytes: services.configuration.maximumAnswerSize)
         try await connection.send(
             .welcome(.init(nodeID: node.id, region: node.region, trustClass: node.trustClass, acceptedModels: accepted.sorted())))
-        if let previous = await services.registry.register(connection) {
-            previous.markClosed()
-            await previous.disconnect(reason: "replaced by a newer connection")
-        }
-        // A revocation between the check above and the registration: undo it.
-        guard !services.tunnelSockets.isStale(ticket) else {
-            await services.registry.unregister(connection)
-            connection.markClosed()
+        // Registered only if the node's record did not change since the check above: the actor
+        // checks it in the same step, so a revocation cannot slip in between.
+        let sockets = services.tunnelSockets
+        guard case .registered(let previous) = await services.registry.register(connection, unless: { sockets.isStale(ticket) }) else {
             try await outbound.close(.policyViolation, reason: "node revoked or changed; reconnect")
             return
+        }
+        if let previous {
+            previous.markClosed()
+            await previous.disconnect(reason: "replaced by a newer connection")
         }
         try? services.store.markNodeSeen(id: node.id)
         logger.info("node connected", metadata: ["engine": .string(String(hello.engine.prefix(64))), "models": .string(accepted.sorted().joined(separator: ","))])
         defer { logger.info("node disconnected") }
+        var refused = 0
         do {
             while let message = try await messages.next() {
                 guard case .text(let text) = message else { continue }
@@ -104,7 +108,9 @@ struct TunnelController: Sendable {
                 do {
                     frame = try TunnelMessage.fromNode(text: text)
                 } catch {
-                    logger.warning("refusing a frame: \(error)")
+                    refused += 1
+                    // The first few, then every thousandth: a node cannot flood the log.
+                    if refused <= 10 || refused.isMultiple(of: 1000) { logger.warning("refusing frame #\(refused): \(error)") }
                     if let id = error.requestID { await connection.fail(id, with: .nodeError("The node sent an invalid answer: \(error).")) }
                     continue
                 }

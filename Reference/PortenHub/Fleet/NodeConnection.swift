@@ -27,9 +27,12 @@ public final class NodeConnection: Sendable {
         var answerBytes = 0
     }
 
-    /// The most answer one request may carry (text, reasoning, tool calls, vectors); a node that
-    /// sends more has the request failed and cancelled, so the Hub never buffers without bound.
+    /// The most answer one request may carry (text, reasoning, tool calls, vectors, plus
+    /// ``frameOverhead`` per frame); a node that sends more has the request failed and cancelled,
+    /// so the Hub never buffers without bound, not even for a flood of empty deltas.
     let maximumAnswerBytes: Int
+    /// What each frame counts on top of its text: about what a buffered event costs.
+    static let frameOverhead = 64
 
     init(node: NodeRecord, hello: TunnelMessage.Hello, outbound: WebSocketOutboundWriter, maximumAnswerBytes: Int = 16 << 20) {
         self.node = node
@@ -131,7 +134,7 @@ public final class NodeConnection: Sendable {
         let (continuation, overLimit) = state.withLock { state -> (EventStream.Continuation?, Bool) in
             guard var pending = state.pending[id] else { return (nil, false) }
             pending.lastActivity = now
-            pending.answerBytes += bytes
+            pending.answerBytes += bytes + Self.frameOverhead
             guard pending.answerBytes <= limit else {
                 state.pending[id] = nil
                 return (pending.continuation, true)

@@ -43,6 +43,8 @@ public actor NodeRegistry {
     private var demand: DemandLedger
     /// Requests that ended, per model, over the last minute: the service rate behind a queue's `Retry-After`.
     private var completions = DemandLedger(window: .seconds(60))
+    /// Nodes failing a model, by node and model (outlier ejection).
+    private var health: [NodeModel: OutlierState] = [:]
     private let now: @Sendable () -> ContinuousClock.Instant
 
     public init(
@@ -58,6 +60,20 @@ public actor NodeRegistry {
     public var demandWindow: Duration { demand.window }
 
     // MARK: Connections
+
+    /// What ``register(_:unless:)`` did.
+    enum Registration {
+        /// Registered, replacing this earlier connection of the node, if any.
+        case registered(replacing: NodeConnection?)
+        /// Not registered: the node's record changed.
+        case refused
+    }
+
+    /// Adds `connection` unless `isStale()` says its node's record changed since it was read.
+    func register(_ connection: NodeConnection, unless isStale: @Sendable () -> Bool) -> Registration {
+        guard !isStale() else { return .refused }
+        return .registered(replacing: register(connection))
+    }
 
     /// Adds a connection with the models its hello says are ready or on disk (catalog models only);
     /// returns the connection it replaces (the same node connected again).
@@ -106,15 +122,23 @@ public actor NodeRegistry {
 
     /// Routes one request for `model` from `caller`, on the nodes its key's policy admits only.
     /// `isNew` counts it as demand (not again when it re-routes).
-    func admit(_ model: CatalogModel, for caller: PolicyRouting.Caller, isNew: Bool) throws(APIError) -> Admission {
+    /// Nodes in `excluding` (they failed this request) and nodes ejected for the model are not considered.
+    func admit(_ model: CatalogModel, for caller: PolicyRouting.Caller, isNew: Bool, excluding failed: Set<String> = []) throws(APIError)
+        -> Admission
+    {
         let time = now()
         if isNew { demand.record(model.id, at: time) }
         // Free slots go to those already waiting first; a newcomer takes only what none of them may use.
         handOff(model.id)
         let generation = signal.generation(of: model.id)
         let slotGeneration = slots.generation(of: model.id)
-        let nodes = entries.values.map(\.node)
-        let decision = try PolicyRouting.decide(model: model, for: caller, nodes: nodes) { demand.demand(for: $0, now: time) }
+        let nodes = entries.values.map(\.node).filter { !failed.contains($0.id) && !isEjected($0.id, model: model.id, at: time) }
+        let decision: PolicyRouting.Route
+        do {
+            decision = try PolicyRouting.decide(model: model, for: caller, nodes: nodes) { demand.demand(for: $0, now: time) }
+        } catch where error.code == "no_available_node" {
+            throw ejectionRefusal(model.id, for: caller, at: time) ?? error
+        }
         switch decision {
         case .dispatch(let nodeID):
             take(nodeID, model: model.id, at: time)
@@ -167,14 +191,45 @@ public actor NodeRegistry {
     /// each to a request whose key may use that node.
     private func handOff(_ model: String) {
         guard slots.depth(of: model) > 0 else { return }
-        let candidates = entries.values.filter { $0.node.models[model]?.ready == true }.map(\.node.id).sorted()
+        let time = now()
+        let candidates = entries.values.filter { $0.node.models[model]?.ready == true && !isEjected($0.node.id, model: model, at: time) }
+            .map(\.node.id).sorted()
         for nodeID in candidates {
             while let node = entries[nodeID]?.node, node.hasFreeSlot {
                 guard let waiter = slots.next(for: model, where: { $0.caller.mayUse(node) }) else { break }
-                take(nodeID, model: model, at: now())
+                take(nodeID, model: model, at: time)
                 waiter.continuation.resume(returning: .granted(entries[nodeID]!.connection))
             }
         }
+    }
+
+    // MARK: Outlier ejection
+
+    /// Counts a failure of `connection`'s node on `model` before it answered anything. After
+    /// ``OutlierState/threshold`` failures in a row the node gets no `model` traffic for a back-off
+    /// that doubles each time (1 s … 60 s); then one request probes it.
+    func recordFailure(of model: String, on connection: NodeConnection) {
+        health[NodeModel(node: connection.node.id, model: model), default: OutlierState()].fail(at: now())
+    }
+
+    /// A node answered `model`: its failures are forgotten.
+    func recordSuccess(of model: String, on connection: NodeConnection) {
+        health[NodeModel(node: connection.node.id, model: model)] = nil
+    }
+
+    /// The refusal when the only nodes `caller` may use for `model` are out of rotation for it.
+    private func ejectionRefusal(_ model: String, for caller: PolicyRouting.Caller, at time: ContinuousClock.Instant) -> APIError? {
+        let ejected = entries.values.filter { caller.mayUse($0.node) && $0.node.models[model] != nil }
+            .compactMap { health[NodeModel(node: $0.node.id, model: model)]?.ejectedUntil }.filter { $0 > time }
+        guard let soonest = ejected.min() else { return nil }
+        let seconds = max(1, Int(((soonest - time) / .seconds(1)).rounded(.up)))
+        return .noAvailableNode(
+            "The nodes this key may use for '\(model)' failed it repeatedly and are out of rotation for about \(seconds) s. Retry then.",
+            retryAfter: seconds)
+    }
+
+    private func isEjected(_ nodeID: String, model: String, at time: ContinuousClock.Instant) -> Bool {
+        health[NodeModel(node: nodeID, model: model)]?.isEjected(at: time) ?? false
     }
 
     /// Counts a request on `nodeID` for `model`.
@@ -289,12 +344,16 @@ public actor NodeRegistry {
     /// Each connected node's planner view, and the demand per model, for operators.
     public func snapshot() -> (
         nodes: [FleetNode], loads: [String: [String: LoadProgress]], demand: [String: Int],
-        queues: [String: (depth: Int, longestWait: Duration)]
+        queues: [String: (depth: Int, longestWait: Duration)], ejected: [String: [String: Duration]]
     ) {
         let time = now()
+        var ejected: [String: [String: Duration]] = [:]
+        for (key, state) in health {
+            if let until = state.ejectedUntil, until > time { ejected[key.node, default: [:]][key.model] = until - time }
+        }
         return (
             entries.values.map(\.node).sorted { $0.id < $1.id }, entries.mapValues(\.loads).filter { !$0.value.isEmpty },
-            demand.snapshot(now: time), slots.snapshot(now: time)
+            demand.snapshot(now: time), slots.snapshot(now: time), ejected
         )
     }
 

@@ -9,7 +9,6 @@ final class TunnelSockets: Sendable {
     private struct State {
         var sockets: [String: [Int: WebSocketOutboundWriter]] = [:]
         var epochs: [String: Int] = [:]
-        var count = 0
         var nextID = 0
     }
 
@@ -23,11 +22,14 @@ final class TunnelSockets: Sendable {
 
     private let state = Mutex(State())
 
-    /// Adds an upgraded socket of `nodeID`.
-    func add(nodeID: String, outbound: WebSocketOutboundWriter) -> Ticket {
+    /// Sockets one node may hold open at once (one tunnel, plus reconnects racing it).
+    static let perNode = 4
+
+    /// Adds an upgraded socket of `nodeID`; nil when the node already holds ``perNode`` sockets.
+    func add(nodeID: String, outbound: WebSocketOutboundWriter) -> Ticket? {
         state.withLock { state in
+            guard (state.sockets[nodeID]?.count ?? 0) < Self.perNode else { return nil }
             state.nextID += 1
-            state.count += 1
             state.sockets[nodeID, default: [:]][state.nextID] = outbound
             return Ticket(nodeID: nodeID, socketID: state.nextID, epoch: state.epochs[nodeID] ?? 0)
         }
@@ -36,7 +38,6 @@ final class TunnelSockets: Sendable {
     func remove(_ ticket: Ticket) {
         state.withLock { state in
             guard state.sockets[ticket.nodeID]?.removeValue(forKey: ticket.socketID) != nil else { return }
-            state.count -= 1
             if state.sockets[ticket.nodeID]?.isEmpty == true { state.sockets[ticket.nodeID] = nil }
         }
     }
@@ -45,9 +46,6 @@ final class TunnelSockets: Sendable {
     func isStale(_ ticket: Ticket) -> Bool {
         state.withLock { ($0.epochs[ticket.nodeID] ?? 0) != ticket.epoch }
     }
-
-    /// Open sockets, all nodes together.
-    var count: Int { state.withLock(\.count) }
 
     /// Moves the node's epoch on and closes every socket it has open.
     func closeAll(nodeID: String, reason: String) async {

@@ -101,6 +101,9 @@ public struct HubStore: Sendable {
                 t.add(column: "metadata", .text)
             }
         }
+        migrator.registerMigration("v3-usage-attempts") { db in
+            try db.alter(table: "usage") { t in t.add(column: "attempts", .integer).notNull().defaults(to: 1) }
+        }
         return migrator
     }
 

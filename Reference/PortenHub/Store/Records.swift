@@ -82,12 +82,15 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var user: String?
     /// The request's `metadata`, as compact JSON.
     public var metadata: String?
+    /// The nodes the request was sent to: more than one when a node failed before answering.
+    public var attempts: Int
 
     public init(
         time: Date, requestID: String, keyID: String?, accountID: String?, nodeID: String?, region: String?, model: String?,
         endpoint: String, promptTokens: Int, completionTokens: Int, status: Int, latencyMS: Int, timeToFirstTokenMS: Int?,
-        user: String? = nil, metadata: String? = nil
+        user: String? = nil, metadata: String? = nil, attempts: Int = 1
     ) {
+        self.attempts = attempts
         self.user = user
         self.metadata = metadata
         self.time = time
@@ -106,7 +109,7 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, time, region, model, endpoint, status, user, metadata
+        case id, time, region, model, endpoint, status, user, metadata, attempts
         case requestID = "request_id", keyID = "key_id", accountID = "account_id", nodeID = "node_id"
         case promptTokens = "prompt_tokens", completionTokens = "completion_tokens"
         case latencyMS = "latency_ms", timeToFirstTokenMS = "ttft_ms"

@@ -12,6 +12,8 @@ struct UsageMeter: Sendable {
     let startedAt = Date()
     var model: String?
     var node: NodeRecord?
+    /// Nodes the request was sent to (failover before the first byte).
+    var attempts = 1
     /// The request's `user` and `metadata`, recorded for abuse tracking (never content).
     var user: String?
     var metadata: [String: String] = [:]
@@ -36,10 +38,15 @@ struct UsageMeter: Sendable {
         recorder.record(row(status: status, usage: usage))
     }
 
-    /// Writes the row of an answer about to be acknowledged, and returns once it is durable.
-    func commit(usage: Usage?) async {
+    /// Writes the row of an answer about to be acknowledged, and returns once it is durable; an
+    /// answer that could not be metered is not handed out (fail closed: `503`).
+    func commit(usage: Usage?) async throws(APIError) {
         if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
-        await recorder.commit(row(status: 200, usage: usage))
+        guard await recorder.commit(row(status: 200, usage: usage)) else {
+            throw APIError(
+                status: 503, message: "The Hub could not record this request's usage, so it withholds the answer; retry shortly.",
+                type: "service_unavailable", code: "usage_unavailable", retryAfter: 5)
+        }
     }
 
     private func row(status: Int, usage: Usage?) -> UsageRecord {
@@ -48,7 +55,8 @@ struct UsageMeter: Sendable {
                 region: node?.region, model: model, endpoint: endpoint, promptTokens: usage?.promptTokens ?? 0,
                 completionTokens: usage?.completionTokens ?? 0, status: status, latencyMS: Self.milliseconds(.now - started),
                 timeToFirstTokenMS: firstToken.map { Self.milliseconds($0 - started) }, user: user,
-                metadata: metadata.isEmpty ? nil : JSONText.compact(.object(metadata.mapValues(JSONValue.string))))
+                metadata: metadata.isEmpty ? nil : JSONText.compact(.object(metadata.mapValues(JSONValue.string))),
+                attempts: attempts)
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

@@ -9,7 +9,7 @@ import Synchronization
 public final class UsageRecorder: Service {
     private struct Queue {
         var rows: [UsageRecord] = []
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [CheckedContinuation<Bool, Never>] = []
         /// After shutdown the background loop is gone: rows are written by whoever hands them over.
         var stopped = false
     }
@@ -35,8 +35,10 @@ public final class UsageRecorder: Service {
         if stopped { flush() } else { signal.yield() }
     }
 
-    /// Queues one row and returns once it is written (with the other rows of its batch).
-    public func commit(_ record: UsageRecord) async {
+    /// Queues one row and returns once it is written (with the other rows of its batch): true,
+    /// or false when the database refused the batch.
+    @discardableResult
+    public func commit(_ record: UsageRecord) async -> Bool {
         await withCheckedContinuation { continuation in
             let stopped = queue.withLock { queue in
                 queue.rows.append(record)
@@ -57,7 +59,7 @@ public final class UsageRecorder: Service {
         flush()
     }
 
-    /// Inserts every queued row now, then releases the requests waiting on them.
+    /// Inserts every queued row now, then releases the requests waiting on them with the outcome.
     public func flush() {
         let (batch, waiters) = queue.withLock { queue in
             defer {
@@ -66,13 +68,15 @@ public final class UsageRecorder: Service {
             }
             return (queue.rows, queue.waiters)
         }
+        var stored = true
         if !batch.isEmpty {
             do {
                 try store.insertUsage(batch)
             } catch {
+                stored = false
                 logger.error("could not record \(batch.count) usage rows: \(error)")
             }
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.resume(returning: stored) }
     }
 }

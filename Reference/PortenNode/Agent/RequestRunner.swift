@@ -43,9 +43,13 @@ struct RequestRunner: Sendable {
             logger.debug("request \(id) cancelled")
         } catch let error as APIError {
             try? await send(.fail(.init(id: id, error: error)))
+        } catch let failure as EngineFailure {
+            logger.error("request \(id) failed: \(failure.detail)")
+            try? await send(.fail(.init(id: id, error: failure.error)))
         } catch {
+            // An unexpected error may name internal addresses: it stays in this log.
             logger.error("request \(id) failed: \(error)")
-            try? await send(.fail(.init(id: id, error: .nodeError("The node's engine failed: \(error)"))))
+            try? await send(.fail(.init(id: id, error: .nodeError("The node's engine failed; the node's log has the details under \(id)."))))
         }
     }
 }

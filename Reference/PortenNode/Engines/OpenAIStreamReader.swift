@@ -57,11 +57,12 @@ struct OpenAIStreamReader {
 /// An upstream's error answer, turned into the client's OpenAI error: a client mistake (400, 404,
 /// 413, 422) with an OpenAI-shaped body keeps its status, message, type and param (string codes
 /// only); anything else — the upstream refusing the node's key, being overloaded or broken — is
-/// the node's problem: `502 node_error` with the start of what the upstream said.
+/// the node's problem: an ``EngineFailure``, `502 node_error` for the client, with the upstream's
+/// address and words kept for the node's log.
 enum UpstreamError {
     static let clientMistakes: Set<Int> = [400, 404, 413, 422]
 
-    static func apiError(status: Int, body: [UInt8], url: String) -> APIError {
+    static func apiError(status: Int, body: [UInt8], url: String) -> any Error {
         let error = (try? JSONParser.parse(body))?["error"]
         let message = error?["message"]?.stringValue ?? error?.stringValue
         if clientMistakes.contains(status), let message {
@@ -70,6 +71,21 @@ enum UpstreamError {
                 param: error?["param"]?.stringValue, code: error?["code"]?.stringValue)
         }
         let said = message ?? String(decoding: body.prefix(300), as: UTF8.self)
-        return .nodeError("The node's engine failed\(url.isEmpty ? "" : " (\(url))") with \(status): \(said)")
+        return EngineFailure(
+            .nodeError("The node's engine failed with \(status)."), detail: "\(url.isEmpty ? "upstream" : url) answered \(status): \(said)")
     }
+}
+
+/// An engine's failure: the error an API client sees, and the detail (upstream addresses, what
+/// the upstream said) that only the node's log keeps, under the request id.
+public struct EngineFailure: Error, CustomStringConvertible {
+    public var error: APIError
+    public var detail: String
+
+    public init(_ error: APIError, detail: String) {
+        self.error = error
+        self.detail = detail
+    }
+
+    public var description: String { "\(error.message) \(detail)" }
 }

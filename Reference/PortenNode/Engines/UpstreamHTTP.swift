@@ -34,7 +34,7 @@ struct UpstreamHTTP: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw APIError.nodeError("The node's engine at \(baseURL) is unreachable: \(error).")
+            throw EngineFailure(.nodeError("The node's engine is unreachable."), detail: "\(baseURL) is unreachable: \(error)")
         }
         guard (200..<300).contains(Int(response.status.code)) else {
             let bytes = (try? await response.body.collect(upTo: 1 << 20)).map { Array($0.readableBytesView) } ?? []
@@ -49,7 +49,7 @@ struct UpstreamHTTP: Sendable {
         do {
             return try JSONParser.parse(Array(try await response.body.collect(upTo: 256 << 20).readableBytesView))
         } catch let error as JSONParser.SyntaxError {
-            throw APIError.nodeError("The node's engine at \(baseURL) answered \(path) with invalid JSON: \(error).")
+            throw EngineFailure(.nodeError("The node's engine answered with invalid JSON."), detail: "\(baseURL)\(path) answered invalid JSON: \(error)")
         }
     }
 

@@ -15,19 +15,35 @@ public enum SimJSON {
     /// (arrays get fewer items once they are spent), nesting deeper than ``maximumDepth`` gives
     /// `null`, and out-of-range bounds (negative lengths, `1e300`) are clamped.
     public static func instance(of schema: JSONValue?, text: String, number: Int) -> JSONValue {
-        var budget = maximumValues
+        var budget = Budget()
         return instance(of: schema, text: text, number: number, depth: 0, budget: &budget)
     }
 
     /// Values one instance may have in all.
     public static let maximumValues = 10_000
+    /// Characters of text all the instance's strings may hold together (each string is the
+    /// request's text, so ten thousand of them would otherwise multiply the prompt).
+    public static let maximumText = 65_536
+
+    /// What is left to spend on one instance.
+    struct Budget {
+        var values = SimJSON.maximumValues
+        var text = SimJSON.maximumText
+
+        /// `text`, cut to what is left, and spent.
+        mutating func spend(_ text: String) -> String {
+            let piece = text.count <= self.text ? text : String(text.prefix(self.text))
+            self.text -= piece.count
+            return piece
+        }
+    }
     /// Deepest nesting of an instance.
     public static let maximumDepth = 64
 
-    private static func instance(of schema: JSONValue?, text: String, number: Int, depth: Int, budget: inout Int) -> JSONValue {
-        budget -= 1
-        guard depth < maximumDepth, budget >= 0 else { return .null }
-        guard case .object(let rule)? = schema else { return .string(text) }
+    private static func instance(of schema: JSONValue?, text: String, number: Int, depth: Int, budget: inout Budget) -> JSONValue {
+        budget.values -= 1
+        guard depth < maximumDepth, budget.values >= 0 else { return .null }
+        guard case .object(let rule)? = schema else { return .string(budget.spend(text)) }
         if let constant = rule["const"] { return constant }
         if case .array(let options)? = rule["enum"], let first = options.first { return first }
         for combinator in ["anyOf", "oneOf", "allOf"] {
@@ -39,7 +55,7 @@ public enum SimJSON {
         case "object":
             guard case .object(let properties)? = rule["properties"] else { return .object([:]) }
             var object: [String: JSONValue] = [:]
-            for (key, property) in properties.sorted(by: { $0.key < $1.key }) where budget > 0 {
+            for (key, property) in properties.sorted(by: { $0.key < $1.key }) where budget.values > 0 {
                 object[key] = instance(of: property, text: text, number: number, depth: depth + 1, budget: &budget)
             }
             return .object(object)
@@ -47,13 +63,13 @@ public enum SimJSON {
             let maximum = max(0, rule["maxItems"]?.intValue ?? Int.max)
             let wanted = min(max(rule["minItems"]?.intValue ?? 1, 1), maximum)
             var items: [JSONValue] = []
-            while items.count < wanted, budget > 0 {
+            while items.count < wanted, budget.values > 0 {
                 items.append(instance(of: rule["items"], text: text, number: number, depth: depth + 1, budget: &budget))
             }
             return .array(items)
         case "string":
-            guard let limit = rule["maxLength"]?.intValue, text.count > limit else { return .string(text) }
-            return .string(String(text.prefix(max(0, limit))))
+            guard let limit = rule["maxLength"]?.intValue, text.count > limit else { return .string(budget.spend(text)) }
+            return .string(budget.spend(String(text.prefix(max(0, limit)))))
         case "integer", "number":
             var value = number
             if let minimum = rule["minimum"]?.doubleValue { value = max(value, Self.integer(minimum.rounded(.up))) }
@@ -61,7 +77,7 @@ public enum SimJSON {
             return .int(value)
         case "boolean": return .bool(true)
         case "null": return .null
-        default: return .string(text)
+        default: return .string(budget.spend(text))
         }
     }
 

@@ -1,0 +1,375 @@
+"""A hostile node: a valid node credential in the hands of a program that speaks the tunnel
+protocol itself (docs/node-protocol.md) and lies. The Hub must stay up, keep its numbers sane,
+route nothing to the node that it did not earn, and keep serving the honest sim node's traffic.
+
+The hostile node sits in region `xx`; `hostile.key` is pinned to it and `fleet.eu_key` to `eu`,
+where the honest node is, so each request goes where the test means it to."""
+import contextlib
+import json
+import threading
+import time
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.protocol import State
+from websockets.sync.client import connect
+
+from conftest import wait_until
+
+ERROR_FIELDS = {"message", "type", "param", "code"}
+MB = 1 << 20
+
+
+def reply(text):
+    """A script: one delta, then `end` with honest usage."""
+    return lambda infer: [{"type": "delta", "content": text}, end()]
+
+
+def end(usage=None):
+    return {"type": "end", "finish_reason": "stop", "usage": usage or {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+
+class HostileNode:
+    """Speaks the tunnel protocol with a valid credential. `script(infer)` yields the frames (without
+    `id`) answering each `infer`; every frame the Hub sends is kept in `received`."""
+
+    def __init__(self, hub, account_id, region="xx", name="hostile"):
+        created = hub.admin("POST", "nodes", json={"account_id": account_id, "name": name, "region": region, "trust_class": "verified"})
+        self.hub, self.id, self.credential = hub, created["id"], created["credential"]
+        self.received, self.cancelled, self.sockets, self.ws = [], set(), contextlib.ExitStack(), None
+        self.script = reply("hostile")
+
+    def socket(self, credential=None):
+        """A freshly upgraded socket that has said nothing yet (`credential=""`: no Authorization header)."""
+        headers = {"Authorization": f"Bearer {credential or self.credential}"} if credential != "" else {}
+        return self.sockets.enter_context(connect(
+            self.hub.url.replace("http://", "ws://") + "/node/v1/connect", open_timeout=5, close_timeout=1, proxy=None, max_size=None,
+            compression=None, additional_headers=headers))
+
+    def hello(self, ws, models=(), provisionable=False, vram_mb=None):
+        """Sends hello on `ws`; the Hub's answer (a welcome), or None if it closed the socket instead."""
+        frame = {"type": "hello", "protocol": 1, "engine": "hostile", "agent": "hostile/1", "provisionable": provisionable,
+                 "concurrency": 16, "vram_mb": vram_mb, "disk_mb": None, "models": [{"id": m, "state": "ready"} for m in models]}
+        try:
+            ws.send(json.dumps(frame))
+            return json.loads(ws.recv(timeout=5))
+        except ConnectionClosed:
+            return None
+
+    def join(self, script=None, **hello):
+        """Connects, must be welcomed, then answers infers with `script` in the background."""
+        ws = self.socket()
+        welcome = self.hello(ws, **hello)
+        assert welcome and welcome["type"] == "welcome", welcome
+        self.serve(ws, script)
+        return welcome
+
+    def serve(self, ws, script=None):
+        """Answers the infers arriving on `ws` (welcomed already) with `script`, in the background."""
+        self.ws, self.script = ws, script or self.script
+        threading.Thread(target=self._serve, args=(ws,), daemon=True).start()
+
+    def _serve(self, ws):
+        try:
+            for text in ws:
+                frame = json.loads(text)
+                self.received.append(frame)
+                if frame["type"] == "cancel":
+                    self.cancelled.add(frame["id"])
+                elif frame["type"] == "infer":
+                    threading.Thread(target=self._answer, args=(ws, frame), daemon=True).start()
+        except ConnectionClosed:
+            pass
+
+    def _answer(self, ws, infer):
+        try:
+            for frame in self.script(infer):
+                if infer["id"] in self.cancelled:
+                    return
+                ws.send(json.dumps({"id": infer["id"], **frame}))
+        except ConnectionClosed:
+            pass
+
+    def send(self, **frame):
+        self.ws.send(json.dumps(frame))
+
+    def got(self, type, model=None):
+        return [f for f in self.received if f["type"] == type and (model is None or f.get("model") == model)]
+
+    def close(self):
+        self.sockets.close()
+
+
+def closed_within(ws, seconds=3.0):
+    """True when the Hub closes `ws` within `seconds` (whether or not something reads it)."""
+    deadline = time.monotonic() + seconds
+    while ws.state is not State.CLOSED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return ws.state is State.CLOSED
+
+
+def chat(hub, key, content="ping", model="ref-chat", budget=None, timeout=30):
+    headers = {"Authorization": f"Bearer {key}"}
+    if budget is not None:
+        headers["X-Porten-Warmup-Budget"] = str(budget)
+    body = {"model": model, "messages": [{"role": "user", "content": content}]}
+    return httpx.post(hub.base_url + "/chat/completions", headers=headers, json=body, timeout=timeout)
+
+
+def new_key(hub, account_id, **policy):
+    return hub.admin("POST", "keys", json={"account_id": account_id, "name": "t", **policy})["key"]
+
+
+def usage_row(hub, request_id):
+    return next((r for r in hub.admin("GET", "usage?limit=1000")["data"] if r["request_id"] == request_id), None)
+
+
+def assert_openai_error(response, status, code=None):
+    assert response.status_code == status, (response.status_code, response.text[:300])
+    error = response.json()["error"]
+    assert set(error) == ERROR_FIELDS, error
+    if code:
+        assert error["code"] == code, error
+
+
+def assert_honest_traffic_works(fleet):
+    assert fleet.healthy(), "the hub went down"
+    answer = chat(fleet, fleet.eu_key)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"] == "Echo: ping"
+    assert answer.headers["x-porten-node"] == fleet.node.id
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+@pytest.fixture
+def hostile(fleet):
+    fleet.eu_key = new_key(fleet, fleet.account_id, allowed_regions=["eu"])
+    node = HostileNode(fleet, fleet.account_id)
+    node.key = new_key(fleet, fleet.account_id, allowed_regions=["xx"])
+    yield node
+    node.close()
+
+
+def test_fail_frames_with_a_status_outside_4xx_5xx_become_502_node_error(fleet, hostile):
+    hostile.join(lambda infer: [{"type": "fail", "error": {
+        "status": int(infer["body"]["messages"][0]["content"]), "message": "lies", "type": "api_error", "param": None, "code": "x"}}],
+        models=["ref-chat"])
+    for status in (1000, -5, 0, 99, 101, 204, 304, 200):
+        try:
+            response = chat(hostile.hub, hostile.key, content=str(status), timeout=10)
+        except httpx.HTTPError as error:
+            pytest.fail(f"fail status {status}: {error!r}; hub up: {fleet.healthy()}")
+        assert_openai_error(response, 502, "node_error")
+        assert fleet.healthy(), f"the hub went down after a fail with status {status}"
+        # A client mistake the node passes on shows it is alive: it stays in rotation for the next status.
+        assert_openai_error(chat(fleet, hostile.key, content="400", timeout=10), 400)
+    for status in (429, 400):
+        assert_openai_error(chat(fleet, hostile.key, content=str(status), timeout=10), status)
+    assert_honest_traffic_works(fleet)
+
+
+PROGRESS = [(2**62, 2**62), (2**62, 1), (-5, 100), (5, -100), (-2**62, 2**62), (2**62, -2**62), (-1, -1)]
+
+
+def test_absurd_progress_frames_keep_the_warming_numbers_sane(fleet, hostile):
+    hostile.join(provisionable=True, vram_mb=100000)
+    assert_openai_error(chat(fleet, hostile.key, model="ref-large", budget=1), 503, "model_warming")
+    wait_until(lambda: hostile.got("load", "ref-large"), timeout=5, what="the hub to ask the hostile node to load ref-large")
+    for i, (done, total) in enumerate(PROGRESS):
+        hostile.send(type="progress", model="ref-large", phase=("downloading", "loading")[i % 2], done_mb=done, total_mb=total)
+        time.sleep(0.2)
+        warming = httpx.get(fleet.url + "/public/v1/models/warming", params={"model": "ref-large"}, timeout=5)
+        assert warming.status_code == 200, (done, total, warming.text)
+        status = warming.json()
+        assert 0 <= status["pct"] <= 100 and status["done_mb"] >= 0 and status["total_mb"] >= 0, ((done, total), status)
+        waited = chat(fleet, hostile.key, model="ref-large", budget=1, timeout=10)
+        assert_openai_error(waited, 503, "model_warming")
+        assert 1 <= int(waited.headers["retry-after"]) <= 600, ((done, total), waited.headers["retry-after"])
+    assert_honest_traffic_works(fleet)
+
+
+def test_absurd_usage_is_clamped_and_cannot_crash_the_rate_limiter(fleet, hostile):
+    lie = {"prompt_tokens": -1000000, "completion_tokens": 5, "total_tokens": 9223372036854775807}
+    hostile.join(lambda infer: [{"type": "delta", "content": "hi"}, end(lie)], models=["ref-chat"])
+    response = chat(fleet, hostile.key)
+    assert response.status_code == 200, response.text
+    usage = response.json()["usage"]
+    assert usage["prompt_tokens"] >= 0 and usage["completion_tokens"] >= 0, usage
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"], usage
+    row = usage_row(fleet, response.headers["x-request-id"])
+    assert row, "no usage row"
+    assert row["prompt_tokens"] >= 0 and row["completion_tokens"] >= 0, row
+    limited = new_key(fleet, fleet.account_id, allowed_regions=["xx"], tokens_per_minute=1000)
+    for _ in range(3):
+        try:
+            status = chat(fleet, limited, timeout=10).status_code
+        except httpx.HTTPError as error:
+            pytest.fail(f"{error!r}; hub up: {fleet.healthy()}")
+        assert status in (200, 429), status
+    assert_honest_traffic_works(fleet)
+
+
+def test_loaded_for_a_model_never_asked_for_earns_no_traffic(fleet, hostile):
+    hostile.join()  # declares nothing, not provisionable
+    for model in ("ref-large", "ref-tools"):
+        hostile.send(type="loaded", model=model)
+    time.sleep(0.5)
+    for model in ("ref-large", "ref-tools"):
+        for key in (hostile.key, fleet.api_key):
+            response = chat(fleet, key, model=model, budget=0, timeout=10)
+            assert response.headers.get("x-porten-node") != hostile.id, (model, response.status_code, response.text[:200])
+            assert response.status_code in (200, 503), response.text
+    assert not hostile.got("infer"), hostile.got("infer")
+    assert_honest_traffic_works(fleet)
+
+
+def flood(infer, total=40 * MB, piece=64 * 1024):
+    chunk = "x" * piece
+    for _ in range(total // piece):
+        yield {"type": "delta", "content": chunk}
+    yield end()
+
+
+class PeakRSS:
+    """Samples a process's RSS every 20 ms while in the `with` block."""
+
+    def __init__(self, pid):
+        self.pid, self.start, self.done = pid, rss_mb(pid), threading.Event()
+        self.peak = self.start
+
+    def __enter__(self):
+        def sample():
+            while not self.done.wait(0.02):
+                try:
+                    self.peak = max(self.peak, rss_mb(self.pid))
+                except (OSError, StopIteration):
+                    return
+        self.thread = threading.Thread(target=sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
+def test_a_flood_of_deltas_is_capped_not_buffered(fleet, hostile):
+    hostile.join(flood, models=["ref-chat"])
+    pid = fleet.process.proc.pid
+    with PeakRSS(pid) as rss:
+        response = chat(fleet, hostile.key, timeout=120)
+    assert_openai_error(response, 502)
+    assert rss.peak - rss.start < 200, f"RSS grew {rss.peak - rss.start:.0f} MB (from {rss.start:.0f} MB)"
+    with PeakRSS(pid) as rss:
+        with httpx.stream("POST", fleet.base_url + "/chat/completions", headers={"Authorization": f"Bearer {hostile.key}"}, timeout=120,
+                          json={"model": "ref-chat", "stream": True, "messages": [{"role": "user", "content": "ping"}]}) as stream:
+            assert stream.status_code == 200
+            tail, received = [], 0
+            for line in stream.iter_lines():
+                received += len(line)
+                if line:
+                    tail = (tail + [line])[-2:]
+    assert tail[-1] == "data: [DONE]" and tail[-2].startswith('data: {"error":'), [t[:200] for t in tail]
+    assert received < 20 * MB, f"{received / MB:.1f} MB streamed: the answer was not capped"
+    assert rss.peak - rss.start < 200, f"RSS grew {rss.peak - rss.start:.0f} MB (from {rss.start:.0f} MB)"
+    assert_honest_traffic_works(fleet)
+
+
+def test_frames_for_another_nodes_request_are_ignored(fleet, hostile):
+    hostile.join(models=["ref-chat"])
+    prompt = " ".join(f"w{i}" for i in range(300))
+    with httpx.stream("POST", fleet.base_url + "/chat/completions", headers={"Authorization": f"Bearer {fleet.eu_key}"}, timeout=30,
+                      json={"model": "ref-chat", "stream": True, "messages": [{"role": "user", "content": prompt}]}) as stream:
+        assert stream.status_code == 200 and stream.headers["x-porten-node"] == fleet.node.id
+        victim = stream.headers["x-request-id"]
+        for frame in ({"type": "delta", "content": "INJECTED"}, {"type": "fail", "error": {"status": 500, "message": "INJECTED",
+                      "type": "api_error", "param": None, "code": "x"}}, end()):
+            hostile.send(id=victim, **frame)
+        lines = [line for line in stream.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]" and not any("INJECTED" in line or '"error"' in line for line in lines)
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == "Echo: " + prompt
+    wait_until(lambda: (usage_row(fleet, victim) or {}).get("node_id") == fleet.node.id, timeout=5, what="the victim's usage row")
+    assert_honest_traffic_works(fleet)
+
+
+@pytest.mark.parametrize("action", ["revoke node", "disable account"])
+def test_revocation_closes_every_socket_of_the_node_even_one_still_silent(fleet, hostile, action):
+    account = fleet.admin("POST", "accounts", json={"name": "hostile"})["id"]
+    node = HostileNode(fleet, account, region="eu")
+    try:
+        node.join()
+        silent, late = node.socket(), node.socket()  # upgraded with the live credential, no hello yet
+        fleet.admin("DELETE", f"nodes/{node.id}" if action == "revoke node" else f"accounts/{account}")
+        welcome = node.hello(late)
+        assert welcome is None or welcome["type"] != "welcome", f"a socket upgraded before the {action} was welcomed after it"
+        assert closed_within(node.ws), f"the hello'd socket stayed open after the {action}"
+        assert closed_within(silent), f"the silent socket stayed open after the {action}"
+        with pytest.raises(InvalidStatus):
+            node.socket()
+        assert not fleet.node_status(node.id)["connected"]
+    finally:
+        node.close()
+    assert_honest_traffic_works(fleet)
+
+
+def test_region_change_closes_every_socket_and_eu_keys_never_reach_the_node_again(fleet, hostile):
+    node = HostileNode(fleet, fleet.account_id, region="eu")
+    try:
+        assert node.join(models=["ref-large"])["region"] == "eu"
+        assert chat(fleet, fleet.eu_key, model="ref-large").headers["x-porten-node"] == node.id  # it serves EU keys now
+        first, silent, late = node.ws, node.socket(), node.socket()
+        fleet.admin("PATCH", f"nodes/{node.id}", json={"region": "us"})
+        welcome = node.hello(late, models=["ref-large"])
+        assert welcome is None or welcome.get("region") == "us", f"a socket upgraded before the region change was welcomed as {welcome}"
+        if welcome:
+            node.serve(late)  # an EU key must still not land here
+        for _ in range(5):
+            response = chat(fleet, fleet.eu_key, model="ref-large", budget=0, timeout=10)
+            assert response.headers.get("x-porten-node") != node.id and response.headers.get("x-porten-region") != "us", response.headers
+        assert closed_within(first) and closed_within(silent), "a socket of the node stayed open after the region change"
+        node.close()
+        assert node.join(models=["ref-large"])["region"] == "us"
+        us_key = new_key(fleet, fleet.account_id, allowed_regions=["us"])
+        served = chat(fleet, us_key, model="ref-large")
+        assert served.status_code == 200 and served.headers["x-porten-region"] == "us" and served.headers["x-porten-node"] == node.id
+        response = chat(fleet, fleet.eu_key, model="ref-large", budget=0, timeout=10)
+        assert response.status_code == 503 and response.headers.get("x-porten-node") != node.id
+    finally:
+        node.close()
+    assert_honest_traffic_works(fleet)
+
+
+BAD_CREDENTIALS = ["pnode-" + "0" * 40, "", "revoked", "hostile+x"]
+
+
+def bad_credential(fleet, hostile, which):
+    if which == "revoked":
+        revoked = HostileNode(fleet, fleet.account_id, name="revoked")
+        fleet.admin("DELETE", f"nodes/{revoked.id}")
+        return revoked.credential
+    return hostile.credential + "x" if which == "hostile+x" else which
+
+
+@pytest.mark.parametrize("which", BAD_CREDENTIALS)
+def test_upgrade_with_a_bad_credential_is_refused_and_a_plain_get_says_why(fleet, hostile, which):
+    credential = bad_credential(fleet, hostile, which)
+    with pytest.raises(InvalidStatus):
+        hostile.socket(credential=credential)
+    plain = httpx.get(fleet.url + "/node/v1/connect", headers={"Authorization": f"Bearer {credential}"} if credential else {}, timeout=5)
+    assert_openai_error(plain, 401)
+    assert_honest_traffic_works(fleet)
+
+
+@pytest.mark.xfail(strict=True, reason="docs/node-protocol.md: the WebSocket library refuses the upgrade itself with 400 and no body")
+def test_refused_upgrade_is_401_with_an_openai_error(fleet, hostile):
+    with pytest.raises(InvalidStatus) as refused:
+        hostile.socket(credential=bad_credential(fleet, hostile, "revoked"))
+    response = refused.value.response
+    assert response.status_code == 401, (response.status_code, response.body)
+    assert set(json.loads(response.body)["error"]) == ERROR_FIELDS, response.body
