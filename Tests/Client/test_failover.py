@@ -2,6 +2,7 @@
 every request never costs a client an error while another node its key may use can answer."""
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -44,20 +45,24 @@ def two_nodes(tmp_path):
         hub.broken = hub.add_node(account, tmp_path, name="broken", extra_args=(
             "--engine", "openai", "--engine-url", hub.upstream_url, "--models", "ref-chat"))
         hub.broken.start()
-        hub.sim = hub.add_node(account, tmp_path, name="sim").start()
+        hub.sim = hub.add_node(account, tmp_path, name="sim", extra_args=("--token-delay-ms", "20")).start()
         yield hub
     finally:
         hub.stop()
         upstream.shutdown()
 
 
-def chat(hub, stream=False):
-    return httpx.post(hub.base_url + "/chat/completions", headers={"Authorization": f"Bearer {hub.key}"}, timeout=30,
-                      json={"model": "ref-chat", "stream": stream, "messages": [{"role": "user", "content": "ping"}]})
+def chat(hub, stream=False, content="ping"):
+    return httpx.post(hub.base_url + "/chat/completions", headers={"Authorization": f"Bearer {hub.key}"}, timeout=60,
+                      json={"model": "ref-chat", "stream": stream, "messages": [{"role": "user", "content": content}]})
 
 
 def test_every_request_is_answered_by_the_healthy_node(two_nodes):
     hub = two_nodes
+    # A long answer keeps the healthy node one request busier, so the planner (fewest in flight
+    # first) always offers the broken node first while it is in rotation.
+    background = ThreadPoolExecutor(1).submit(chat, hub, False, " ".join(["word"] * 600))
+    wait_until(lambda: any(n["in_flight"] for n in hub.fleet()["nodes"]), what="the healthy node to be busy")
     ejections = []
     for stream in (False, True) * 10:
         response = chat(hub, stream)
@@ -69,10 +74,11 @@ def test_every_request_is_answered_by_the_healthy_node(two_nodes):
                 if line.startswith("data: {"))
         else:
             assert response.json()["choices"][0]["message"]["content"] == "Echo: ping"
+    assert background.result().status_code == 200
     rows = [r for r in hub.admin("GET", "usage?limit=50")["data"] if r["status"] == 200]
-    assert len(rows) == 20 and all(r["node_id"] == hub.sim.id for r in rows)
-    # Some requests went to the broken node first; it was then taken out of rotation.
-    assert any(r["attempts"] == 2 for r in rows) and sum(r["attempts"] for r in rows) < 30
+    assert len(rows) == 21 and all(r["node_id"] == hub.sim.id for r in rows)
+    # The first requests went to the broken node first; then it was out of rotation but for probes.
+    assert any(r["attempts"] == 2 for r in rows) and sum(r["attempts"] for r in rows) < 32
     # The operator sees it: the broken node out of rotation for ref-chat (between probes), never the healthy one.
     assert any("ref-chat" in e[hub.broken.id] for e in ejections) and all(e[hub.sim.id] == {} for e in ejections)
 

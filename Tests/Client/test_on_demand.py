@@ -40,8 +40,8 @@ class OnDemandFleet:
     def node(self, name, *args):
         return self.hub.add_node(self.account, self.tmp_path, name=name, extra_args=args).start()
 
-    def post(self, model, budget=None, content="hi"):
-        headers = {"Authorization": f"Bearer {self.api_key}"}
+    def post(self, model, budget=None, content="hi", headers=None):
+        headers = {"Authorization": f"Bearer {self.api_key}", **(headers or {})}
         if budget is not None:
             headers["X-Porten-Warmup-Budget"] = str(budget)
         return httpx.post(
@@ -245,13 +245,17 @@ def test_idle_models_are_unloaded_after_the_demand_window_but_fixed_nodes_keep_t
     assert provisionable.process.log().count("loading cold-a") == 2
 
 
-def test_saturated_nodes_answer_no_available_node_with_retry_after(make_fleet):
+def test_saturated_nodes_queue_or_answer_no_available_node_with_retry_after(make_fleet):
     fleet = make_fleet()
     fleet.node("fixed", "--models", "ref-chat", "--concurrency", "1", "--token-delay-ms", "20")
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         busy = pool.submit(fleet.ask, "ref-chat", "word " * 50)
         wait_until(lambda: fleet.hub.fleet()["nodes"][0]["in_flight"] == 1, what="the only slot to be taken")
-        refused = fleet.post("ref-chat")
+        # A client that will not wait for a slot is told at once when to come back…
+        refused = fleet.post("ref-chat", headers={"X-Porten-Queue-Budget": "0"})
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "no_available_node"
-        assert refused.headers["retry-after"] == "1"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        # …one that may wait is served when the slot frees (the admission queue).
+        queued = pool.submit(fleet.post, "ref-chat")
         assert busy.result().choices[0].finish_reason == "stop"
+        assert queued.result().status_code == 200
