@@ -14,36 +14,22 @@ import OpenAIWire
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let body: JSONValue
-    do {
-        body = try JSONParser.parse(UnsafeBufferPointer(start: data, count: size))
-    } catch {
-        check((0...size).contains(error.offset), "syntax error offset outside 0…\(size): \(error)")
-        return 0
-    }
+    guard let body = requestBody(data, size) else { return 0 }
     let text = JSONText.compact(body)
     do {
         check(try JSONParser.parse(text) == body, "JSONText.compact changed the value: \(text)")
     } catch {
         fatalError("JSONText.compact wrote text that does not parse (\(error)): \(text)")
     }
-    let request: ChatCompletionRequest
-    do {
-        request = try ChatCompletionRequest(validating: body)
-    } catch {
-        check((400...499).contains(error.status) && error.type == "invalid_request_error", "validation answered \(error)")
-        return 0
-    }
+    guard let request = validated({ () throws(APIError) in try ChatCompletionRequest(validating: body) }) else { return 0 }
     check(!request.messages.isEmpty, "an accepted request has no messages")
     _ = request.requiredCapabilities
     // What the node sees: the body after a trip through an `infer` frame.
     let forwarded: ChatCompletionRequest
     do {
-        let frame = try TunnelMessage.infer(.init(id: "req_fuzz", kind: .chat, model: request.model, body: body)).encodedText()
-        guard case .infer(let infer) = try TunnelMessage(text: frame) else { fatalError("an infer frame decoded as another type: \(frame)") }
-        forwarded = try ChatCompletionRequest(validating: infer.body)
+        forwarded = try ChatCompletionRequest(validating: throughInferFrame(body, kind: .chat, model: request.model))
     } catch {
-        fatalError("the Hub accepted a body the node refuses or cannot read (\(error)): \(text)")
+        fatalError("the Hub accepted a body the node refuses (\(error)): \(text)")
     }
     check(
         forwarded.model == request.model && forwarded.messages == request.messages && forwarded.stream == request.stream
@@ -57,7 +43,3 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// `precondition` drops its message in -O builds; this keeps it for the crash report.
-private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fatalError(message()) }
-}

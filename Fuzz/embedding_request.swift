@@ -13,30 +13,16 @@ import OpenAIWire
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let body: JSONValue
-    do {
-        body = try JSONParser.parse(UnsafeBufferPointer(start: data, count: size))
-    } catch {
-        check((0...size).contains(error.offset), "syntax error offset outside 0…\(size): \(error)")
-        return 0
-    }
-    let request: EmbeddingRequest
-    do {
-        request = try EmbeddingRequest(validating: body)
-    } catch {
-        check((400...499).contains(error.status) && error.type == "invalid_request_error", "validation answered \(error)")
-        return 0
-    }
+    guard let body = requestBody(data, size) else { return 0 }
+    guard let request = validated({ () throws(APIError) in try EmbeddingRequest(validating: body) }) else { return 0 }
     check(
         (1...EmbeddingRequest.maximumInputs).contains(request.inputs.count) && request.inputs.allSatisfy { !$0.isEmpty },
         "accepted inputs out of bounds: \(request.inputs.count) inputs")
     let forwarded: EmbeddingRequest
     do {
-        let frame = try TunnelMessage.infer(.init(id: "req_fuzz", kind: .embeddings, model: request.model, body: body)).encodedText()
-        guard case .infer(let infer) = try TunnelMessage(text: frame) else { fatalError("an infer frame decoded as another type: \(frame)") }
-        forwarded = try EmbeddingRequest(validating: infer.body)
+        forwarded = try EmbeddingRequest(validating: throughInferFrame(body, kind: .embeddings, model: request.model))
     } catch {
-        fatalError("the Hub accepted a body the node refuses or cannot read (\(error)): \(JSONText.compact(body))")
+        fatalError("the Hub accepted a body the node refuses (\(error)): \(JSONText.compact(body))")
     }
     check(
         forwarded.model == request.model && forwarded.inputs == request.inputs && forwarded.encodingFormat == request.encodingFormat
@@ -45,7 +31,3 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// `precondition` drops its message in -O builds; this keeps it for the crash report.
-private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fatalError(message()) }
-}

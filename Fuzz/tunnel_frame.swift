@@ -84,7 +84,3 @@ private func checkBounds(_ frame: TunnelMessage) {
     }
 }
 
-/// `precondition` drops its message in -O builds; this keeps it for the crash report.
-private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fatalError(message()) }
-}
