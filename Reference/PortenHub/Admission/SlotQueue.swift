@@ -44,20 +44,16 @@ final class SlotQueue: Sendable {
             state.nextID += 1
             return state.nextID
         }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let immediate = state.withLock { state -> Outcome? in
-                    if state.generations[model, default: 0] != generation { return .reroute }
-                    if Task.isCancelled { return .cancelled }
-                    state.queues[model, default: FairQueue()].enqueue(
-                        Waiter(id: id, caller: caller, since: now, continuation: continuation), id: id, key: key)
-                    return nil
-                }
-                if let immediate { continuation.resume(returning: immediate) }
+        return await parkedWait(cancelled: .cancelled) { continuation in
+            state.withLock { state -> Outcome? in
+                if state.generations[model, default: 0] != generation { return .reroute }
+                if Task.isCancelled { return .cancelled }
+                state.queues[model, default: FairQueue()].enqueue(
+                    Waiter(id: id, caller: caller, since: now, continuation: continuation), id: id, key: key)
+                return nil
             }
-        } onCancel: {
-            let waiter = state.withLock { $0.queues[model]?.remove(id: id) }
-            waiter?.continuation.resume(returning: .cancelled)
+        } unpark: {
+            state.withLock { $0.queues[model]?.remove(id: id)?.continuation }
         }
     }
 

@@ -184,7 +184,8 @@ public actor NodeRegistry {
         entries[connection.node.id]!.node.models[model]?.lastUsed = time
         slots.bump(model)
         // The freed slot may serve another model the node has ready, too.
-        for hosted in entries[connection.node.id]!.node.models.keys { handOff(hosted) }
+        let hosted = entries[connection.node.id]!.node.models
+        for waiting in slots.waitingModels where hosted[waiting] != nil { handOff(waiting) }
     }
 
     /// Gives free slots on nodes with `model` ready to the requests queued for it, in fair order,

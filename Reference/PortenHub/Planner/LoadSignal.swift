@@ -39,22 +39,18 @@ final class LoadSignal: Sendable {
             state.nextID += 1
             return state.nextID
         }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let immediate = state.withLock { state -> Outcome? in
-                    if state.generations[model, default: 0] != generation { return state.lastOutcome[model] ?? .changed }
-                    if Task.isCancelled { return .cancelled }
-                    state.waiters[model, default: []].append(Waiter(id: id, continuation: continuation))
-                    return nil
-                }
-                if let immediate { continuation.resume(returning: immediate) }
+        return await parkedWait(cancelled: .cancelled) { continuation in
+            state.withLock { state -> Outcome? in
+                if state.generations[model, default: 0] != generation { return state.lastOutcome[model] ?? .changed }
+                if Task.isCancelled { return .cancelled }
+                state.waiters[model, default: []].append(Waiter(id: id, continuation: continuation))
+                return nil
             }
-        } onCancel: {
-            let waiter = state.withLock { state -> Waiter? in
+        } unpark: {
+            state.withLock { state in
                 guard let index = state.waiters[model]?.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters[model]!.remove(at: index)
+                return state.waiters[model]!.remove(at: index).continuation
             }
-            waiter?.continuation.resume(returning: .cancelled)
         }
     }
 

@@ -1,0 +1,18 @@
+/// Waits for an outcome someone else delivers, with cancellation that cannot be lost: `park`
+/// runs with the continuation and either stores it (returning nil) or answers at once; it is
+/// called when the task was already cancelled too, and must answer `cancelled` then, under the
+/// same lock that stores waiters. On cancellation `unpark` takes the stored continuation back
+/// (nil if it was already resumed) and it is resumed with `cancelled`.
+/// Used by ``LoadSignal`` (loads) and ``SlotQueue`` (slots).
+func parkedWait<Outcome: Sendable>(
+    cancelled: Outcome, park: (CheckedContinuation<Outcome, Never>) -> Outcome?,
+    unpark: @Sendable () -> CheckedContinuation<Outcome, Never>?
+) async -> Outcome {
+    await withTaskCancellationHandler {
+        await withCheckedContinuation { continuation in
+            if let immediate = park(continuation) { continuation.resume(returning: immediate) }
+        }
+    } onCancel: {
+        unpark()?.resume(returning: cancelled)
+    }
+}
