@@ -9,14 +9,16 @@ import FoundationNetworking
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin", abstract: "Manage accounts, API keys and nodes of a Hub.",
-        subcommands: [Accounts.self, Keys.self, Nodes.self, UsageRows.self, Fleet.self])
+        subcommands: [Accounts.self, Users.self, Keys.self, Nodes.self, UsageRows.self, Fleet.self])
 
     /// Where the Hub is and the operator token, shared by every admin subcommand.
     struct Connection: ParsableArguments {
         @Option(help: "Hub URL (env PORTEN_HUB_URL), default http://127.0.0.1:8080.") var hub: String?
         @Option(help: "Operator token (env PORTEN_ADMIN_TOKEN).") var token: String?
 
-        func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws {
+        /// Calls the admin API, prints its JSON answer and returns it.
+        @discardableResult
+        func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Any? {
             var base = hub ?? environment("PORTEN_HUB_URL") ?? "http://127.0.0.1:8080"
             while base.hasSuffix("/") { base.removeLast() }
             if base.hasSuffix("/v1") { base.removeLast(3) }
@@ -42,6 +44,7 @@ struct AdminCommand: AsyncParsableCommand {
                 Console.write(text)
             }
             guard (200..<300).contains(status) else { throw ExitCode(1) }
+            return try? JSONSerialization.jsonObject(with: data)
         }
     }
 
@@ -64,6 +67,38 @@ struct AdminCommand: AsyncParsableCommand {
             @OptionGroup var connection: Connection
             @Argument var id: String
             func run() async throws { try await connection.call("DELETE", "accounts/\(id)") }
+        }
+    }
+
+    struct Users: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Manage the people who sign in to the portal.", subcommands: [Create.self, List.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Add a user and print a one-time link to set their password (valid 7 days).")
+            @OptionGroup var connection: Connection
+            @Option(help: "Their email address (the sign-in name).") var email: String
+            @Option(help: "Display name (default: the email's local part).") var name: String?
+            @Option(help: "Existing account id; without it the user gets a new account of their own.") var account: String?
+            @Option(help: "member or owner (default: owner of a new account, member of an existing one).") var role: String?
+            @Flag(help: "Make them an operator: they see the /admin pages.") var `operator` = false
+            func run() async throws {
+                var body: [String: Any] = ["email": email, "operator": `operator`]
+                if let name { body["display_name"] = name }
+                if let account { body["account_id"] = account }
+                if let role { body["role"] = role }
+                let answer = try await connection.call("POST", "users", body: body)
+                if let link = (answer as? [String: Any])?["set_password_url"] as? String {
+                    Console.write("\nOne-time link to set the password (valid 7 days):\n\(link)")
+                }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Option(help: "Only this account's users.") var account: String?
+            func run() async throws { try await connection.call("GET", "users" + (account.map { "?account_id=\($0)" } ?? "")) }
         }
     }
 

@@ -26,12 +26,15 @@ struct DevCommand: AsyncParsableCommand {
             hubURL: "http://127.0.0.1:\(port)", credential: setup.nodeCredential,
             engine: SimEngine(provisioning: SimProvisioning(vramBudgetMB: 8192, downloadMBps: 800, loadMBps: 3000)), logger: logger)
         let apiKey = setup.apiKey
+        let signIn = setup.signIn
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger, extraServices: [node]) { port in
             Console.write(
                 """
                 PORTEN_BASE_URL=http://127.0.0.1:\(port)/v1
                 PORTEN_API_KEY=\(apiKey)
                 PORTEN_ADMIN_TOKEN=\(adminToken)
+
+                # Portal: http://127.0.0.1:\(port)/  (sign in as \(signIn.email), password \(signIn.password))
 
                 # Porten dev hub with a local sim node (loaded: \(SimEngine.referenceModels.joined(separator: ", "));
                 # ref-large loads on first use in about 6 s: watch http://127.0.0.1:\(port)/public/v1/models/warming?model=ref-large).
@@ -49,6 +52,9 @@ struct DevCommand: AsyncParsableCommand {
 struct DevSetup {
     let apiKey: String
     let nodeCredential: String
+    /// The dev user (an operator of the dev account) for the portal.
+    let signIn: (email: String, password: String)
+    static let devEmail = "dev@porten.test"
 
     init(store: HubStore, data: DataDirectory) throws {
         let account = try store.accounts().first { $0.name == "dev" && $0.disabledAt == nil } ?? store.createAccount(name: "dev")
@@ -64,6 +70,22 @@ struct DevSetup {
             nodeCredential = try store.createNode(accountID: account.id, name: "dev-sim", region: "local", trustClass: "trusted")
                 .credential.plain
             try data.write("dev-node-credential", nodeCredential)
+        }
+        if let password = data.read("dev-password"), let user = try store.user(email: Self.devEmail),
+            let hash = user.passwordHash, PasswordHasher.verify(password, against: hash)
+        {
+            signIn = (Self.devEmail, password)
+        } else {
+            let password = SecretToken.randomBase62(count: 16)
+            let hash = PasswordHasher.standard.hash(password)
+            if let user = try store.user(email: Self.devEmail) {
+                try store.setPassword(userID: user.id, hash: hash)
+            } else {
+                _ = try store.createUser(
+                    accountID: account.id, email: Self.devEmail, displayName: "Dev", role: .owner, isOperator: true, passwordHash: hash)
+            }
+            try data.write("dev-password", password)
+            signIn = (Self.devEmail, password)
         }
     }
 }

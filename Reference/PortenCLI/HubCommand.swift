@@ -25,6 +25,9 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Seconds a request body may take from its head to its end.") var bodyTimeout = 120.0
     @Option(help: "Connections held at once (default: from the open-files limit, at most 16384).") var maxConnections: Int?
     @Option(help: "Largest answer a node may send for one request, in bytes (502 beyond it).") var maxAnswerBytes = 16 << 20
+    @Option(help: "The Hub's public base URL, e.g. https://hub.example.com: set-password links use it; https marks session cookies Secure.")
+    var publicURL: String?
+    @Flag(help: "Let people create their own account at /signup.") var allowSignup = false
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -32,6 +35,9 @@ struct HubCommand: AsyncParsableCommand {
         guard maxAnswerBytes > 0 else { throw ValidationError("--max-answer-bytes must be positive.") }
         guard (maxConnections ?? 1) > 0 else { throw ValidationError("--max-connections must be positive.") }
         guard queueLength >= 0 else { throw ValidationError("--queue-length cannot be negative.") }
+        if let publicURL, !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) || URL(string: publicURL)?.host == nil {
+            throw ValidationError("--public-url must be an http:// or https:// URL such as https://hub.example.com; got '\(publicURL)'.")
+        }
         for (name, value, minimum) in [
             ("--request-idle-timeout", requestIdleTimeout, 0.001), ("--warmup-budget", warmupBudget, 0), ("--demand-window", demandWindow, 0.001),
             ("--idle-timeout", idleTimeout, 0.001), ("--body-timeout", bodyTimeout, 0.001), ("--queue-budget", queueBudget, 0),
@@ -59,6 +65,8 @@ struct HubCommand: AsyncParsableCommand {
         configuration.maximumAnswerSize = maxAnswerBytes
         configuration.queueBudget = .seconds(queueBudget)
         configuration.maximumQueueLength = queueLength
+        configuration.publicURL = publicURL
+        configuration.allowSignup = allowSignup
         logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in

@@ -12,11 +12,18 @@ public enum HubApplication {
         configuration: HubConfiguration, logger: Logger, extraServices: [any Service] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> (application: some ApplicationProtocol, services: HubServices) {
         let store = try configuration.databasePath.map { try HubStore.open(path: $0) } ?? HubStore.inMemory()
-        try store.replaceCatalog(configuration.catalog)
+        let catalog = try store.applyingSwitches(to: configuration.catalog)
+        try store.replaceCatalog(catalog)
         let usage = UsageRecorder(store: store, logger: logger)
         let services = HubServices(
-            configuration: configuration, store: store, catalog: configuration.catalog, registry: NodeRegistry(
-                catalog: configuration.catalog, demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength),
+            configuration: configuration, store: store, catalog: catalog, registry: NodeRegistry(
+                // The fleet knows every catalog model: the operator may enable one while the Hub
+                // runs; requests are gated by the live catalog.
+                catalog: Catalog(models: catalog.models.map { model in
+                    var model = model
+                    model.enabled = true
+                    return model
+                }), demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength),
             usage: usage,
             logger: logger)
         let router = buildRouter(services)
@@ -53,13 +60,31 @@ public enum HubApplication {
         let chat = ChatCompletionsController(services: services)
         let embeddings = EmbeddingsController(services: services)
         let models = ModelsController(services: services, created: Int(Date().timeIntervalSince1970))
-        router.post("/v1/chat/completions", use: chat.create)
-        router.post("/v1/embeddings", use: embeddings.create)
-        router.get("/v1/models", use: models.list)
+        let api = router.group("/v1").add(middleware: APIKeyMiddleware(store: services.store))
+        api.post("chat/completions", use: chat.create)
+        api.post("embeddings", use: embeddings.create)
+        api.get("models", use: models.list)
         router.get("/public/v1/models/warming", use: WarmingController(services: services).show)
         router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
         router.get("/node/v1/connect", use: TunnelController(services: services).refuse)
-        AdminController(services: services).addRoutes(to: router.group("/admin/v1"))
+        AdminController(services: services).addRoutes(
+            to: router.group("/admin/v1").add(middleware: OperatorTokenMiddleware(adminToken: services.configuration.adminToken)))
+        addPortal(to: router, services)
         return router
+    }
+
+    /// The portal's pages: sessions and CSRF for all of them, sign-in required under `/build`,
+    /// operators only under `/admin`.
+    static func addPortal(to router: Router<HubRequestContext>, _ services: HubServices) {
+        let pages = PortalPages()
+        let session = SessionMiddleware(store: services.store, configuration: services.configuration)
+        router.get("/static/:file", use: PortalAssets.serve)
+        SignInController(services: services, pages: pages, throttle: services.signInThrottle).addRoutes(
+            to: router.group().add(middleware: PageErrorMiddleware(pages: pages)).add(middleware: session))
+        BuildController(services: services, pages: pages).addRoutes(
+            to: router.group("/build").add(middleware: PageErrorMiddleware(pages: pages)).add(middleware: session).add(middleware: RequireSignIn()))
+        OperatorPagesController(services: services, pages: pages).addRoutes(
+            to: router.group("/admin").add(middleware: PageErrorMiddleware(pages: pages)).add(middleware: session)
+                .add(middleware: RequireSignIn(operatorOnly: true)))
     }
 }

@@ -34,6 +34,13 @@ public struct HubConfiguration: Sendable {
     public var bodyTimeout: Duration = .seconds(120)
     /// Connections the Hub holds at once; past it, it stops accepting until one closes.
     public var maximumConnections: Int = 4096
+    /// The Hub's public base URL (`https://hub.example.com`): set-password links use it, and an
+    /// `https` one marks session cookies `Secure`. Unset: links use the request's Host.
+    public var publicURL: String?
+    /// Whether people may create their own account at `/signup`.
+    public var allowSignup = false
+    /// How long a portal session lasts after sign-in.
+    public var sessionLifetime: Duration = .seconds(7 * 86_400)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, databasePath: String? = nil, catalog: Catalog = .reference, adminToken: String,

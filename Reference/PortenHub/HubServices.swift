@@ -4,11 +4,14 @@ import Logging
 public struct HubServices: Sendable {
     public let configuration: HubConfiguration
     public let store: HubStore
-    public let catalog: Catalog
+    /// The catalog as the operator has switched it.
+    public let liveCatalog: LiveCatalog
     public let registry: NodeRegistry
     public let usage: UsageRecorder
     public let rateLimiter: RateLimiter
     public let logger: Logger
+    /// Failed portal sign-ins per email and address.
+    let signInThrottle = SignInThrottle()
     /// Every open tunnel socket, said hello or not.
     let tunnelSockets = TunnelSockets()
 
@@ -19,13 +22,14 @@ public struct HubServices: Sendable {
         self.rateLimiter = rateLimiter
         self.configuration = configuration
         self.store = store
-        self.catalog = catalog
+        self.liveCatalog = LiveCatalog(catalog)
         self.registry = registry
         self.usage = usage
         self.logger = logger
     }
 
-    var authenticator: KeyAuthenticator { KeyAuthenticator(store: store) }
+    /// The offered models right now.
+    public var catalog: Catalog { liveCatalog.current }
 
     /// Takes node `id` out of the fleet after its record changed (revoked, account disabled,
     /// region or trust class changed): every socket it has open is closed, including ones that

@@ -2,10 +2,9 @@ import Foundation
 import Hummingbird
 import OpenAIWire
 
-/// `/admin/v1/…`: accounts, keys, nodes and usage, for the operator token only.
+/// `/admin/v1/…`: accounts, users, keys, nodes and usage, behind `OperatorTokenMiddleware`.
 struct AdminController: Sendable {
     let services: HubServices
-
 
     func addRoutes(to group: RouterGroup<HubRequestContext>) {
         group.post("accounts", use: createAccount)
@@ -21,13 +20,14 @@ struct AdminController: Sendable {
         group.delete("nodes/:id", use: revokeNode)
         group.get("usage", use: listUsage)
         group.get("fleet", use: showFleet)
+        group.post("users", use: createUser)
+        group.get("users", use: listUsers)
     }
 
     // MARK: Fleet
 
     /// The planner's view: connected nodes, their models and loads, and the demand per model.
     func showFleet(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let snapshot = await services.registry.snapshot()
         return JSONResponse.make(
             AdminViews.FleetView(
@@ -41,19 +41,16 @@ struct AdminController: Sendable {
     // MARK: Accounts
 
     func createAccount(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let fields = try await body(request)
         let account = try services.store.createAccount(name: try Self.name(fields, default: nil))
         return JSONResponse.make(AdminViews.AccountView(account), status: .created)
     }
 
     func listAccounts(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         return JSONResponse.make(AdminViews.List(data: try services.store.accounts().map(AdminViews.AccountView.init)))
     }
 
     func disableAccount(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let id = try context.parameters.require("id")
         guard try services.store.disableAccount(id: id) else { throw notFound("account", id) }
         for node in try services.store.nodes() where node.accountID == id {
@@ -65,7 +62,6 @@ struct AdminController: Sendable {
     // MARK: Keys
 
     func createKey(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let fields = try await body(request)
         let accountID = try fields.requiredString("account_id")
         do {
@@ -78,14 +74,12 @@ struct AdminController: Sendable {
     }
 
     func listKeys(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let keys = try services.store.keys(accountID: request.uri.queryParameters["account_id"].map(String.init))
         return JSONResponse.make(AdminViews.List(data: keys.map { AdminViews.KeyView($0) }))
     }
 
     /// Changes a key's policy; it applies from the key's next request (keys are read per request).
     func updateKey(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let id = try context.parameters.require("id")
         let fields = try await body(request)
         do {
@@ -97,7 +91,6 @@ struct AdminController: Sendable {
     }
 
     func revokeKey(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let id = try context.parameters.require("id")
         guard try services.store.revokeKey(id: id) else { throw notFound("live key", id) }
         return JSONResponse.make(["id": JSONValue.string(id), "revoked": true])
@@ -106,7 +99,6 @@ struct AdminController: Sendable {
     // MARK: Nodes
 
     func createNode(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let fields = try await body(request)
         let accountID = try fields.requiredString("account_id")
         let region = try fields.string("region") ?? "local"
@@ -122,7 +114,6 @@ struct AdminController: Sendable {
     }
 
     func listNodes(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let connected = await services.registry.connectedNodeIDs()
         var views: [AdminViews.NodeView] = []
         for node in try services.store.nodes() {
@@ -136,7 +127,6 @@ struct AdminController: Sendable {
     /// Changes a node's region or trust class. A connected node is disconnected so that it comes
     /// back (within a second) under its new attributes; requests route by them from then on.
     func updateNode(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let id = try context.parameters.require("id")
         let fields = try await body(request)
         let region = try fields.string("region")
@@ -159,16 +149,20 @@ struct AdminController: Sendable {
     /// spaces, and no control, format or line-separator characters (a NUL would be cut off by the
     /// database, a newline or U+2028 would forge lines in logs, U+202E would reverse what an
     /// operator reads); `fallback` when absent, required without one.
-    static func name(_ fields: RequestFields, default fallback: String?) throws(APIError) -> String {
-        guard let name = try fields.string("name") ?? fallback else { throw fields.missing("name") }
+    static func name(_ fields: RequestFields, _ key: String = "name", default fallback: String?) throws(APIError) -> String {
+        guard let name = try fields.string(key) ?? fallback else { throw fields.missing(key) }
+        return try checkedName(name, param: key)
+    }
+
+    static func checkedName(_ name: String, param: String) throws(APIError) -> String {
         let forbidden: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
         guard (1...maximumNameLength).contains(name.count), name.utf8.count <= 4 * maximumNameLength,
             !name.unicodeScalars.contains(where: { forbidden.contains($0.properties.generalCategory) }),
             name.unicodeScalars.contains(where: { !$0.properties.isWhitespace })
         else {
             throw .invalidRequest(
-                "Invalid 'name': use 1 to \(maximumNameLength) characters, not only spaces, without control or format characters.",
-                param: "name")
+                "Invalid '\(param)': use 1 to \(maximumNameLength) characters, not only spaces, without control or format characters.",
+                param: param)
         }
         return name
     }
@@ -181,7 +175,6 @@ struct AdminController: Sendable {
     }
 
     func revokeNode(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         let id = try context.parameters.require("id")
         guard try services.store.revokeNode(id: id) else { throw notFound("live node", id) }
         await services.disconnectNode(id, reason: "node revoked")
@@ -191,7 +184,6 @@ struct AdminController: Sendable {
     // MARK: Usage
 
     func listUsage(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try authorize(request)
         services.usage.flush()
         let limit = min(max(Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 100, 1), 10_000)
         let rows = try services.store.recentUsage(limit: limit, keyID: request.uri.queryParameters["key_id"].map(String.init))
@@ -200,20 +192,11 @@ struct AdminController: Sendable {
 
     // MARK: Helpers
 
-    /// Checks the operator token in constant time.
-    private func authorize(_ request: Request) throws(APIError) {
-        // Hashing both sides first makes the compare independent of the presented token's length.
-        let presented = SecretToken.sha256(request.headers.bearerToken ?? "")
-        guard SecretToken.constantTimeEquals(presented, SecretToken.sha256(services.configuration.adminToken)) else {
-            throw APIError(status: 401, message: "Invalid operator token for the admin API.", type: "invalid_request_error", code: "invalid_admin_token")
-        }
-    }
-
-    private func body(_ request: Request) async throws(APIError) -> RequestFields {
+    func body(_ request: Request) async throws(APIError) -> RequestFields {
         try RequestFields(try await RequestBody.json(request, limit: 1 << 20))
     }
 
-    private func notFound(_ what: String, _ id: String, param: String? = nil) -> APIError {
+    func notFound(_ what: String, _ id: String, param: String? = nil) -> APIError {
         APIError(status: 404, message: "No \(what) with id '\(id)'.", type: "invalid_request_error", param: param, code: "not_found")
     }
 }

@@ -23,6 +23,39 @@ enum AdminViews {
         enum CodingKeys: String, CodingKey { case id, name, createdAt = "created_at", disabledAt = "disabled_at" }
     }
 
+    struct UserView: Encodable {
+        var id: String
+        var accountID: String
+        var email: String
+        var displayName: String
+        var role: String
+        var isOperator: Bool
+        var hasPassword: Bool
+        var createdAt: Date
+        var disabledAt: Date?
+        /// The one-time link to set the password: only in the response that created the user.
+        var setPasswordURL: String?
+
+        init(_ user: User, setPasswordURL: String? = nil) {
+            id = user.id
+            accountID = user.accountID
+            email = user.email
+            displayName = user.displayName
+            role = user.role.rawValue
+            isOperator = user.isOperator
+            hasPassword = user.passwordHash != nil
+            createdAt = user.createdAt
+            disabledAt = user.disabledAt
+            self.setPasswordURL = setPasswordURL
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, email, role
+            case accountID = "account_id", displayName = "display_name", isOperator = "operator", hasPassword = "has_password"
+            case createdAt = "created_at", disabledAt = "disabled_at", setPasswordURL = "set_password_url"
+        }
+    }
+
     struct KeyView: Encodable {
         var id: String
         var accountID: String

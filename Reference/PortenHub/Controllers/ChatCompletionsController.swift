@@ -9,7 +9,7 @@ struct ChatCompletionsController: Sendable {
     let services: HubServices
 
     func create(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let key = try services.authenticator.authenticate(request)
+        let key = try context.requireAPIKey()
         var meter = UsageMeter(services, requestID: context.requestID, endpoint: "chat.completions", key: key)
         do {
             let chat = try ChatCompletionRequest(

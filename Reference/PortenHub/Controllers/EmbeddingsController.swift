@@ -6,7 +6,7 @@ struct EmbeddingsController: Sendable {
     let services: HubServices
 
     func create(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let key = try services.authenticator.authenticate(request)
+        let key = try context.requireAPIKey()
         var meter = UsageMeter(services, requestID: context.requestID, endpoint: "embeddings", key: key)
         do {
             let embedding = try EmbeddingRequest(validating: try await RequestBody.json(request, limit: services.configuration.maximumBodySize))

@@ -8,7 +8,7 @@ struct ModelsController: Sendable {
     let created: Int
 
     func list(_ request: Request, context: HubRequestContext) async throws -> Response {
-        _ = try services.authenticator.authenticate(request)
+        _ = try context.requireAPIKey()
         let ready = await services.registry.readyModels()
         let models = services.catalog.offeredModels.map { model in
             ModelList.Model(

@@ -1,17 +1,37 @@
 import Hummingbird
 import HummingbirdWebSocket
+import OpenAIWire
 
 /// The per-request context of every Hub route: the request id that goes into `X-Request-Id`,
-/// logs and the usage row.
+/// logs and the usage row, and who is calling, as the authentication middleware found it.
 public struct HubRequestContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<HubRequestContext>
     public let requestID: String
+    /// The peer's IP address (sign-in throttling).
+    public let remoteAddress: String?
+
+    /// Filled by `APIKeyMiddleware` (`/v1`) or, for the playground, by the portal.
+    public var apiKey: AuthenticatedKey?
+    /// Filled by `SessionMiddleware` when the browser has a live session.
+    public var portal: PortalIdentity?
+    /// The CSRF token this request's forms must carry: the session's, or before sign-in the
+    /// browser's `porten_csrf` cookie.
+    public var csrfToken = ""
+    /// A portal form's fields, read (and CSRF-checked) by `SessionMiddleware`.
+    public var form = FormFields()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
         requestID = Self.newRequestID()
+        remoteAddress = source.channel.remoteAddress?.ipAddress
+    }
+
+    /// The authenticated key; `APIKeyMiddleware` guarantees one on `/v1` routes.
+    func requireAPIKey() throws(APIError) -> AuthenticatedKey {
+        guard let apiKey else { throw .invalidAPIKey("Missing API key. Pass it as 'Authorization: Bearer sk-porten-…'.") }
+        return apiKey
     }
 
     /// `req_` and 24 random hex digits.

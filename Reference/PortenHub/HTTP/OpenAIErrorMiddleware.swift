@@ -23,6 +23,8 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
         switch error {
         case let error as APIError:
             return error
+        case let error as PageError:
+            return APIError(status: Int(error.status.code), message: error.message, type: "invalid_request_error", code: error.code)
         case is NIOTooManyBytesError:
             return .requestTooLarge(limit: context.maxUploadSize)
         case let error as HTTPError:

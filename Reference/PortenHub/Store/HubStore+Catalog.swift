@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 extension HubStore {
@@ -7,6 +8,31 @@ extension HubStore {
             try CatalogModel.deleteAll(db)
             for model in catalog.models { try model.insert(db) }
         }
+    }
+
+    /// Enables or disables `modelID` by the operator's hand; the choice outlives restarts
+    /// (it is applied over the catalog file's `enabled` at start).
+    public func setModelEnabled(_ modelID: String, _ enabled: Bool, now: Date = Date()) throws {
+        try writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO catalog_switch (model_id, enabled, changed_at) VALUES (?, ?, ?) ON CONFLICT(model_id) DO UPDATE SET enabled = excluded.enabled, changed_at = excluded.changed_at",
+                arguments: [modelID, enabled, now])
+            try db.execute(sql: "UPDATE catalog_model SET enabled = ? WHERE id = ?", arguments: [enabled, modelID])
+        }
+    }
+
+    /// `catalog` with the operator's switches applied.
+    public func applyingSwitches(to catalog: Catalog) throws -> Catalog {
+        let switches = try writer.read { db in
+            try Dictionary(
+                Row.fetchAll(db, sql: "SELECT model_id, enabled FROM catalog_switch").map { ($0["model_id"] as String, $0["enabled"] as Bool) },
+                uniquingKeysWith: { $1 })
+        }
+        var result = catalog
+        for index in result.models.indices {
+            if let enabled = switches[result.models[index].id] { result.models[index].enabled = enabled }
+        }
+        return result
     }
 
     public func catalog() throws -> Catalog {

@@ -86,9 +86,11 @@ extension HubStore {
 
 public enum StoreError: Error, CustomStringConvertible {
     case notFound(String)
+    case conflict(String)
     public var description: String {
         switch self {
         case .notFound(let what): "\(what) does not exist"
+        case .conflict(let what): "\(what) already exists"
         }
     }
 }

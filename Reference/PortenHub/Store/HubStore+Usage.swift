@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 extension HubStore {
@@ -13,6 +14,34 @@ extension HubStore {
             var request = UsageRecord.order(Column("id").desc).limit(limit)
             if let keyID { request = request.filter(Column("key_id") == keyID) }
             return try request.fetchAll(db)
+        }
+    }
+}
+
+/// One day's use of one model by an account.
+public struct DailyUsage: Sendable, Equatable, FetchableRecord, Decodable {
+    /// `YYYY-MM-DD`, UTC.
+    public var day: String
+    public var model: String
+    public var requests: Int
+    public var promptTokens: Int
+    public var completionTokens: Int
+
+    enum CodingKeys: String, CodingKey { case day, model, requests, promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
+}
+
+extension HubStore {
+    /// The account's requests and tokens per UTC day and model, since `since`, oldest day first.
+    public func dailyUsage(accountID: String, since: Date) throws -> [DailyUsage] {
+        try writer.read { db in
+            try DailyUsage.fetchAll(
+                db,
+                sql: """
+                    SELECT substr(time, 1, 10) AS day, coalesce(model, '') AS model, count(*) AS requests,
+                           sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens
+                    FROM usage WHERE account_id = ? AND time >= ?
+                    GROUP BY day, model ORDER BY day, model
+                    """, arguments: [accountID, since])
         }
     }
 }

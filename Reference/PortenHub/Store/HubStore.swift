@@ -104,6 +104,38 @@ public struct HubStore: Sendable {
         migrator.registerMigration("v3-usage-attempts") { db in
             try db.alter(table: "usage") { t in t.add(column: "attempts", .integer).notNull().defaults(to: 1) }
         }
+        migrator.registerMigration("v4-portal-users-sessions") { db in
+            try db.alter(table: "api_key") { t in t.add(column: "purpose", .text).notNull().defaults(to: "api") }
+            try db.create(table: "portal_user") { t in
+                t.primaryKey("id", .text)
+                t.column("account_id", .text).notNull().references("account")
+                t.column("email", .text).notNull().unique()
+                t.column("display_name", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("is_operator", .boolean).notNull().defaults(to: false)
+                t.column("password_hash", .text)
+                t.column("created_at", .datetime).notNull()
+                t.column("disabled_at", .datetime)
+            }
+            try db.create(table: "portal_session") { t in
+                t.primaryKey("token_hash", .blob)
+                t.column("user_id", .text).notNull().references("portal_user").indexed()
+                t.column("csrf_token", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("expires_at", .datetime).notNull()
+            }
+            try db.create(table: "catalog_switch") { t in
+                t.primaryKey("model_id", .text)
+                t.column("enabled", .boolean).notNull()
+                t.column("changed_at", .datetime).notNull()
+            }
+            try db.create(table: "password_link") { t in
+                t.primaryKey("token_hash", .blob)
+                t.column("user_id", .text).notNull().references("portal_user")
+                t.column("expires_at", .datetime).notNull()
+                t.column("used_at", .datetime)
+            }
+        }
         return migrator
     }
 

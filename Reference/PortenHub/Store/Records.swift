@@ -30,9 +30,12 @@ public struct APIKey: Codable, Sendable, Equatable, FetchableRecord, Persistable
     public var modelAllowlist: String?
     public var requestsPerMinute: Int?
     public var tokensPerMinute: Int?
+    /// `api` for keys people create; `playground` for the one key per account the portal's
+    /// playground calls with (not listed on the keys page).
+    public var purpose: String = "api"
 
     enum CodingKeys: String, CodingKey {
-        case id, name
+        case id, name, purpose
         case accountID = "account_id", lookupID = "lookup_id", secretHash = "secret_hash", displayPrefix = "display_prefix"
         case createdAt = "created_at", revokedAt = "revoked_at"
         case allowedRegions = "allowed_regions", minTrustClass = "min_trust_class", ownNodesOnly = "own_nodes_only"
