@@ -40,7 +40,8 @@ enum PortalAssets {
         label { display: flex; flex-direction: column; gap: .25rem; font-weight: 500; }
         label.choice { flex-direction: row; align-items: center; gap: .4rem; font-weight: 400; }
         .choices { display: flex; flex-wrap: wrap; gap: .3rem 1rem; }
-        fieldset { border: 1px solid var(--line); border-radius: 6px; padding: .5rem .8rem .8rem; margin: 0; }
+        fieldset { border: 1px solid var(--line); border-radius: 6px; padding: .5rem .8rem .8rem; margin: 0; min-width: 0; }
+        label, h1, h2, p, li { overflow-wrap: anywhere; }
         legend { font-weight: 500; padding: 0 .3rem; }
         input, select, textarea { font: inherit; padding: .45rem .55rem; border: 1px solid #b9c1cb; border-radius: 6px; background: #fff; width: 100%; min-width: 0; }
         input[type=checkbox] { width: auto; }
@@ -62,6 +63,7 @@ enum PortalAssets {
         th, td { text-align: left; padding: .5rem .7rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         th { font-weight: 600; font-size: .9rem; color: var(--muted); white-space: nowrap; }
         td form { margin: 0; }
+        .table-wrap td { white-space: nowrap; }
         .num { text-align: right; font-variant-numeric: tabular-nums; }
         tr.revoked td { color: var(--muted); text-decoration: line-through; }
         tr.revoked td:last-child { text-decoration: none; }

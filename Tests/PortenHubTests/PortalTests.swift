@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+
+@testable import PortenHub
+
+struct PasswordHasherTests {
+    /// Cheap parameters keep the test fast; the stored form carries them.
+    let hasher = PasswordHasher(logN: 10, r: 8, p: 1)
+
+    @Test func aHashVerifiesOnlyItsPassword() {
+        let stored = hasher.hash("correct horse battery")
+        #expect(stored.hasPrefix("scrypt$10$8$1$"))
+        #expect(PasswordHasher.verify("correct horse battery", against: stored))
+        #expect(!PasswordHasher.verify("correct horse batterY", against: stored))
+        #expect(!PasswordHasher.verify("", against: stored))
+        // Salted: the same password hashes differently each time.
+        #expect(hasher.hash("correct horse battery") != stored)
+        #expect(!stored.contains("correct"))
+    }
+
+    @Test func malformedOrAbusiveStoredFormsNeverVerify() {
+        let stored = hasher.hash("pw-1234567890")
+        let parts = stored.split(separator: "$").map(String.init)
+        for bad in [
+            "", "scrypt", "bcrypt$10$8$1$\(parts[4])$\(parts[5])", "scrypt$10$8$1$\(parts[4])$",
+            "scrypt$30$8$1$\(parts[4])$\(parts[5])",  // 2³⁰ would take gigabytes: refused before deriving
+            "scrypt$10$8$1$!!$\(parts[5])", "scrypt$10$8$1$\(parts[4])$\(parts[4])",
+        ] {
+            #expect(!PasswordHasher.verify("pw-1234567890", against: bad), "\(bad)")
+        }
+    }
+
+    @Test func theStandardCostIsTheDocumentedOne() {
+        #expect(PasswordHasher.standard.logN == 15 && PasswordHasher.standard.r == 8 && PasswordHasher.standard.p == 1)
+    }
+}
+
+struct SignInThrottleTests {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func fiveFailuresForAnEmailMakeItWaitAndTheWaitDoubles() {
+        let throttle = SignInThrottle()
+        for attempt in 0..<4 {
+            throttle.recordFailure(email: "a@x.io", address: "10.0.0.1", now: start + Double(attempt))
+            #expect(throttle.wait(email: "a@x.io", address: "10.0.0.1", now: start + Double(attempt)) == nil)
+        }
+        throttle.recordFailure(email: "a@x.io", address: "10.0.0.1", now: start + 4)
+        #expect(throttle.wait(email: "a@x.io", address: "10.0.0.2", now: start + 4) == 4)
+        #expect(throttle.wait(email: "b@x.io", address: "10.0.0.1", now: start + 4) == nil)
+        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 8) == nil)
+        throttle.recordFailure(email: "a@x.io", address: "10.0.0.1", now: start + 8)
+        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 8) == 8)
+        throttle.recordSuccess(email: "a@x.io")
+        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 9) == nil)
+    }
+
+    @Test func oneAddressTryingManyEmailsIsSlowedToo() {
+        let throttle = SignInThrottle()
+        for attempt in 0..<20 {
+            throttle.recordFailure(email: "user\(attempt)@x.io", address: "10.9.9.9", now: start)
+        }
+        #expect(throttle.wait(email: "fresh@x.io", address: "10.9.9.9", now: start) == 4)
+        #expect(throttle.wait(email: "fresh@x.io", address: "10.1.1.1", now: start) == nil)
+    }
+
+    @Test func theWaitIsCappedAndFailuresAgeOut() {
+        let throttle = SignInThrottle()
+        for _ in 0..<40 { throttle.recordFailure(email: "a@x.io", address: nil, now: start) }
+        #expect(throttle.wait(email: "a@x.io", address: nil, now: start) == 900)
+        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 901) == nil)
+        throttle.recordFailure(email: "a@x.io", address: nil, now: start + 901)
+        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 901) == nil)
+    }
+}
+
+struct PortalStoreTests {
+    let hash = PasswordHasher(logN: 10, r: 8, p: 1).hash("pw-1234567890")
+
+    @Test func aPasswordLinkWorksOnceAndExpires() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        let user = try store.createUser(accountID: account.id, email: "Ada@Example.com", displayName: "Ada", role: .owner)
+        #expect(user.email == "ada@example.com")
+        let now = Date()
+        let link = try store.createPasswordLink(userID: user.id, lifetime: 60, now: now)
+        #expect(try store.passwordLinkUser(link, now: now + 61) == nil)
+        #expect(try store.passwordLinkUser(String(link.dropLast()) + "x", now: now) == nil)
+        #expect(try store.usePasswordLink(link, passwordHash: hash, now: now)?.id == user.id)
+        #expect(try store.usePasswordLink(link, passwordHash: hash, now: now) == nil)
+        #expect(try store.user(email: "ADA@example.com")?.passwordHash == hash)
+    }
+
+    @Test func emailsAreUnique() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        _ = try store.createUser(accountID: account.id, email: "ada@example.com", displayName: "Ada", role: .owner)
+        #expect(throws: StoreError.self) {
+            try store.createUser(accountID: account.id, email: "ADA@example.com", displayName: "Ada 2", role: .member)
+        }
+        #expect(throws: StoreError.self) { try store.signUp(email: "ada@example.com", displayName: "Ada", passwordHash: hash) }
+    }
+
+    @Test func sessionsEndOnExpiryDisableSignOutAndNewPassword() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        let user = try store.createUser(accountID: account.id, email: "a@x.io", displayName: "A", role: .owner, passwordHash: hash)
+        let now = Date()
+        let token = try store.createSession(userID: user.id, lifetime: 3600, now: now)
+        let identity = try #require(try store.session(token, now: now))
+        #expect(identity.user.id == user.id && identity.account.id == account.id && identity.csrfToken.count == 32)
+        #expect(try store.session(token, now: now + 3601) == nil)
+        #expect(try store.session("", now: now) == nil)
+        #expect(try store.session(String(repeating: "x", count: 10_000), now: now) == nil)
+
+        let second = try store.createSession(userID: user.id, lifetime: 3600, now: now)
+        try store.deleteSession(second)
+        #expect(try store.session(second, now: now) == nil)
+        #expect(try store.session(token, now: now) != nil)
+
+        try store.setPassword(userID: user.id, hash: hash)
+        #expect(try store.session(token, now: now) == nil)
+
+        let third = try store.createSession(userID: user.id, lifetime: 3600, now: now)
+        try store.disableAccount(id: account.id)
+        #expect(try store.session(third, now: now) == nil)
+    }
+
+    @Test func theStoreKeepsOnlyHashesOfSessionsAndLinks() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        let user = try store.createUser(accountID: account.id, email: "a@x.io", displayName: "A", role: .owner, passwordHash: hash)
+        let token = try store.createSession(userID: user.id, lifetime: 3600)
+        let link = try store.createPasswordLink(userID: user.id)
+        let dump = try store.writer.read { db in
+            try String(describing: SessionRecord.fetchAll(db)) + String(describing: PasswordLink.fetchAll(db))
+        }
+        #expect(!dump.contains(token) && !dump.contains(link))
+    }
+
+    @Test func thePlaygroundKeyIsOnePerAccountAndReplacedWhenRevoked() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        let first = try store.playgroundKey(accountID: account.id)
+        #expect(try store.playgroundKey(accountID: account.id) == first)
+        #expect(try store.keys(accountID: account.id).map(\.purpose) == ["playground"])
+        try store.revokeKey(id: first.keyID)
+        #expect(try store.playgroundKey(accountID: account.id).keyID != first.keyID)
+    }
+
+    @Test func dailyUsageGroupsAnAccountsRowsByDayAndModel() throws {
+        let store = try HubStore.inMemory()
+        let day = Date(timeIntervalSince1970: 1_795_996_800)  // 2026-11-30 00:00 UTC
+        func row(_ account: String, _ model: String, _ time: Date, _ tokens: Int) -> UsageRecord {
+            UsageRecord(
+                time: time, requestID: UUID().uuidString, keyID: "k", accountID: account, nodeID: nil, region: nil, model: model,
+                endpoint: "chat.completions", promptTokens: tokens, completionTokens: 1, status: 200, latencyMS: 1, timeToFirstTokenMS: nil)
+        }
+        try store.insertUsage([
+            row("a", "m1", day + 10, 5), row("a", "m1", day + 20, 7), row("a", "m2", day + 30, 1), row("a", "m1", day - 10, 100),
+            row("b", "m1", day + 10, 1000),
+        ])
+        let rows = try store.dailyUsage(accountID: "a", since: day - 86_400)
+        #expect(rows.map(\.day) == ["2026-11-29", "2026-11-30", "2026-11-30"])
+        #expect(rows[1] == DailyUsage(day: "2026-11-30", model: "m1", requests: 2, promptTokens: 12, completionTokens: 2))
+        #expect(try store.dailyUsage(accountID: "a", since: day).count == 2)
+    }
+}
+
+struct PortalPageTests {
+    @Test func afterSignInOnlyLocalPathsAreFollowed() {
+        #expect(SignInController.safeNext("/build/keys?x=1") == "/build/keys?x=1")
+        for hostile in [nil, "", "https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1"] {
+            #expect(SignInController.safeNext(hostile) == "/build/playground", "\(String(describing: hostile))")
+        }
+    }
+
+    @Test func formsDecodeRepeatedFieldsAndEncodings() {
+        let form = FormFields(urlEncoded: "name=a+b%26c&region=eu&region=us&empty=&flag&bad=%ZZ")
+        #expect(form["name"] == "a b&c")
+        #expect(form.all("region") == ["eu", "us"])
+        #expect(form["empty"] == "" && form.text("empty") == nil)
+        #expect(form["flag"] == "")
+        #expect(form["bad"] == "")
+        #expect(form["missing"] == nil)
+    }
+
+    @Test func theKeyFormBecomesTheAdminAPIsPolicy() throws {
+        let form = FormFields(urlEncoded: "region=eu&own_nodes_only=1&min_trust_class=verified&model=ref-chat&requests_per_minute=60&tokens_per_minute=")
+        let policy = try KeyPolicyFields.parse(try .init(BuildController.policyJSON(form)), base: .unrestricted)
+        #expect(policy == KeyPolicy(allowedRegions: ["eu"], minTrustClass: .verified, ownNodesOnly: true, modelAllowlist: ["ref-chat"], requestsPerMinute: 60))
+        let open = try KeyPolicyFields.parse(try .init(BuildController.policyJSON(FormFields(urlEncoded: "name=x"))), base: .unrestricted)
+        #expect(open == .unrestricted)
+        #expect(throws: (any Error).self) {
+            try KeyPolicyFields.parse(try .init(BuildController.policyJSON(FormFields(urlEncoded: "requests_per_minute=lots"))), base: .unrestricted)
+        }
+        #expect(throws: (any Error).self) {
+            try KeyPolicyFields.parse(try .init(BuildController.policyJSON(FormFields(urlEncoded: "region=EU!"))), base: .unrestricted)
+        }
+    }
+
+    @Test func everyTemplateParsesAndEscapes() {
+        let pages = PortalPages()
+        for name in PortalTemplates.all.keys { #expect(pages.library.getTemplate(named: name) != nil, "\(name)") }
+        struct Model { var heading = "<b>", message = "<script>x</script>", back = "\"/x", backLabel = "'" }
+        let html = pages.library.render(Model(), withTemplate: "error") ?? ""
+        #expect(html.contains("&lt;script&gt;x&lt;/script&gt;") && !html.contains("<script>") && html.contains("&quot;/x"))
+    }
+
+    @Test func theUsageChartHasABarPerDayScaledToTheBusiest() {
+        let since = Date(timeIntervalSince1970: 1_795_996_800 - 2 * 86_400)
+        let model = BuildController.usageModel(
+            [
+                DailyUsage(day: "2026-11-28", model: "m", requests: 1, promptTokens: 10, completionTokens: 0),
+                DailyUsage(day: "2026-11-30", model: "m", requests: 2, promptTokens: 30, completionTokens: 10),
+            ], days: 3, since: since)
+        #expect(model.chart.bars.map(\.day) == ["2026-11-28", "2026-11-29", "2026-11-30"])
+        #expect(model.chart.bars.map(\.tokens) == [10, 0, 40])
+        #expect(model.chart.bars[2].height == model.chart.height - 4 && model.chart.bars[1].height == 0)
+        #expect(model.chart.bars[0].height > 0 && model.chart.bars[0].height < model.chart.bars[2].height)
+        #expect(model.totals.requests == 3 && model.totals.completionTokens == 10)
+    }
+
+    @Test func emailsAreCheckedAndNormalised() throws {
+        #expect(try EmailAddress.validated("  Ada@Example.COM ", param: "email") == "ada@example.com")
+        for bad in ["", "ada", "ada@", "@x.io", "ada@localhost", "a b@x.io", "ada@x.io\n", "a@b@c.io", "ada@.io", "ada@x."] {
+            #expect(throws: (any Error).self, "\(bad)") { try EmailAddress.validated(bad, param: "email") }
+        }
+    }
+}
