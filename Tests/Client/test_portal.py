@@ -13,10 +13,9 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
+from playwright import sync_api as playwright_sync
 
 from conftest import PORTEN_BIN, Hub
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("PORTEN_CHROMIUM", "/usr/lib/chromium/chromium")
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "../../.build/screenshots")
