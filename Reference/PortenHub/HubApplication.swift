@@ -66,7 +66,7 @@ public enum HubApplication {
         api.get("models", use: models.list)
         router.get("/public/v1/models/warming", use: WarmingController(services: services).show)
         router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
-        router.get("/node/v1/connect", use: TunnelController(services: services).refuse)
+        TunnelController(services: services).addRefusal(to: router)
         AdminController(services: services).addRoutes(
             to: router.group("/admin/v1").add(middleware: OperatorTokenMiddleware(adminToken: services.configuration.adminToken)))
         addPortal(to: router, services)

@@ -10,33 +10,29 @@ import OpenAIWire
 struct TunnelController: Sendable {
     let services: HubServices
 
-    /// Upgrades only requests with a live node credential; everything else falls through to the
-    /// plain HTTP route below, which explains the refusal.
+    /// Upgrades only requests with a live node credential (`NodeCredentialMiddleware` on the
+    /// WebSocket router); everything else falls through to the plain HTTP route below, which
+    /// explains the refusal.
     func addWebSocketRoute(to router: Router<HubRequestContext>) {
-        router.ws("/node/v1/connect") { request, _ in
-            guard let credential = request.headers.bearerToken, (try? services.store.authenticateNode(credential)) != nil else {
-                return .dontUpgrade
-            }
-            return .upgrade([:])
+        router.group().add(middleware: NodeCredentialMiddleware(store: services.store)).ws("/node/v1/connect") { _, context in
+            context.node == nil ? .dontUpgrade : .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            guard let credential = context.request.headers.bearerToken, let node = try services.store.authenticateNode(credential) else {
-                return
-            }
-            guard let ticket = services.tunnelSockets.add(nodeID: node.id, outbound: outbound) else {
+            guard let node = context.requestContext.node else { return }
+            guard let ticket = services.tunnelSockets.add(nodeID: node.record.id, outbound: outbound) else {
                 try await outbound.close(.policyViolation, reason: "too many connections for this node")
                 return
             }
             defer { services.tunnelSockets.remove(ticket) }
-            try await serve(credential: credential, ticket: ticket, inbound: inbound, outbound: outbound, logger: context.logger)
+            try await serve(credential: node.credential, ticket: ticket, inbound: inbound, outbound: outbound, logger: context.logger)
         }
     }
 
-    /// A plain GET on the tunnel path: say why there was no upgrade.
-    func refuse(_ request: Request, context: HubRequestContext) async throws -> Response {
-        guard let credential = request.headers.bearerToken, try services.store.authenticateNode(credential) != nil else {
-            throw APIError.unauthorized("Invalid or revoked node credential.")
+    /// The tunnel's path without an upgrade: 401 without a live credential
+    /// (`NodeCredentialMiddleware`), else 400.
+    func addRefusal(to router: Router<HubRequestContext>) {
+        router.group().add(middleware: NodeCredentialMiddleware(store: services.store)).get("/node/v1/connect") { _, _ -> Response in
+            throw APIError.invalidRequest("This endpoint expects a WebSocket upgrade.")
         }
-        throw APIError.invalidRequest("This endpoint expects a WebSocket upgrade.")
     }
 
     /// The node's first frame, or nil when it sends none within `timeout` (the socket is then

@@ -3,7 +3,9 @@ import HummingbirdWebSocket
 import OpenAIWire
 
 /// The per-request context of every Hub route: the request id that goes into `X-Request-Id`,
-/// logs and the usage row, and who is calling, as the authentication middleware found it.
+/// logs and the usage row, and who is calling, as the authentication middleware found it: an API
+/// key, a portal session, or a node credential (the operator token admits or refuses, it names
+/// nobody).
 public struct HubRequestContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<HubRequestContext>
@@ -13,6 +15,8 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext {
 
     /// Filled by `APIKeyMiddleware` (`/v1`) or, for the playground, by the portal.
     public var apiKey: AuthenticatedKey?
+    /// Filled by `NodeCredentialMiddleware` on the tunnel's path.
+    public var node: AuthenticatedNode?
     /// Filled by `SessionMiddleware` when the browser has a live session.
     public var portal: PortalIdentity?
     /// The CSRF token this request's forms must carry: the session's, or before sign-in the
