@@ -77,14 +77,13 @@ public enum HubApplication {
     /// operators only under `/admin`.
     static func addPortal(to router: Router<HubRequestContext>, _ services: HubServices) {
         let pages = PortalPages()
-        let session = SessionMiddleware(store: services.store, configuration: services.configuration)
+        let session = SessionMiddleware(store: services.store, configuration: services.configuration, pages: pages)
         router.get("/static/:file", use: PortalAssets.serve)
-        SignInController(services: services, pages: pages, throttle: services.signInThrottle).addRoutes(
-            to: router.group().add(middleware: PageErrorMiddleware(pages: pages)).add(middleware: session))
+        SignInController(services: services, pages: pages, throttle: services.signInThrottle).addRoutes(to: router.group().add(middleware: session))
         BuildController(services: services, pages: pages).addRoutes(
-            to: router.group("/build").add(middleware: PageErrorMiddleware(pages: pages)).add(middleware: session).add(middleware: RequireSignIn()))
+            to: router.group("/build").add(middleware: session).add(middleware: RequireSignIn()))
         OperatorPagesController(services: services, pages: pages).addRoutes(
-            to: router.group("/admin").add(middleware: PageErrorMiddleware(pages: pages)).add(middleware: session)
+            to: router.group("/admin").add(middleware: session)
                 .add(middleware: RequireSignIn(operatorOnly: true)))
     }
 }

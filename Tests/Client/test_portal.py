@@ -293,9 +293,9 @@ def test_forms_need_the_csrf_token_and_cookies_carry_their_flags(portal):
         # Without the pre-session token, sign-in is refused before the password is looked at.
         refused = browser_like.post("/signin", data={"email": "csrf@example.com", "password": "x" * 12})
         assert refused.status_code == 403 and "did not come from this site" in refused.text
-        page = browser_like.get("/signin")
-        csrf_cookie = page.cookies.get("porten_csrf")
-        assert csrf_cookie and re.search(r"SameSite=Strict", page.headers["set-cookie"])
+        # The refusal hands the browser its pre-session token, for the next try.
+        assert "porten_csrf=" in refused.headers["set-cookie"] and "SameSite=Strict" in refused.headers["set-cookie"]
+        assert browser_like.cookies.get("porten_csrf")
 
     link = create_user(portal, "csrf2@example.com", "--account", portal.account_id)
     token = link.split("token=")[1]
@@ -361,3 +361,32 @@ def test_failed_sign_ins_slow_down_per_email(portal):
         # Another email from elsewhere is not affected... and after the wait the right password works.
         time.sleep(int(held.headers["retry-after"]) + 0.2)
         assert attacker.post("/signin", data={"csrf": csrf, "email": "turing@example.com", "password": PASSWORD}).status_code == 303
+
+
+def test_sign_up_is_closed_unless_the_operator_opens_it(portal, tmp_path):
+    with httpx.Client(base_url=portal.url, headers={"Accept": "text/html"}) as visitor:
+        closed = visitor.get("/signup")
+        assert closed.status_code == 404 and "Sign-up is closed" in closed.text
+        csrf = visitor.cookies["porten_csrf"]
+        assert visitor.post("/signup", data={"csrf": csrf, "email": "eve@example.com", "display_name": "Eve", "password": PASSWORD}).status_code == 404
+    assert all(u["email"] != "eve@example.com" for u in portal.admin("GET", "users")["data"])
+
+    (tmp_path / "open").mkdir()
+    hub = Hub(tmp_path / "open", extra_args=("--allow-signup",)).start()
+    try:
+        with httpx.Client(base_url=hub.url, headers={"Accept": "text/html"}) as visitor:
+            assert "Create an account" in visitor.get("/signup").text
+            csrf = visitor.cookies["porten_csrf"]
+            short = visitor.post("/signup", data={"csrf": csrf, "email": "eve@example.com", "display_name": "Eve", "password": "short"})
+            assert short.status_code == 400 and "10 to 1024 characters" in short.text
+            created = visitor.post("/signup", data={"csrf": csrf, "email": "Eve@Example.com", "display_name": "Eve", "password": PASSWORD})
+            assert created.status_code == 303 and created.headers["location"] == "/build/keys"
+            assert visitor.get("/build/keys").status_code == 200
+        with httpx.Client(base_url=hub.url, headers={"Accept": "text/html"}) as again:
+            again.get("/signup")
+            taken = again.post("/signup", data={"csrf": again.cookies["porten_csrf"], "email": "eve@example.com", "display_name": "Eve 2", "password": PASSWORD})
+            assert taken.status_code == 400 and "already an account" in taken.text
+        [eve] = [u for u in hub.admin("GET", "users")["data"] if u["email"] == "eve@example.com"]
+        assert eve["role"] == "owner" and not eve["operator"]
+    finally:
+        hub.stop()

@@ -6,11 +6,13 @@ import OpenAIWire
 /// in the context; gives a browser without one a `porten_csrf` cookie for the sign-in forms; and
 /// refuses any state-changing request whose CSRF token (form field `csrf` or header
 /// `X-CSRF-Token`) is not the session's (or, before sign-in, the cookie's). Form bodies are read
-/// here (at most 64 KiB) into `context.form`.
+/// here (at most 64 KiB) into `context.form`. Errors reaching a browser become pages
+/// (`PortalErrorPage`), shown to whoever is signed in.
 struct SessionMiddleware: RouterMiddleware {
     typealias Context = HubRequestContext
     let store: HubStore
     let configuration: HubConfiguration
+    var pages: PortalPages? = nil
 
     static let sessionCookie = "porten_session"
     static let csrfCookie = "porten_csrf"
@@ -30,28 +32,38 @@ struct SessionMiddleware: RouterMiddleware {
         let issuedCookie = context.portal == nil && (preSession?.count ?? 0) != 32
         context.csrfToken = context.portal?.csrfToken ?? (issuedCookie ? SecretToken.randomBase62(count: 32) : preSession!)
 
-        if ![.get, .head, .options].contains(request.method) {
-            if request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
-                let body: ByteBuffer
-                do {
-                    body = try await request.collectBody(upTo: Self.maximumFormSize)
-                } catch {
-                    throw PageError(status: .contentTooLarge, message: "The form is larger than \(Self.maximumFormSize / 1024) KiB.")
-                }
-                context.form = FormFields(urlEncoded: String(buffer: body))
-            }
-            let presented = request.headers[.init("X-CSRF-Token")!] ?? context.form["csrf"] ?? ""
-            guard !issuedCookie, SecretToken.constantTimeEquals(SecretToken.sha256(presented), SecretToken.sha256(context.csrfToken)) else {
-                throw PageError(
-                    status: .forbidden, message: "This form expired or did not come from this site. Reload the page and try again.",
-                    code: "csrf_failed")
-            }
+        var response: Response
+        do {
+            try await checkForm(&request, &context, issuedCookie: issuedCookie)
+            response = try await next(request, context)
+        } catch {
+            guard let pages else { throw error }
+            response = try PortalErrorPage.response(for: error, request: request, context: context, pages: pages)
         }
-        var response = try await next(request, context)
         if issuedCookie {
             response.setCookie(cookie(Self.csrfCookie, context.csrfToken, request: request, maxAge: 86_400, sameSite: .strict))
         }
         return response
+    }
+
+    /// Reads a form body into the context and checks the CSRF token of a state-changing request.
+    private func checkForm(_ request: inout Request, _ context: inout Context, issuedCookie: Bool) async throws {
+        guard ![.get, .head, .options].contains(request.method) else { return }
+        if request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: Self.maximumFormSize)
+            } catch {
+                throw PageError(status: .contentTooLarge, message: "The form is larger than \(Self.maximumFormSize / 1024) KiB.")
+            }
+            context.form = FormFields(urlEncoded: String(buffer: body))
+        }
+        let presented = request.headers[.init("X-CSRF-Token")!] ?? context.form["csrf"] ?? ""
+        guard !issuedCookie, SecretToken.constantTimeEquals(SecretToken.sha256(presented), SecretToken.sha256(context.csrfToken)) else {
+            throw PageError(
+                status: .forbidden, message: "This form expired or did not come from this site. Reload the page and try again.",
+                code: "csrf_failed")
+        }
     }
 
     /// A cookie with the portal's flags: `HttpOnly`, `Path=/`, `SameSite`, and `Secure` behind TLS.
