@@ -38,38 +38,61 @@ struct PasswordHasherTests {
 struct SignInThrottleTests {
     let start = Date(timeIntervalSince1970: 1_800_000_000)
 
-    @Test func fiveFailuresForAnEmailMakeItWaitAndTheWaitDoubles() {
+    @Test func fiveAttemptsForAnEmailMakeItWaitAndTheWaitDoubles() {
         let throttle = SignInThrottle()
-        for attempt in 0..<4 {
-            throttle.recordFailure(email: "a@x.io", address: "10.0.0.1", now: start + Double(attempt))
-            #expect(throttle.wait(email: "a@x.io", address: "10.0.0.1", now: start + Double(attempt)) == nil)
+        for attempt in 0..<5 {
+            #expect(throttle.admit(email: "a@x.io", address: "10.0.0.1", now: start + Double(attempt)) == nil)
         }
-        throttle.recordFailure(email: "a@x.io", address: "10.0.0.1", now: start + 4)
-        #expect(throttle.wait(email: "a@x.io", address: "10.0.0.2", now: start + 4) == 4)
-        #expect(throttle.wait(email: "b@x.io", address: "10.0.0.1", now: start + 4) == nil)
-        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 8) == nil)
-        throttle.recordFailure(email: "a@x.io", address: "10.0.0.1", now: start + 8)
-        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 8) == 8)
-        throttle.recordSuccess(email: "a@x.io")
-        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 9) == nil)
+        // Counted on admission: the sixth waits even though no answer came back yet.
+        #expect(throttle.admit(email: "a@x.io", address: "10.0.0.2", now: start + 4) == 4)
+        #expect(throttle.admit(email: "b@x.io", address: "10.0.0.1", now: start + 4) == nil)
+        #expect(throttle.admit(email: "a@x.io", address: nil, now: start + 8) == nil)
+        #expect(throttle.admit(email: "a@x.io", address: nil, now: start + 8) == 8)
+        throttle.succeeded(email: "a@x.io", address: nil)
+        #expect(throttle.admit(email: "a@x.io", address: nil, now: start + 9) == nil)
+    }
+
+    @Test func aBurstIsCountedAsItArrives() {
+        let throttle = SignInThrottle()
+        let admitted = (0..<80).filter { _ in throttle.admit(email: "a@x.io", address: "10.0.0.1", now: start) == nil }
+        #expect(admitted.count == 5)
     }
 
     @Test func oneAddressTryingManyEmailsIsSlowedToo() {
         let throttle = SignInThrottle()
         for attempt in 0..<20 {
-            throttle.recordFailure(email: "user\(attempt)@x.io", address: "10.9.9.9", now: start)
+            #expect(throttle.admit(email: "user\(attempt)@x.io", address: "10.9.9.9", now: start) == nil)
         }
-        #expect(throttle.wait(email: "fresh@x.io", address: "10.9.9.9", now: start) == 4)
-        #expect(throttle.wait(email: "fresh@x.io", address: "10.1.1.1", now: start) == nil)
+        #expect(throttle.admit(email: "fresh@x.io", address: "10.9.9.9", now: start) == 4)
+        #expect(throttle.admit(email: "fresh@x.io", address: "10.1.1.1", now: start) == nil)
+        // A right password gives the address its attempt back.
+        throttle.succeeded(email: "user0@x.io", address: "10.9.9.9")
+        #expect(throttle.admit(email: "other@x.io", address: "10.9.9.9", now: start) == nil)
     }
 
     @Test func theWaitIsCappedAndFailuresAgeOut() {
         let throttle = SignInThrottle()
-        for _ in 0..<40 { throttle.recordFailure(email: "a@x.io", address: nil, now: start) }
-        #expect(throttle.wait(email: "a@x.io", address: nil, now: start) == 900)
-        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 901) == nil)
-        throttle.recordFailure(email: "a@x.io", address: nil, now: start + 901)
-        #expect(throttle.wait(email: "a@x.io", address: nil, now: start + 901) == nil)
+        for _ in 0..<40 { _ = throttle.admit(email: "a@x.io", address: nil, now: start - 1000) }
+        #expect(throttle.admit(email: "a@x.io", address: nil, now: start) == nil)
+        // A patient guesser who always waits out the back-off: it doubles up to 15 minutes.
+        var time = start
+        var waits: [TimeInterval] = []
+        for _ in 0..<60 {
+            if let wait = throttle.admit(email: "b@x.io", address: nil, now: time) {
+                waits.append(wait)
+                time += wait
+            }
+        }
+        #expect(Array(waits.prefix(5)) == [4, 8, 16, 32, 64])
+        #expect(waits.max() == 900 && waits.contains(512))
+    }
+
+    @Test func hashingSlotsAreBounded() {
+        let throttle = SignInThrottle(maximumHashes: 2)
+        #expect(throttle.startHashing() && throttle.startHashing())
+        #expect(!throttle.startHashing())
+        throttle.endHashing()
+        #expect(throttle.startHashing())
     }
 }
 
@@ -98,6 +121,11 @@ struct PortalStoreTests {
             try store.createUser(accountID: account.id, email: "ADA@example.com", displayName: "Ada 2", role: .member)
         }
         #expect(throws: StoreError.self) { try store.signUp(email: "ada@example.com", displayName: "Ada", passwordHash: hash) }
+        // A refused user leaves no empty account behind.
+        #expect(try store.accounts().count == 1)
+        #expect(throws: StoreError.self) { try store.createUser(accountID: "acct_nope", email: "new@x.io", displayName: "N", role: .member) }
+        let fresh = try store.createUser(accountID: nil, email: "new@x.io", displayName: "Nia", role: .owner)
+        #expect(try store.accounts().map(\.name) == ["acme", "Nia"] && fresh.accountID != account.id)
     }
 
     @Test func sessionsEndOnExpiryDisableSignOutAndNewPassword() throws {

@@ -13,9 +13,8 @@ extension AdminController {
         let role = try fields.oneOf("role", User.Role.allCases.map(\.rawValue)).flatMap(User.Role.init(rawValue:))
             ?? (accountID == nil ? .owner : .member)
         do {
-            let account = try accountID ?? services.store.createAccount(name: displayName).id
             let user = try services.store.createUser(
-                accountID: account, email: email, displayName: displayName, role: role, isOperator: isOperator)
+                accountID: accountID, email: email, displayName: displayName, role: role, isOperator: isOperator)
             let link = try services.store.createPasswordLink(userID: user.id)
             return JSONResponse.make(
                 AdminViews.UserView(user, setPasswordURL: PortalLinks.base(request, services.configuration) + "/set-password?token=" + link),

@@ -20,13 +20,19 @@ enum KeyPolicyFields {
         return policy
     }
 
-    /// A non-empty array of non-empty strings, or nil for `null`.
+    /// The most entries of a region list or model allow-list.
+    static let maximumListLength = 256
+
+    /// A non-empty array of at most 256 non-empty strings, repeats dropped; nil for `null`.
     private static func list(_ fields: RequestFields, _ key: String) throws(APIError) -> [String]? {
         guard let values = try fields.array(key) else { return nil }
         let strings = values.compactMap(\.stringValue).filter { !$0.isEmpty }
-        guard !values.isEmpty, strings.count == values.count else {
-            throw .invalidRequest("Invalid '\(key)': expected a non-empty array of non-empty strings, or null for no restriction.", param: key)
+        guard !values.isEmpty, strings.count == values.count, values.count <= maximumListLength else {
+            throw .invalidRequest(
+                "Invalid '\(key)': expected a non-empty array of at most \(maximumListLength) non-empty strings, or null for no restriction.",
+                param: key)
         }
-        return strings
+        var seen = Set<String>()
+        return strings.filter { seen.insert($0).inserted }
     }
 }

@@ -10,7 +10,7 @@ struct OperatorPagesController: Sendable {
     func addRoutes(to group: RouterGroup<HubRequestContext>) {
         group.get("/", use: fleetPage)
         group.get("catalog", use: catalogPage)
-        group.post("catalog/:id", use: switchModel)
+        group.post("catalog", use: switchModel)
         group.get("nodes", use: nodesPage)
         group.get("accounts", use: accountsPage)
         group.post("users", use: createUser)
@@ -101,7 +101,8 @@ struct OperatorPagesController: Sendable {
 
     /// Enables or disables a model for every key at once; the choice is stored and outlives restarts.
     func switchModel(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
+        // The id travels in the form, not the path: catalog ids may hold '/', spaces or '..'.
+        let id = context.form["model"] ?? ""
         guard let enabled = context.form["enabled"].flatMap(Bool.init), services.catalog.models.contains(where: { $0.id == id }) else {
             throw PageError(status: .badRequest, message: "Choose a catalog model and whether to enable it.", code: "invalid_form")
         }
@@ -184,10 +185,16 @@ struct OperatorPagesController: Sendable {
             let email = try EmailAddress.validated(form.text("email") ?? "", param: "email")
             let name = try AdminController.checkedName(form.text("display_name") ?? EmailAddress.localPart(email), param: "display_name")
             let accountID = form.text("account_id")
-            let role = form.text("role").flatMap(User.Role.init(rawValue:)) ?? (accountID == nil ? .owner : .member)
-            let account = try accountID ?? services.store.createAccount(name: name).id
+            let role: User.Role?
+            if let text = form.text("role") {
+                guard let chosen = User.Role(rawValue: text) else { throw APIError.invalidRequest("Choose the role 'member' or 'owner'.", param: "role") }
+                role = chosen
+            } else {
+                role = nil
+            }
             let user = try services.store.createUser(
-                accountID: account, email: email, displayName: name, role: role, isOperator: form["operator"] != nil)
+                accountID: accountID, email: email, displayName: name, role: role ?? (accountID == nil ? .owner : .member),
+                isOperator: form["operator"] != nil)
             let link = PortalLinks.base(request, services.configuration) + "/set-password?token=" + (try services.store.createPasswordLink(userID: user.id))
             services.logger.info("user \(email) created by \(context.portal!.user.email)")
             return try accounts(context, created: .init(email: email, link: link))

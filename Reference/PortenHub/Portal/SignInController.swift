@@ -50,7 +50,7 @@ struct SignInController: Sendable {
         let password = context.form["password"] ?? ""
         var model = SignInModel(
             csrf: context.csrfToken, email: email, next: context.form["next"] ?? "", signupAllowed: services.configuration.allowSignup)
-        if let wait = throttle.wait(email: email, address: context.remoteAddress) {
+        if let wait = throttle.admit(email: email, address: context.remoteAddress) {
             model.error = "Too many failed sign-ins. Try again in \(Int(wait.rounded(.up))) seconds."
             var response = pages.page("signin", title: "Sign in", model: model, context: context, status: .tooManyRequests)
             response.headers[.retryAfter] = String(Int(wait.rounded(.up)))
@@ -59,7 +59,7 @@ struct SignInController: Sendable {
         let user = try services.store.user(email: email)
         let stored = user.flatMap { $0.disabledAt == nil ? $0.passwordHash : nil }
         let hasher = hasher
-        let matches = try await NIOThreadPool.singleton.runIfActive {
+        let matches = try await offLoop {
             guard let stored else {
                 hasher.burn(password)
                 return false
@@ -67,11 +67,10 @@ struct SignInController: Sendable {
             return PasswordHasher.verify(password, against: stored)
         }
         guard matches, let user, try services.store.account(id: user.accountID)?.disabledAt == nil else {
-            throttle.recordFailure(email: email, address: context.remoteAddress)
             model.error = "Wrong email or password."
             return pages.page("signin", title: "Sign in", model: model, context: context, status: .unauthorized)
         }
-        throttle.recordSuccess(email: email)
+        throttle.succeeded(email: email, address: context.remoteAddress)
         return try startSession(for: user, request: request, then: Self.safeNext(context.form["next"]))
     }
 
@@ -136,6 +135,10 @@ struct SignInController: Sendable {
         guard services.configuration.allowSignup else { throw Self.signUpClosed }
         var model = SignUpModel(csrf: context.csrfToken, email: context.form.text("email") ?? "", displayName: context.form.text("display_name") ?? "")
         let password = context.form["password"] ?? ""
+        // Sign-ups count against the address like failed sign-ins: 20 per 15 minutes, then slower.
+        if let wait = throttle.admit(email: nil, address: context.remoteAddress) {
+            throw PageError(status: .tooManyRequests, message: "Too many attempts from your address. Try again in \(Int(wait.rounded(.up))) seconds.")
+        }
         do {
             let email = try EmailAddress.validated(model.email, param: "email")
             let name = try AdminController.checkedName(model.displayName, param: "display_name")
@@ -168,7 +171,17 @@ struct SignInController: Sendable {
 
     private func hashOffLoop(_ password: String) async throws -> String {
         let hasher = hasher
-        return try await NIOThreadPool.singleton.runIfActive { hasher.hash(password) }
+        return try await offLoop { hasher.hash(password) }
+    }
+
+    /// Password hashing, on NIO's thread pool (never an event loop) and in one of the throttle's
+    /// few slots: when all are busy the request is refused at once rather than queued.
+    private func offLoop<T: Sendable>(_ work: @escaping @Sendable () -> T) async throws -> T {
+        guard throttle.startHashing() else {
+            throw PageError(status: .tooManyRequests, message: "Too many sign-ins at once. Try again in a moment.", code: "busy")
+        }
+        defer { throttle.endHashing() }
+        return try await NIOThreadPool.singleton.runIfActive(work)
     }
 
     static func passwordProblem(_ password: String, repeat repeated: String?) -> String? {

@@ -1,11 +1,16 @@
 import Foundation
 import Synchronization
 
-/// Slows down password guessing: failed sign-ins are counted per email and per client address
-/// over a 15-minute window. From the 5th failure for an email (20th for an address) every further
-/// attempt must wait 2^(failures − free + 2) seconds after the last failure (4 s, 8 s, …, at most
-/// 15 minutes), and is refused unchecked until then; a successful sign-in clears the email's
-/// count. Held in memory: a restart forgets it.
+/// Slows down password guessing. Every sign-in attempt is counted as a failure the moment it is
+/// admitted — before its password is hashed, so a burst of parallel guesses is counted as it
+/// arrives — and a success takes its count back. Counts are kept per email and per client
+/// address over a 15-minute window. From the 5th failure for an email (20th for an address) every
+/// further attempt must wait 2^(failures − free + 2) seconds after the last one (4 s, 8 s, …, at
+/// most 15 minutes) and is refused unchecked until then.
+///
+/// It also bounds the password hashing in progress (scrypt: 32 MiB and ~0.1 s each), so a flood
+/// of sign-ins cannot queue up minutes of work in front of everyone else's. Held in memory: a
+/// restart forgets it, and each Hub replica counts its own.
 public final class SignInThrottle: Sendable {
     struct Record {
         var failures: Int
@@ -13,33 +18,50 @@ public final class SignInThrottle: Sendable {
     }
 
     private let state = Mutex<(emails: [String: Record], addresses: [String: Record])>(([:], [:]))
+    private let hashing = Mutex(0)
     let window: TimeInterval = 900
     let freeEmailFailures = 5
     let freeAddressFailures = 20
+    /// Password hashes that may run or wait at once.
+    let maximumHashes: Int
 
-    public init() {}
+    public init(maximumHashes: Int = 4) { self.maximumHashes = maximumHashes }
 
-    /// How long the caller must still wait before trying `email` from `address`; nil: go ahead.
-    public func wait(email: String, address: String?, now: Date = Date()) -> TimeInterval? {
+    /// Admits an attempt for `email` (nil: an attempt that names no account, such as a sign-up)
+    /// from `address`, counting it as a failure; or returns how long the caller must still wait.
+    public func admit(email: String?, address: String?, now: Date = Date()) -> TimeInterval? {
         state.withLock { state in
-            let byEmail = delay(state.emails[email], free: freeEmailFailures, now: now)
+            let byEmail = email.flatMap { delay(state.emails[$0], free: freeEmailFailures, now: now) }
             let byAddress = address.flatMap { delay(state.addresses[$0], free: freeAddressFailures, now: now) }
             let wait = max(byEmail ?? 0, byAddress ?? 0)
-            return wait > 0 ? wait : nil
-        }
-    }
-
-    public func recordFailure(email: String, address: String?, now: Date = Date()) {
-        state.withLock { state in
+            if wait > 0 { return wait }
             if state.emails.count + state.addresses.count > 100_000 { prune(&state, now: now) }
-            state.emails[email] = bump(state.emails[email], now: now)
+            if let email { state.emails[email] = bump(state.emails[email], now: now) }
             if let address { state.addresses[address] = bump(state.addresses[address], now: now) }
+            return nil
         }
     }
 
-    public func recordSuccess(email: String) {
-        _ = state.withLock { $0.emails.removeValue(forKey: email) }
+    /// The admitted attempt was right: the email starts afresh and the address gets its count back.
+    public func succeeded(email: String, address: String?) {
+        state.withLock { state in
+            state.emails.removeValue(forKey: email)
+            if let address, let record = state.addresses[address] {
+                state.addresses[address] = record.failures > 1 ? Record(failures: record.failures - 1, last: record.last) : nil
+            }
+        }
     }
+
+    /// Takes one of the hashing slots; false when all are busy (the caller answers 429).
+    public func startHashing() -> Bool {
+        hashing.withLock { busy in
+            guard busy < maximumHashes else { return false }
+            busy += 1
+            return true
+        }
+    }
+
+    public func endHashing() { hashing.withLock { $0 = max(0, $0 - 1) } }
 
     private func bump(_ record: Record?, now: Date) -> Record {
         guard let record, now.timeIntervalSince(record.last) < window else { return Record(failures: 1, last: now) }

@@ -22,16 +22,22 @@ extension HubStore {
     public func createKey(accountID: String, name: String, policy: KeyPolicy = .unrestricted, now: Date = Date()) throws -> (
         key: APIKey, token: SecretToken
     ) {
+        let (key, token) = Self.newKey(accountID: accountID, name: name, policy: policy, now: now)
+        try writer.write { db in
+            guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
+            try key.insert(db)
+        }
+        return (key, token)
+    }
+
+    /// A new key's row and its token, not yet stored.
+    static func newKey(accountID: String, name: String, policy: KeyPolicy = .unrestricted, now: Date) -> (key: APIKey, token: SecretToken) {
         let token = SecretToken.generate(prefix: SecretToken.apiKeyPrefix)
         var key = APIKey(
             id: Self.newID("key"), accountID: accountID, name: name, lookupID: token.lookupID, secretHash: Data(token.hash),
             displayPrefix: token.displayPrefix, createdAt: now, revokedAt: nil, allowedRegions: nil, minTrustClass: nil,
             ownNodesOnly: false, modelAllowlist: nil, requestsPerMinute: nil, tokensPerMinute: nil)
         key.policy = policy
-        try writer.write { db in
-            guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
-            try key.insert(db)
-        }
         return (key, token)
     }
 

@@ -10,36 +10,37 @@ public struct PortalIdentity: Sendable, Equatable {
 }
 
 extension HubStore {
-    /// Creates a user of `accountID`; fails with `StoreError.conflict` when the email is taken.
+    /// Creates a user of `accountID`, or — when it is nil — of a new account named after them, in
+    /// one transaction (a refused user leaves no empty account behind). Fails with
+    /// `StoreError.conflict` when the email is taken, `.notFound` for an unknown account.
     public func createUser(
-        accountID: String, email: String, displayName: String, role: User.Role, isOperator: Bool = false, passwordHash: String? = nil,
+        accountID: String?, email: String, displayName: String, role: User.Role, isOperator: Bool = false, passwordHash: String? = nil,
         now: Date = Date()
     ) throws -> User {
-        let user = User(
-            id: Self.newID("user"), accountID: accountID, email: email.lowercased(), displayName: displayName, role: role,
-            isOperator: isOperator, passwordHash: passwordHash, createdAt: now, disabledAt: nil)
-        try writer.write { db in
-            guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
-            guard try User.filter(Column("email") == user.email).fetchCount(db) == 0 else { throw StoreError.conflict("user \(user.email)") }
-            try user.insert(db)
-        }
-        return user
-    }
-
-    /// Open sign-up: a new account named after the person, with them as its owner.
-    public func signUp(email: String, displayName: String, passwordHash: String, now: Date = Date()) throws -> User {
         try writer.write { db in
             guard try User.filter(Column("email") == email.lowercased()).fetchCount(db) == 0 else {
                 throw StoreError.conflict("user \(email.lowercased())")
             }
-            let account = Account(id: Self.newID("acct"), name: displayName, createdAt: now, disabledAt: nil)
-            try account.insert(db)
+            let account: String
+            if let accountID {
+                guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
+                account = accountID
+            } else {
+                let created = Account(id: Self.newID("acct"), name: displayName, createdAt: now, disabledAt: nil)
+                try created.insert(db)
+                account = created.id
+            }
             let user = User(
-                id: Self.newID("user"), accountID: account.id, email: email.lowercased(), displayName: displayName, role: .owner,
-                isOperator: false, passwordHash: passwordHash, createdAt: now, disabledAt: nil)
+                id: Self.newID("user"), accountID: account, email: email.lowercased(), displayName: displayName, role: role,
+                isOperator: isOperator, passwordHash: passwordHash, createdAt: now, disabledAt: nil)
             try user.insert(db)
             return user
         }
+    }
+
+    /// Open sign-up: a new account named after the person, with them as its owner.
+    public func signUp(email: String, displayName: String, passwordHash: String, now: Date = Date()) throws -> User {
+        try createUser(accountID: nil, email: email, displayName: displayName, role: .owner, passwordHash: passwordHash, now: now)
     }
 
     public func users(accountID: String? = nil) throws -> [User] {
@@ -138,14 +139,19 @@ extension HubStore {
     /// The account's playground key (created on first use): the portal's playground calls the
     /// API with it, so its requests are metered and routed like any other.
     public func playgroundKey(accountID: String, now: Date = Date()) throws -> AuthenticatedKey {
-        if let key = try writer.read({ db in
-            try APIKey.filter(Column("account_id") == accountID && Column("purpose") == "playground" && Column("revoked_at") == nil).fetchOne(db)
-        }) {
-            return AuthenticatedKey(keyID: key.id, accountID: key.accountID, policy: key.policy)
+        // Looked up and, if missing, created in one write: parallel first calls make one key.
+        let key = try writer.write { db -> APIKey in
+            if let key = try APIKey.filter(Column("account_id") == accountID && Column("purpose") == "playground" && Column("revoked_at") == nil)
+                .fetchOne(db)
+            {
+                return key
+            }
+            guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
+            var key = Self.newKey(accountID: accountID, name: "Playground", now: now).key
+            key.purpose = "playground"
+            try key.insert(db)
+            return key
         }
-        var (key, _) = try createKey(accountID: accountID, name: "Playground", now: now)
-        key.purpose = "playground"
-        try writer.write { db in try key.update(db) }
         return AuthenticatedKey(keyID: key.id, accountID: key.accountID, policy: key.policy)
     }
 }

@@ -39,8 +39,9 @@ extension PortalTemplates {
             <td class="mono">{{id}}</td><td>{{type}}</td><td class="num">{{vram}}</td><td class="num">{{disk}}</td><td class="num">{{ctx}}</td>
             <td>{{#capabilities}}<span class="tag">{{.}}</span> {{/capabilities}}</td>
             <td>
-              <form method="post" action="/admin/catalog/{{id}}">
+              <form method="post" action="/admin/catalog">
                 <input type="hidden" name="csrf" value="{{csrf}}">
+                <input type="hidden" name="model" value="{{id}}">
                 {{#enabled}}<input type="hidden" name="enabled" value="false"><button type="submit" class="secondary" aria-label="Disable {{id}}">Enabled · disable</button>{{/enabled}}
                 {{^enabled}}<input type="hidden" name="enabled" value="true"><button type="submit" aria-label="Enable {{id}}">Disabled · enable</button>{{/enabled}}
               </form>
