@@ -9,7 +9,7 @@ import FoundationNetworking
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin", abstract: "Manage accounts, API keys and nodes of a Hub.",
-        subcommands: [Accounts.self, Users.self, Keys.self, Nodes.self, UsageRows.self, Fleet.self])
+        subcommands: [Accounts.self, Users.self, Keys.self, Nodes.self, EnrollmentTokens.self, UsageRows.self, Fleet.self])
 
     /// Where the Hub is and the operator token, shared by every admin subcommand.
     struct Connection: ParsableArguments {
@@ -99,6 +99,38 @@ struct AdminCommand: AsyncParsableCommand {
             @OptionGroup var connection: Connection
             @Option(help: "Only this account's users.") var account: String?
             func run() async throws { try await connection.call("GET", "users" + (account.map { "?account_id=\($0)" } ?? "")) }
+        }
+    }
+
+    struct EnrollmentTokens: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "enrollment-tokens", abstract: "Tokens that enroll machines as nodes of an account (porten enroll <token>).",
+            subcommands: [Create.self, List.self, Revoke.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Mint a token; it is shown once.")
+            @OptionGroup var connection: Connection
+            @Option(help: "Account id the nodes will belong to.") var account: String
+            @Option(help: "How many machines it may enroll.") var uses = 1
+            @Option(help: "Hours it stays valid.") var expiresInHours = 24
+            @Option(help: "New nodes are named <prefix>-<n>.") var namePrefix = "node"
+            func run() async throws {
+                try await connection.call(
+                    "POST", "enrollment-tokens",
+                    body: ["account_id": account, "uses": uses, "expires_in": expiresInHours * 3600, "name_prefix": namePrefix])
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Option(help: "Only this account's tokens.") var account: String?
+            func run() async throws { try await connection.call("GET", "enrollment-tokens" + (account.map { "?account_id=\($0)" } ?? "")) }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Argument var id: String
+            func run() async throws { try await connection.call("DELETE", "enrollment-tokens/\(id)") }
         }
     }
 

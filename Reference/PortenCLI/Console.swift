@@ -12,3 +12,8 @@ func environment(_ name: String) -> String? {
     guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
     return value
 }
+
+/// `$HOME`, else the account's home directory: tests and installers give a machine its own HOME.
+func homeDirectory() -> String {
+    environment("HOME") ?? NSHomeDirectory()
+}

@@ -28,6 +28,10 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "The Hub's public base URL, e.g. https://hub.example.com: set-password links use it; https marks session cookies Secure.")
     var publicURL: String?
     @Flag(help: "Let people create their own account at /signup.") var allowSignup = false
+    @Option(help: "Region of machines enrolled with porten login or an enrollment token.") var newNodeRegion = "local"
+    @Option(help: "Trust class of enrolled machines: community, verified, trusted or confidential.") var newNodeTrustClass = "community"
+    @Option(help: "Seconds a porten login code stays valid.") var deviceCodeLifetime = 600
+    @Option(help: "Seconds porten login waits between polls.") var devicePollInterval = 5
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -35,6 +39,14 @@ struct HubCommand: AsyncParsableCommand {
         guard maxAnswerBytes > 0 else { throw ValidationError("--max-answer-bytes must be positive.") }
         guard (maxConnections ?? 1) > 0 else { throw ValidationError("--max-connections must be positive.") }
         guard queueLength >= 0 else { throw ValidationError("--queue-length cannot be negative.") }
+        guard newNodeRegion.count <= 32, !newNodeRegion.isEmpty,
+            newNodeRegion.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") })
+        else { throw ValidationError("--new-node-region must be a region code such as eu or eu-de; got '\(newNodeRegion)'.") }
+        guard ["community", "verified", "trusted", "confidential"].contains(newNodeTrustClass) else {
+            throw ValidationError("--new-node-trust-class must be community, verified, trusted or confidential; got '\(newNodeTrustClass)'.")
+        }
+        guard (10...86_400).contains(deviceCodeLifetime) else { throw ValidationError("--device-code-lifetime must be 10 to 86400 seconds.") }
+        guard (1...60).contains(devicePollInterval) else { throw ValidationError("--device-poll-interval must be 1 to 60 seconds.") }
         if let publicURL, !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) || URL(string: publicURL)?.host == nil {
             throw ValidationError("--public-url must be an http:// or https:// URL such as https://hub.example.com; got '\(publicURL)'.")
         }
@@ -67,6 +79,9 @@ struct HubCommand: AsyncParsableCommand {
         configuration.maximumQueueLength = queueLength
         configuration.publicURL = publicURL
         configuration.allowSignup = allowSignup
+        configuration.enrollmentPolicy = EnrollmentPolicy(region: newNodeRegion, trustClass: newNodeTrustClass)
+        configuration.deviceCodeLifetime = .seconds(deviceCodeLifetime)
+        configuration.devicePollInterval = devicePollInterval
         logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in

@@ -40,15 +40,21 @@ struct NodeCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     mutating func validate() throws {
-        hub = hub ?? environment("PORTEN_HUB_URL")
-        credential = try credential ?? environment("PORTEN_NODE_CREDENTIAL") ?? Self.readCredential(credentialFile ?? environment("PORTEN_NODE_CREDENTIAL_FILE"))
-        models = models ?? environment("PORTEN_ENGINE_MODELS")
-        engineURL = engineURL ?? environment("PORTEN_ENGINE_URL")
-        engine = engine ?? environment("PORTEN_ENGINE") ?? EngineChoice.automatic(ollamaURL: engineURL ?? OllamaEngine.defaultURL)
-        guard let hub, !hub.isEmpty else { throw ValidationError("Missing --hub (or PORTEN_HUB_URL).") }
+        // Flags, then PORTEN_* variables, then what porten login / enroll saved (node.json).
+        let saved = try NodeConfigFile.load()
+        hub = hub ?? environment("PORTEN_HUB_URL") ?? saved?.hubURL
+        credential = try credential ?? environment("PORTEN_NODE_CREDENTIAL")
+            ?? Self.readCredential(credentialFile ?? environment("PORTEN_NODE_CREDENTIAL_FILE")) ?? saved?.credential
+        models = models ?? environment("PORTEN_ENGINE_MODELS") ?? saved?.engineModels
+        engineURL = engineURL ?? environment("PORTEN_ENGINE_URL") ?? saved?.engineURL
+        engine = engine ?? environment("PORTEN_ENGINE") ?? saved?.engine ?? EngineChoice.automatic(ollamaURL: engineURL ?? OllamaEngine.defaultURL)
+        vramBudgetMb = vramBudgetMb ?? (environment("PORTEN_VRAM_BUDGET_MB") == nil ? saved?.vramBudgetMB : nil)
+        autoDownloadMb = autoDownloadMb ?? (environment("PORTEN_AUTO_DOWNLOAD_MB") == nil ? saved?.autoDownloadMB : nil)
+        guard let hub, !hub.isEmpty else { throw ValidationError("Missing --hub (or PORTEN_HUB_URL), and no node.json: run porten login first.") }
         do { _ = try NodeAgent.tunnelURL(forHub: hub) } catch { throw ValidationError("Invalid PORTEN_HUB_URL: \(error)") }
         guard let credential, !credential.isEmpty else {
-            throw ValidationError("Missing the node credential: set PORTEN_NODE_CREDENTIAL, or pass --credential-file (or --credential).")
+            throw ValidationError(
+                "Missing the node credential: run porten login (or porten enroll <token>), set PORTEN_NODE_CREDENTIAL, or pass --credential-file.")
         }
         engineAPIKey = engineAPIKey ?? environment("PORTEN_ENGINE_API_KEY")
         switch engine {
@@ -122,7 +128,7 @@ struct NodeCommand: AsyncParsableCommand {
 
     /// `$XDG_CACHE_HOME/porten/weights`, else `~/.cache/porten/weights`.
     private static var defaultWeightsDirectory: String {
-        let cache = environment("XDG_CACHE_HOME") ?? (NSHomeDirectory() + "/.cache")
+        let cache = environment("XDG_CACHE_HOME") ?? (homeDirectory() + "/.cache")
         return cache + "/porten/weights"
     }
 

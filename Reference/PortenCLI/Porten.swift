@@ -6,5 +6,8 @@ struct Porten: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "porten",
         abstract: "OpenAI-compatible inference routed across a fleet of nodes.",
-        subcommands: [HubCommand.self, NodeCommand.self, DevCommand.self, AdminCommand.self])
+        subcommands: [
+            HubCommand.self, NodeCommand.self, LoginCommand.self, EnrollCommand.self, LogoutCommand.self, ServiceCommand.self, DevCommand.self,
+            AdminCommand.self,
+        ])
 }

@@ -67,6 +67,8 @@ public enum HubApplication {
         router.get("/public/v1/models/warming", use: WarmingController(services: services).show)
         router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
         TunnelController(services: services).addRefusal(to: router)
+        EnrollmentController(services: services).addRoutes(to: router)
+        InstallController(services: services).addRoutes(to: router)
         AdminController(services: services).addRoutes(
             to: router.group("/admin/v1").add(middleware: OperatorTokenMiddleware(adminToken: services.configuration.adminToken)))
         addPortal(to: router, services)
@@ -82,6 +84,9 @@ public enum HubApplication {
         SignInController(services: services, pages: pages, throttle: services.signInThrottle).addRoutes(to: router.group().add(middleware: session))
         BuildController(services: services, pages: pages).addRoutes(
             to: router.group("/build").add(middleware: session).add(middleware: RequireSignIn()))
+        EarnController(services: services, pages: pages).addRoutes(
+            earn: router.group("/earn").add(middleware: session).add(middleware: RequireSignIn()),
+            device: router.group("/device").add(middleware: session).add(middleware: RequireSignIn()))
         OperatorPagesController(services: services, pages: pages).addRoutes(
             to: router.group("/admin").add(middleware: session)
                 .add(middleware: RequireSignIn(operatorOnly: true)))

@@ -39,6 +39,12 @@ public struct HubConfiguration: Sendable {
     public var publicURL: String?
     /// Whether people may create their own account at `/signup`.
     public var allowSignup = false
+    /// Region and trust class of machines enrolled through the browser or a token.
+    public var enrollmentPolicy = EnrollmentPolicy()
+    /// How long a `porten login` code stays valid (RFC 8628 `expires_in`).
+    public var deviceCodeLifetime: Duration = .seconds(600)
+    /// Seconds a machine waits between polls for its approval (RFC 8628 `interval`).
+    public var devicePollInterval = 5
     /// How long a portal session lasts after sign-in.
     public var sessionLifetime: Duration = .seconds(7 * 86_400)
 

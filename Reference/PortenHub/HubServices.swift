@@ -12,6 +12,8 @@ public struct HubServices: Sendable {
     public let logger: Logger
     /// Failed portal sign-ins per email and address.
     let signInThrottle = SignInThrottle()
+    /// Device-code requests and failed enrollments per address; wrong user codes per person.
+    let enrollmentThrottle = SignInThrottle()
     /// Every open tunnel socket, said hello or not.
     let tunnelSockets = TunnelSockets()
 

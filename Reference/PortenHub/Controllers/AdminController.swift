@@ -22,6 +22,9 @@ struct AdminController: Sendable {
         group.get("fleet", use: showFleet)
         group.post("users", use: createUser)
         group.get("users", use: listUsers)
+        group.post("enrollment-tokens", use: createEnrollmentToken)
+        group.get("enrollment-tokens", use: listEnrollmentTokens)
+        group.delete("enrollment-tokens/:id", use: revokeEnrollmentToken)
     }
 
     // MARK: Fleet

@@ -23,7 +23,7 @@ struct PortalPages: Sendable {
 
     /// Where the layout's navigation points, and which entry is the current page.
     enum Section: String, Sendable {
-        case keys, playground, usage, adminFleet, adminCatalog, adminNodes, adminAccounts, none
+        case keys, playground, usage, earn, adminFleet, adminCatalog, adminNodes, adminAccounts, none
     }
 
     /// A page: `template` rendered with `model`, inside the layout.
@@ -42,6 +42,7 @@ struct PortalPages: Sendable {
     static func navigation(_ isOperator: Bool, current: Section) -> [Layout.NavItem] {
         var items: [(String, String, Section)] = [
             ("Playground", "/build/playground", .playground), ("API keys", "/build/keys", .keys), ("Usage", "/build/usage", .usage),
+            ("Earn", "/earn", .earn),
         ]
         if isOperator {
             items += [

@@ -14,6 +14,7 @@ public struct SecretToken: Sendable, Equatable {
 
     public static let apiKeyPrefix = "sk-porten-"
     public static let nodeCredentialPrefix = "pnode-"
+    public static let enrollmentTokenPrefix = "penroll-"
     static let lookupLength = 12
     static let secretLength = 32
 

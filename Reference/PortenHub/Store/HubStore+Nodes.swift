@@ -6,14 +6,19 @@ extension HubStore {
     public func createNode(accountID: String, name: String, region: String, trustClass: String, now: Date = Date()) throws -> (
         node: NodeRecord, credential: SecretToken
     ) {
+        try writer.write { db in try Self.insertNode(db, accountID: accountID, name: name, region: region, trustClass: trustClass, now: now) }
+    }
+
+    /// Adds a node of `accountID` within a transaction; the plain credential is in the returned token only.
+    static func insertNode(_ db: Database, accountID: String, name: String, region: String, trustClass: String, now: Date) throws -> (
+        node: NodeRecord, credential: SecretToken
+    ) {
+        guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
         let token = SecretToken.generate(prefix: SecretToken.nodeCredentialPrefix)
         let node = NodeRecord(
-            id: Self.newID("node"), accountID: accountID, name: name, lookupID: token.lookupID, credentialHash: Data(token.hash),
+            id: newID("node"), accountID: accountID, name: name, lookupID: token.lookupID, credentialHash: Data(token.hash),
             region: region, trustClass: trustClass, createdAt: now, revokedAt: nil, lastSeenAt: nil)
-        try writer.write { db in
-            guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
-            try node.insert(db)
-        }
+        try node.insert(db)
         return (node, token)
     }
 

@@ -136,6 +136,41 @@ public struct HubStore: Sendable {
                 t.column("used_at", .datetime)
             }
         }
+        migrator.registerMigration("v5-enrollment") { db in
+            try db.create(table: "device_authorization") { t in
+                t.primaryKey("device_code_hash", .blob)
+                t.column("user_code", .text).notNull().unique()
+                t.column("machine_name", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("expires_at", .datetime).notNull()
+                t.column("interval", .integer).notNull()
+                t.column("last_poll_at", .datetime)
+                t.column("account_id", .text)
+                t.column("approved_by", .text)
+                t.column("node_id", .text)
+            }
+            try db.create(table: "enrollment_token") { t in
+                t.primaryKey("id", .text)
+                t.column("account_id", .text).notNull().references("account")
+                t.column("lookup_id", .text).notNull().unique()
+                t.column("token_hash", .blob).notNull()
+                t.column("display_prefix", .text).notNull()
+                t.column("name_prefix", .text).notNull()
+                t.column("uses_allowed", .integer).notNull()
+                t.column("uses", .integer).notNull().defaults(to: 0)
+                t.column("created_at", .datetime).notNull()
+                t.column("expires_at", .datetime).notNull()
+                t.column("revoked_at", .datetime)
+            }
+            try db.create(table: "enrollment_use") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("token_id", .text).notNull().references("enrollment_token").indexed()
+                t.column("node_id", .text).notNull()
+                t.column("used_at", .datetime).notNull()
+                t.column("address", .text)
+            }
+        }
         return migrator
     }
 

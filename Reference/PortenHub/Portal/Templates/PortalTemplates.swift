@@ -4,6 +4,7 @@ enum PortalTemplates {
     static let all: [String: String] = [
         "layout": layout, "error": error, "signin": signIn, "set-password": setPassword, "signup": signUp,
         "keys": keys, "playground": playground, "usage": usage,
+        "earn": earn, "earn-add": earnAdd, "device": device, "device-done": deviceDone,
         "admin-fleet": adminFleet, "admin-catalog": adminCatalog, "admin-nodes": adminNodes, "admin-accounts": adminAccounts,
     ]
 

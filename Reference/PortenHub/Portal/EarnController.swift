@@ -1,0 +1,216 @@
+import Foundation
+import Hummingbird
+import OpenAIWire
+
+/// The Earn section: the account's nodes and what they serve (`/earn`), enrollment tokens
+/// (`/earn/add`), and approving a `porten login` code (`/device`).
+struct EarnController: Sendable {
+    let services: HubServices
+    let pages: PortalPages
+
+    func addRoutes(earn: RouterGroup<HubRequestContext>, device: RouterGroup<HubRequestContext>) {
+        earn.get("/", use: nodesPage)
+        earn.get("add", use: tokensPage)
+        earn.post("add", use: mintToken)
+        earn.post("tokens/revoke", use: revokeToken)
+        device.get("/", use: devicePage)
+        device.post("/", use: decide)
+    }
+
+    // MARK: Nodes
+
+    struct NodesModel {
+        var nodes: [Row]
+        var hasNodes: Bool
+        var base: String
+
+        struct Row {
+            var id, name, region, trustClass, engine: String
+            var online: Bool
+            var models: [String]
+            var inFlight, today, month: Int
+        }
+    }
+
+    func nodesPage(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let account = context.portal!.account.id
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let now = Date()
+        let today = try services.store.tokensServed(accountID: account, since: calendar.startOfDay(for: now))
+        let month = try services.store.tokensServed(
+            accountID: account, since: calendar.date(from: calendar.dateComponents([.year, .month], from: now)) ?? now)
+        let live = Dictionary((await services.registry.snapshot()).nodes.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        var rows: [NodesModel.Row] = []
+        for node in try services.store.nodes() where node.accountID == account && node.revokedAt == nil {
+            let fleet = live[node.id]
+            rows.append(
+                .init(
+                    id: node.id, name: node.name, region: node.region, trustClass: node.trustClass,
+                    engine: await services.registry.connection(nodeID: node.id)?.hello.engine ?? "—", online: fleet != nil,
+                    models: fleet?.models.filter(\.value.ready).keys.sorted() ?? [], inFlight: fleet?.inFlight ?? 0,
+                    today: today[node.id] ?? 0, month: month[node.id] ?? 0))
+        }
+        return pages.page(
+            "earn", title: "Earn",
+            model: NodesModel(nodes: rows, hasNodes: !rows.isEmpty, base: PortalLinks.base(request, services.configuration)),
+            context: context, section: .earn)
+    }
+
+    // MARK: Enrollment tokens
+
+    struct TokensModel {
+        var csrf: String
+        var base: String
+        var tokens: [Row]
+        var hasTokens: Bool
+        var created: Created?
+        var error: String?
+
+        struct Row {
+            var id, prefix, namePrefix, expires, state: String
+            var uses, usesAllowed: Int
+            var live: Bool
+        }
+        struct Created {
+            var token: String
+            var uses: Int
+            var expires: String
+        }
+    }
+
+    func tokensPage(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try tokens(request, context)
+    }
+
+    private func tokens(_ request: Request, _ context: HubRequestContext, created: TokensModel.Created? = nil, error: String? = nil) throws
+        -> Response
+    {
+        let now = Date()
+        let rows = try services.store.enrollmentTokens(accountID: context.portal!.account.id).map { token in
+            let state = token.revokedAt != nil ? "revoked" : token.expiresAt <= now ? "expired" : token.uses >= token.usesAllowed ? "used up" : ""
+            return TokensModel.Row(
+                id: token.id, prefix: token.displayPrefix, namePrefix: token.namePrefix, expires: Self.time(token.expiresAt), state: state,
+                uses: token.uses, usesAllowed: token.usesAllowed, live: state.isEmpty)
+        }
+        return pages.page(
+            "earn-add", title: "Add nodes",
+            model: TokensModel(
+                csrf: context.csrfToken, base: PortalLinks.base(request, services.configuration), tokens: rows, hasTokens: !rows.isEmpty,
+                created: created, error: error),
+            context: context, section: .earn, status: error == nil ? .ok : .badRequest)
+    }
+
+    func mintToken(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let form = context.form
+        guard let uses = form.text("uses").flatMap(Int.init), (1...10_000).contains(uses) else {
+            return try tokens(request, context, error: "Machines: a number from 1 to 10000.")
+        }
+        guard let hours = form.text("hours").flatMap(Int.init), (1...8760).contains(hours) else {
+            return try tokens(request, context, error: "Valid for: 1 to 8760 hours.")
+        }
+        let prefix = form.text("name_prefix") ?? "node"
+        guard prefix.count <= 40, (try? AdminController.checkedName(prefix, param: "name_prefix")) != nil else {
+            return try tokens(request, context, error: "Name new nodes: 1 to 40 characters, without control characters.")
+        }
+        let (token, plain) = try services.store.createEnrollmentToken(
+            accountID: context.portal!.account.id, namePrefix: prefix, usesAllowed: uses, lifetime: Double(hours) * 3600)
+        return try tokens(request, context, created: .init(token: plain, uses: uses, expires: Self.time(token.expiresAt)))
+    }
+
+    func revokeToken(_ request: Request, context: HubRequestContext) async throws -> Response {
+        guard let id = context.form["id"], try services.store.revokeEnrollmentToken(id: id, accountID: context.portal!.account.id) else {
+            throw PageError(status: .notFound, message: "No live enrollment token with that id in your account.", code: "not_found")
+        }
+        return .redirect(to: "/earn/add", type: .normal)
+    }
+
+    // MARK: Device approval
+
+    struct DeviceModel {
+        var csrf: String
+        var typed = ""
+        var error: String?
+        var pending: Pending?
+
+        struct Pending {
+            var userCode, machineName, account, region, trustClass: String
+        }
+    }
+
+    func devicePage(_ request: Request, context: HubRequestContext) async throws -> Response {
+        var model = DeviceModel(csrf: context.csrfToken)
+        guard let typed = request.uri.queryParameters["user_code"].map(String.init), !typed.isEmpty else {
+            return pages.page("device", title: "Connect a machine", model: model, context: context, section: .earn)
+        }
+        model.typed = typed
+        guard let authorization = try lookUp(typed, context: context, model: &model) else {
+            return pages.page("device", title: "Connect a machine", model: model, context: context, section: .earn, status: .badRequest)
+        }
+        let policy = services.configuration.enrollmentPolicy
+        model.pending = .init(
+            userCode: authorization.userCode, machineName: authorization.machineName, account: context.portal!.account.name,
+            region: policy.region, trustClass: policy.trustClass)
+        return pages.page("device", title: "Connect a machine", model: model, context: context, section: .earn)
+    }
+
+    struct DoneModel {
+        var heading, message, style: String
+    }
+
+    func decide(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let form = context.form
+        var model = DeviceModel(csrf: context.csrfToken, typed: form["user_code"] ?? "")
+        guard let authorization = try lookUp(form["user_code"] ?? "", context: context, model: &model) else {
+            return pages.page("device", title: "Connect a machine", model: model, context: context, section: .earn, status: .badRequest)
+        }
+        let approve = form["decision"] == "approve"
+        let name: String
+        do {
+            name = try AdminController.checkedName(form.text("name") ?? authorization.machineName, param: "name")
+        } catch {
+            model.error = error.message
+            return pages.page("device", title: "Connect a machine", model: model, context: context, section: .earn, status: .badRequest)
+        }
+        let user = context.portal!.user
+        guard try services.store.decideDeviceAuthorization(userCode: authorization.userCode, approve: approve, by: user, machineName: name) != nil
+        else { throw Self.deadCode }
+        services.logger.info("device code \(approve ? "approved" : "denied") by \(user.email) for machine \(name)")
+        let done =
+            approve
+            ? DoneModel(heading: "Machine approved", message: "“\(name)” will connect as a node of \(context.portal!.account.name) in a few seconds.", style: "notice")
+            : DoneModel(heading: "Machine denied", message: "“\(name)” was refused; it cannot use this code again.", style: "error")
+        return pages.page("device-done", title: done.heading, model: done, context: context, section: .earn)
+    }
+
+    static let deadCode = PageError(
+        status: .badRequest, message: "This code is not valid: it expired, was already used, or was mistyped. Run porten login again for a new one.",
+        code: "invalid_code")
+
+    /// The pending authorization a typed code names. Wrong codes count against the person (and
+    /// their address): after 5, each further try waits, so codes cannot be guessed from the portal.
+    private func lookUp(_ typed: String, context: HubRequestContext, model: inout DeviceModel) throws -> DeviceAuthorization? {
+        let throttle = services.enrollmentThrottle
+        let person = "device:" + context.portal!.user.id
+        if let wait = throttle.admit(email: person, address: nil) {
+            model.error = "Too many wrong codes. Try again in \(Int(wait.rounded(.up))) seconds."
+            return nil
+        }
+        guard let code = HubStore.normalizedUserCode(typed), let authorization = try services.store.pendingDeviceAuthorization(userCode: code)
+        else {
+            model.error = Self.deadCode.message
+            return nil
+        }
+        throttle.succeeded(email: person, address: nil)
+        return authorization
+    }
+
+    /// `2026-11-30 17:05 UTC`.
+    static func time(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
+        return formatter.string(from: date)
+    }
+}
