@@ -9,7 +9,10 @@ import FoundationNetworking
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin", abstract: "Manage accounts, API keys and nodes of a Hub.",
-        subcommands: [Accounts.self, Users.self, Keys.self, Nodes.self, EnrollmentTokens.self, UsageRows.self, Fleet.self])
+        subcommands: [
+            Accounts.self, Users.self, Keys.self, Nodes.self, EnrollmentTokens.self, UsageRows.self, Fleet.self, Credits.self, Ledger.self,
+            Statement.self, PayoutAccounts.self, Payouts.self,
+        ])
 
     /// Where the Hub is and the operator token, shared by every admin subcommand.
     struct Connection: ParsableArguments {
@@ -19,6 +22,30 @@ struct AdminCommand: AsyncParsableCommand {
         /// Calls the admin API, prints its JSON answer and returns it.
         @discardableResult
         func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Any? {
+            let (data, status) = try await exchange(method, path, body: body)
+            let text = String(decoding: data, as: UTF8.self)
+            if let object = try? JSONSerialization.jsonObject(with: data),
+                let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            {
+                Console.write(String(decoding: pretty, as: UTF8.self))
+            } else {
+                Console.write(text)
+            }
+            guard (200..<300).contains(status) else { throw ExitCode(1) }
+            return try? JSONSerialization.jsonObject(with: data)
+        }
+
+        /// The body of a GET (a CSV or XML file), failing on an error status.
+        func text(_ path: String) async throws -> String {
+            let (data, status) = try await exchange("GET", path, body: nil)
+            guard (200..<300).contains(status) else {
+                Console.write(String(decoding: data, as: UTF8.self))
+                throw ExitCode(1)
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+
+        private func exchange(_ method: String, _ path: String, body: [String: Any]?) async throws -> (Data, Int) {
             var base = hub ?? environment("PORTEN_HUB_URL") ?? "http://127.0.0.1:8080"
             while base.hasSuffix("/") { base.removeLast() }
             if base.hasSuffix("/v1") { base.removeLast(3) }
@@ -34,17 +61,7 @@ struct AdminCommand: AsyncParsableCommand {
                 request.httpBody = try JSONSerialization.data(withJSONObject: body)
             }
             let (data, response) = try await URLSession.shared.data(for: request)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            let text = String(decoding: data, as: UTF8.self)
-            if let object = try? JSONSerialization.jsonObject(with: data),
-                let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-            {
-                Console.write(String(decoding: pretty, as: UTF8.self))
-            } else {
-                Console.write(text)
-            }
-            guard (200..<300).contains(status) else { throw ExitCode(1) }
-            return try? JSONSerialization.jsonObject(with: data)
+            return (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
         }
     }
 
@@ -222,5 +239,120 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var connection: Connection
         @Option(help: "How many rows.") var limit = 20
         func run() async throws { try await connection.call("GET", "usage?limit=\(limit)") }
+    }
+
+    struct Credits: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grant credit to an account.", subcommands: [Add.self])
+
+        struct Add: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Option(help: "Account id.") var account: String
+            @Option(help: "Amount, a decimal such as 10.50.") var amount: String
+            @Option(help: "A note kept with the posting.") var memo: String?
+            func run() async throws {
+                var body: [String: Any] = ["account_id": account, "amount": amount]
+                if let memo { body["memo"] = memo }
+                try await connection.call("POST", "credits", body: body)
+            }
+        }
+    }
+
+    struct Ledger: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show ledger postings, newest first.")
+        @OptionGroup var connection: Connection
+        @Option(help: "Only this ledger account (an account id, platform, external, payable:<id>).") var account: String?
+        @Option(help: "How many postings.") var limit = 100
+        @Flag(help: "CSV instead of JSON.") var csv = false
+        func run() async throws {
+            var path = "ledger?limit=\(limit)" + (account.map { "&account=\(Self.encode($0))" } ?? "")
+            if csv {
+                path += "&format=csv"
+                FileHandle.standardOutput.write(Data(try await connection.text(path).utf8))
+            } else {
+                try await connection.call("GET", path)
+            }
+        }
+
+        static func encode(_ value: String) -> String { value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value }
+    }
+
+    struct Statement: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "An account's postings in a month, with opening and closing balance.")
+        @OptionGroup var connection: Connection
+        @Option(help: "Account id.") var account: String
+        @Option(help: "YYYY-MM.") var period: String
+        @Flag(help: "CSV instead of JSON.") var csv = false
+        func run() async throws {
+            let path = "statement?account_id=\(Ledger.encode(account))&period=\(Ledger.encode(period))"
+            if csv {
+                FileHandle.standardOutput.write(Data(try await connection.text(path + "&format=csv").utf8))
+            } else {
+                try await connection.call("GET", path)
+            }
+        }
+    }
+
+    struct PayoutAccounts: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "payout-accounts", abstract: "Set where an account's earnings are paid.", subcommands: [Set.self])
+
+        struct Set: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Option(help: "Account id.") var account: String
+            @Option(help: "Account holder's name.") var holder: String
+            @Option(help: "IBAN.") var iban: String
+            @Option(help: "BIC.") var bic: String
+            func run() async throws {
+                try await connection.call("PUT", "payout-accounts/\(account)", body: ["holder": holder, "iban": iban, "bic": bic])
+            }
+        }
+    }
+
+    struct Payouts: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pay earnings: run a period, write its SEPA file, mark payouts paid or failed.", subcommands: [Run.self, List.self, Mark.self])
+
+        struct Run: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Create the period's payouts (once) and write payouts-<period>.xml (SEPA pain.001.001.03) and .csv.")
+            @OptionGroup var connection: Connection
+            @Option(help: "The month, YYYY-MM.") var period: String
+            @Option(help: "Smallest payout, a decimal such as 10.") var minimum = "0"
+            @Option(help: "Who pays: the platform's account holder name.") var debtorName: String
+            @Option(help: "The platform's IBAN.") var debtorIban: String
+            @Option(help: "The platform's BIC.") var debtorBic: String
+            @Option(help: "Directory for the files.") var out = "."
+            @Flag(help: "Run a month that has not ended (its later earnings will not be paid).") var allowOpenPeriod = false
+            func run() async throws {
+                try await connection.call(
+                    "POST", "payouts/run",
+                    body: ["period": period, "minimum": minimum, "debtor_name": debtorName, "debtor_iban": debtorIban, "debtor_bic": debtorBic,
+                           "allow_open_period": allowOpenPeriod])
+                let query = "?period=\(Ledger.encode(period))"
+                guard let xml = try? await connection.text("payouts/sepa" + query) else { return }
+                let base = (out as NSString).appendingPathComponent("payouts-\(period)")
+                try xml.write(toFile: base + ".xml", atomically: true, encoding: .utf8)
+                try await connection.text("payouts/csv" + query).write(toFile: base + ".csv", atomically: true, encoding: .utf8)
+                Console.write("Wrote \(base).xml and \(base).csv")
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            @OptionGroup var connection: Connection
+            @Option(help: "Only this period, YYYY-MM.") var period: String?
+            func run() async throws { try await connection.call("GET", "payouts" + (period.map { "?period=\(Ledger.encode($0))" } ?? "")) }
+        }
+
+        struct Mark: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Record that the bank paid (or failed) a payout.")
+            @OptionGroup var connection: Connection
+            @Argument var id: String
+            @Flag(help: "The bank paid it.") var paid = false
+            @Flag(help: "The transfer failed: the amount returns to the account's earnings.") var failed = false
+            func validate() throws {
+                guard paid != failed else { throw ValidationError("Pass exactly one of --paid or --failed.") }
+            }
+            func run() async throws { try await connection.call("POST", "payouts/\(id)", body: ["status": paid ? "paid" : "failed"]) }
+        }
     }
 }

@@ -32,6 +32,10 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Trust class of enrolled machines: community, verified, trusted or confidential.") var newNodeTrustClass = "community"
     @Option(help: "Seconds a porten login code stays valid.") var deviceCodeLifetime = 600
     @Option(help: "Seconds porten login waits between polls.") var devicePollInterval = 5
+    @Option(help: "The operator's share of each request's price, 0 to 1 (e.g. 0.2); the node's owner earns the rest.") var platformFee = "0"
+    @Flag(help: "Refuse requests (429 insufficient_quota) of accounts whose balance is not positive; grant credit with porten admin credits add.")
+    var requireCredit = false
+    @Option(help: "The ledger's currency (ISO 4217).") var currency = "EUR"
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -47,6 +51,12 @@ struct HubCommand: AsyncParsableCommand {
         }
         guard (10...86_400).contains(deviceCodeLifetime) else { throw ValidationError("--device-code-lifetime must be 10 to 86400 seconds.") }
         guard (1...60).contains(devicePollInterval) else { throw ValidationError("--device-poll-interval must be 1 to 60 seconds.") }
+        guard Self.basisPoints(platformFee) != nil else {
+            throw ValidationError("--platform-fee must be a decimal from 0 to 1 with at most 4 decimals, such as 0.2; got '\(platformFee)'.")
+        }
+        guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+            throw ValidationError("--currency must be an ISO 4217 code such as EUR; got '\(currency)'.")
+        }
         if let publicURL, !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) || URL(string: publicURL)?.host == nil {
             throw ValidationError("--public-url must be an http:// or https:// URL such as https://hub.example.com; got '\(publicURL)'.")
         }
@@ -58,6 +68,12 @@ struct HubCommand: AsyncParsableCommand {
                 throw ValidationError("\(name) must be \(minimum == 0 ? "0" : "more than 0") to \(Int(Self.longestDuration)) seconds; got \(value).")
             }
         }
+    }
+
+    /// `0.2` → 2000 basis points, exactly (no floating point); nil outside 0…1 or past 4 decimals.
+    static func basisPoints(_ text: String) -> Int? {
+        guard let money = Money(decimal: text), money.micros >= 0, money.micros <= 1_000_000, money.micros % 100 == 0 else { return nil }
+        return Int(money.micros / 100)
     }
 
     /// The longest any of the Hub's durations may be: a week.
@@ -82,6 +98,9 @@ struct HubCommand: AsyncParsableCommand {
         configuration.enrollmentPolicy = EnrollmentPolicy(region: newNodeRegion, trustClass: newNodeTrustClass)
         configuration.deviceCodeLifetime = .seconds(deviceCodeLifetime)
         configuration.devicePollInterval = devicePollInterval
+        configuration.ledger = LedgerPolicy(feeBasisPoints: Self.basisPoints(platformFee)!)
+        configuration.requireCredit = requireCredit
+        configuration.currency = currency
         logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in

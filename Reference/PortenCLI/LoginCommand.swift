@@ -51,7 +51,8 @@ struct LoginCommand: AsyncParsableCommand {
                 config.takeEngineSettingsFromEnvironment()
                 try config.save()
                 Console.write(
-                    "Logged in: node \(config.nodeName ?? "") (\(config.nodeID ?? "")), region \(answer["region"] as? String ?? "?"), "
+                    "Logged in: node \(config.nodeName ?? "") (\(config.nodeID ?? "")) of account \(answer["account_id"] as? String ?? "?"), "
+                        + "region \(answer["region"] as? String ?? "?"), "
                         + "trust class \(answer["trust_class"] as? String ?? "?"). Saved to \(NodeConfigFile.path).\n"
                         + "Run it now with `porten node`, or as a service with `porten service install`.")
                 return

@@ -56,7 +56,7 @@ struct NodeCommand: AsyncParsableCommand {
             throw ValidationError(
                 "Missing the node credential: run porten login (or porten enroll <token>), set PORTEN_NODE_CREDENTIAL, or pass --credential-file.")
         }
-        engineAPIKey = engineAPIKey ?? environment("PORTEN_ENGINE_API_KEY")
+        engineAPIKey = engineAPIKey ?? environment("PORTEN_ENGINE_API_KEY") ?? saved?.engineAPIKey
         switch engine {
         case "sim":
             break

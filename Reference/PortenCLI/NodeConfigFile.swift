@@ -16,12 +16,15 @@ struct NodeConfigFile: Codable, Equatable {
     var engine: String?
     var engineURL: String?
     var engineModels: String?
+    /// The `openai` engine's upstream key: kept here (0600), never baked into a service file.
+    var engineAPIKey: String?
     var vramBudgetMB: Int?
     var autoDownloadMB: Int?
 
     enum CodingKeys: String, CodingKey {
         case credential, engine
         case hubURL = "hub_url", nodeID = "node_id", nodeName = "node_name", engineURL = "engine_url", engineModels = "engine_models"
+        case engineAPIKey = "engine_api_key"
         case vramBudgetMB = "vram_budget_mb", autoDownloadMB = "auto_download_mb"
     }
 
@@ -43,18 +46,11 @@ struct NodeConfigFile: Codable, Equatable {
         }
     }
 
-    /// Writes the file readable by its owner only (directory 0700, file 0600), atomically.
+    /// Writes the file readable by its owner only (directory 0700, file 0600 from its creation), atomically.
     func save() throws {
-        let path = Self.path
-        let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let temporary = directory + "/.node.json.\(ProcessInfo.processInfo.processIdentifier)"
-        guard FileManager.default.createFile(atPath: temporary, contents: try encoder.encode(self), attributes: [.posixPermissions: 0o600]) else {
-            throw ValidationError("Cannot write \(temporary).")
-        }
-        guard rename(temporary, path) == 0 else { throw ValidationError("Cannot write \(path).") }
+        try PrivateFile.write(try encoder.encode(self), to: Self.path)
     }
 
     /// The engine settings of this shell (`PORTEN_ENGINE`, …), to remember with a new credential.
@@ -62,6 +58,7 @@ struct NodeConfigFile: Codable, Equatable {
         engine = environment("PORTEN_ENGINE") ?? engine
         engineURL = environment("PORTEN_ENGINE_URL") ?? engineURL
         engineModels = environment("PORTEN_ENGINE_MODELS") ?? engineModels
+        engineAPIKey = environment("PORTEN_ENGINE_API_KEY") ?? engineAPIKey
         vramBudgetMB = environment("PORTEN_VRAM_BUDGET_MB").flatMap(Int.init) ?? vramBudgetMB
         autoDownloadMB = environment("PORTEN_AUTO_DOWNLOAD_MB").flatMap(Int.init) ?? autoDownloadMB
     }
@@ -105,5 +102,26 @@ enum HubCall {
         }
         let body = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, body)
+    }
+}
+
+/// Files that hold secrets: created with mode 0600 (never readable by others, not even for a
+/// moment), in a directory made 0700, and moved into place atomically.
+enum PrivateFile {
+    static func write(_ data: Data, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard chmod(directory, 0o700) == 0 else { throw ValidationError("Cannot restrict \(directory) to its owner.") }
+        let temporary = directory + "/.\((path as NSString).lastPathComponent).\(ProcessInfo.processInfo.processIdentifier)"
+        unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else { throw ValidationError("Cannot create \(temporary).") }
+        let written = data.withUnsafeBytes { bytes in Foundation.write(descriptor, bytes.baseAddress, bytes.count) }
+        let synced = fsync(descriptor)
+        close(descriptor)
+        guard written == data.count, synced == 0, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ValidationError("Cannot write \(path).")
+        }
     }
 }

@@ -37,9 +37,7 @@ struct ServiceCommand: AsyncParsableCommand {
             }
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw LoginFailure("Cannot write \(path).")
-            }
+            try PrivateFile.write(Data(text.utf8), to: path)
             Console.write("Wrote \(path).")
             switch platform {
             case .linux:
@@ -54,14 +52,19 @@ struct ServiceCommand: AsyncParsableCommand {
             }
         }
 
-        /// A credential given only through the environment goes into node.json (0600), not into the unit.
+        /// Secrets given through the environment (the credential, the engine's API key, an engine
+        /// URL with a password in it) go into node.json (0600), not into the service file.
         private func moveCredentialIntoConfig() throws {
-            guard !dryRun, let credential = environment("PORTEN_NODE_CREDENTIAL") else { return }
+            guard !dryRun else { return }
             var config = try NodeConfigFile.load() ?? NodeConfigFile()
-            guard config.credential == nil else { return }
-            config.credential = credential
-            config.hubURL = config.hubURL ?? environment("PORTEN_HUB_URL")
-            try config.save()
+            let before = config
+            if config.credential == nil, let credential = environment("PORTEN_NODE_CREDENTIAL") {
+                config.credential = credential
+                config.hubURL = config.hubURL ?? environment("PORTEN_HUB_URL")
+            }
+            if let key = environment("PORTEN_ENGINE_API_KEY") { config.engineAPIKey = key }
+            if let url = environment("PORTEN_ENGINE_URL"), ServiceUnit.hasUserInfo(url) { config.engineURL = url }
+            if config != before { try config.save() }
         }
     }
 

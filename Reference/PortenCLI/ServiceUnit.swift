@@ -24,11 +24,19 @@ struct ServiceUnit {
         #endif
     }
 
-    /// The installing shell's `PORTEN_*` variables, except secrets (the credential lives in node.json).
+    /// The installing shell's `PORTEN_*` variables, except secrets: anything named like a key,
+    /// token, credential, secret or password, and URLs with a password in them (node.json keeps those).
     static func bakedEnvironment(_ variables: [String: String] = ProcessInfo.processInfo.environment) -> [(String, String)] {
-        let secret: Set<String> = ["PORTEN_NODE_CREDENTIAL", "PORTEN_ADMIN_TOKEN", "PORTEN_API_KEY"]
-        return variables.filter { $0.key.hasPrefix("PORTEN_") && !secret.contains($0.key) && !$0.value.isEmpty }.sorted { $0.key < $1.key }
-            .map { ($0.key, $0.value) }
+        let secretWords = ["KEY", "TOKEN", "CREDENTIAL", "SECRET", "PASSWORD"]
+        return variables.filter { name, value in
+            name.hasPrefix("PORTEN_") && !value.isEmpty && !secretWords.contains(where: { name.contains($0) }) && !hasUserInfo(value)
+        }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// Whether a value is a URL carrying `user:password@`.
+    static func hasUserInfo(_ value: String) -> Bool {
+        guard let url = URL(string: value), url.scheme != nil else { return false }
+        return url.user != nil || url.password != nil
     }
 
     /// A `systemd --user` unit: restarts on failure, starts with the user's session (or at boot
@@ -55,6 +63,9 @@ struct ServiceUnit {
 
     /// A launchd agent: runs at login, restarted when it exits with an error.
     func launchd() throws -> String {
+        for (name, value) in environment where value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw ValidationError("\(name) contains a control character, which a launchd property list cannot hold.")
+        }
         let arguments = [executable, "node"].map { "        <string>\(Self.xml($0))</string>" }.joined(separator: "\n")
         let variables = environment.map { "        <key>\(Self.xml($0.0))</key>\n        <string>\(Self.xml($0.1))</string>" }.joined(separator: "\n")
         return """

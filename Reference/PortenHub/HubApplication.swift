@@ -14,7 +14,7 @@ public enum HubApplication {
         let store = try configuration.databasePath.map { try HubStore.open(path: $0) } ?? HubStore.inMemory()
         let catalog = try store.applyingSwitches(to: configuration.catalog)
         try store.replaceCatalog(catalog)
-        let usage = UsageRecorder(store: store, logger: logger)
+        let usage = UsageRecorder(store: store, ledger: configuration.ledger, logger: logger)
         let services = HubServices(
             configuration: configuration, store: store, catalog: catalog, registry: NodeRegistry(
                 // The fleet knows every catalog model: the operator may enable one while the Hub

@@ -45,6 +45,12 @@ public struct HubConfiguration: Sendable {
     public var deviceCodeLifetime: Duration = .seconds(600)
     /// Seconds a machine waits between polls for its approval (RFC 8628 `interval`).
     public var devicePollInterval = 5
+    /// The operator's share of each request's price (`--platform-fee 0.2`), in basis points.
+    public var ledger = LedgerPolicy()
+    /// Refuse requests (`429 insufficient_quota`) of accounts whose balance is not positive.
+    public var requireCredit = false
+    /// The ledger's currency (ISO 4217); amounts are kept in its micro-units.
+    public var currency = "EUR"
     /// How long a portal session lasts after sign-in.
     public var sessionLifetime: Duration = .seconds(7 * 86_400)
 

@@ -12,8 +12,12 @@ public struct HubServices: Sendable {
     public let logger: Logger
     /// Failed portal sign-ins per email and address.
     let signInThrottle = SignInThrottle()
-    /// Device-code requests and failed enrollments per address; wrong user codes per person.
-    let enrollmentThrottle = SignInThrottle()
+    /// `porten login` starts per address (60 per 15 minutes before a back-off: a NAT of machines).
+    let deviceStarts = SignInThrottle(freeAddressFailures: 60)
+    /// Failed `porten enroll` attempts per address.
+    let enrollFailures = SignInThrottle()
+    /// Wrong `/device` codes per person and per address.
+    let codeGuesses = SignInThrottle()
     /// Every open tunnel socket, said hello or not.
     let tunnelSockets = TunnelSockets()
 

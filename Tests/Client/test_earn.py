@@ -251,7 +251,9 @@ def test_enrollment_tokens_count_uses_expire_and_can_be_revoked(earn_hub, tmp_pa
 def test_service_install_writes_a_unit_systemd_accepts(tmp_path):
     home = tmp_path / "svc"
     home.mkdir()
-    env = machine_env(home, PORTEN_VRAM_BUDGET_MB="24000", PORTEN_ENGINE_MODELS="a%b,c\"d", PORTEN_NODE_CREDENTIAL="pnode-secret")
+    env = machine_env(
+        home, PORTEN_VRAM_BUDGET_MB="24000", PORTEN_ENGINE_MODELS="a%b,c\"d", PORTEN_NODE_CREDENTIAL="pnode-secret",
+        PORTEN_ENGINE_API_KEY="sk-upstream-secret", PORTEN_ENGINE_URL="http://user:hunter2@127.0.0.1:8000/v1")
     dry = subprocess.run([PORTEN_BIN, "service", "install", "--dry-run"], env=env, capture_output=True, text=True, timeout=30)
     assert dry.returncode == 0, dry.stderr
     unit = dry.stdout
@@ -259,6 +261,7 @@ def test_service_install_writes_a_unit_systemd_accepts(tmp_path):
     assert 'Environment="PORTEN_VRAM_BUDGET_MB=24000"' in unit and 'Environment="PORTEN_ENGINE=sim"' in unit
     assert 'Environment="PORTEN_ENGINE_MODELS=a%%b,c\\"d"' in unit
     assert "pnode-secret" not in unit and "Restart=on-failure" in unit and "WantedBy=default.target" in unit
+    assert "sk-upstream-secret" not in unit and "hunter2" not in unit
     assert re.search(r'^ExecStart="/\S+/porten" node$', unit, re.M)
     assert not (home / ".config").exists()
 

@@ -4,7 +4,7 @@ import Testing
 struct HubStoreTests {
     @Test func migrationsApplyInOrder() throws {
         let store = try HubStore.inMemory()
-        #expect(try store.appliedMigrations() == ["v1-accounts-keys-nodes", "v1-catalog", "v1-usage", "v2-usage-user-metadata", "v3-usage-attempts", "v4-portal-users-sessions", "v5-enrollment"])
+        #expect(try store.appliedMigrations() == ["v1-accounts-keys-nodes", "v1-catalog", "v1-usage", "v2-usage-user-metadata", "v3-usage-attempts", "v4-portal-users-sessions", "v5-enrollment", "v6-ledger"])
     }
 
     @Test func keysAuthenticateUntilRevoked() throws {

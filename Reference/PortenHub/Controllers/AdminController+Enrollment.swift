@@ -11,6 +11,7 @@ extension AdminController {
         let uses = try fields.int("uses", in: 1...10_000) ?? 1
         let lifetime = try fields.int("expires_in", in: 60...31_536_000) ?? 86_400
         let prefix = try Self.name(fields, "name_prefix", default: "node")
+        guard prefix.count <= 40 else { throw APIError.invalidRequest("'name_prefix' is at most 40 characters.", param: "name_prefix") }
         do {
             let (token, plain) = try services.store.createEnrollmentToken(
                 accountID: accountID, namePrefix: prefix, usesAllowed: uses, lifetime: TimeInterval(lifetime))

@@ -25,6 +25,7 @@ struct AdminController: Sendable {
         group.post("enrollment-tokens", use: createEnrollmentToken)
         group.get("enrollment-tokens", use: listEnrollmentTokens)
         group.delete("enrollment-tokens/:id", use: revokeEnrollmentToken)
+        addLedgerRoutes(to: group)
     }
 
     // MARK: Fleet

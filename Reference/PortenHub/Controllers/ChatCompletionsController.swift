@@ -18,6 +18,7 @@ struct ChatCompletionsController: Sendable {
             meter.user = chat.user
             meter.metadata = chat.metadata
             let model = try chatModel(chat.model)
+            meter.price = Price(model)
             try CapabilityCheck.check(chat, model: model, catalog: services.catalog)
             let (dispatch, headers) = try await InferenceGate(services: services).open(
                 .chat, model: model, body: chat.body, key: key, request: request, requestID: context.requestID)

@@ -12,6 +12,7 @@ struct EmbeddingsController: Sendable {
             let embedding = try EmbeddingRequest(validating: try await RequestBody.json(request, limit: services.configuration.maximumBodySize))
             meter.model = embedding.model
             guard let model = services.catalog.offered(embedding.model) else { throw APIError.modelNotFound(embedding.model) }
+            meter.price = Price(model)
             guard model.type == .embedding else {
                 throw APIError.invalidRequest(
                     "'\(model.id)' is a chat model; use an embedding model with POST /v1/embeddings.", param: "model",

@@ -19,7 +19,7 @@ struct EnrollmentController: Sendable {
     /// RFC 8628 §3.1–3.2: a device code for the machine, a user code for the person.
     func startDeviceAuthorization(_ request: Request, context: HubRequestContext) async throws -> Response {
         let fields = try await Self.fields(request)
-        if let wait = services.enrollmentThrottle.admit(email: nil, address: context.remoteAddress) {
+        if let wait = services.deviceStarts.admit(email: nil, address: context.remoteAddress) {
             throw APIError.rateLimitExceeded("Too many login attempts from this address; try again later.", retryAfter: Int(wait.rounded(.up)))
         }
         let name = try AdminController.checkedName(fields["name"] ?? "node", param: "name")
@@ -55,7 +55,7 @@ struct EnrollmentController: Sendable {
         case .invalid: return Self.oauthError("invalid_grant", "Unknown or already used device code.")
         case .issued(let node, let credential):
             services.logger.info("node \(node.id) enrolled through the browser for account \(node.accountID)")
-            return JSONResponse.make(Self.credentialView(node, credential: credential, tokenType: true))
+            return JSONResponse.make(Self.credentialView(node, credential: credential, tokenType: true), headers: Self.noStore)
         }
     }
 
@@ -64,15 +64,15 @@ struct EnrollmentController: Sendable {
         let fields = try await Self.fields(request)
         guard let token = fields["token"], !token.isEmpty else { throw APIError.invalidRequest("Missing 'token'.", param: "token") }
         let name = try fields["name"].map { name throws(APIError) in try AdminController.checkedName(name, param: "name") }
-        if let wait = services.enrollmentThrottle.admit(email: nil, address: context.remoteAddress) {
+        if let wait = services.enrollFailures.admit(email: nil, address: context.remoteAddress) {
             throw APIError.rateLimitExceeded("Too many failed enrollments from this address; try again later.", retryAfter: Int(wait.rounded(.up)))
         }
         do {
             let (node, credential) = try services.store.enroll(
                 token: token, machineName: name, policy: services.configuration.enrollmentPolicy, address: context.remoteAddress)
-            services.enrollmentThrottle.succeeded(email: "", address: context.remoteAddress)
+            services.enrollFailures.succeeded(email: "", address: context.remoteAddress)
             services.logger.info("node \(node.id) enrolled with a token for account \(node.accountID)")
-            return JSONResponse.make(Self.credentialView(node, credential: credential, tokenType: false), status: .created)
+            return JSONResponse.make(Self.credentialView(node, credential: credential, tokenType: false), status: .created, headers: Self.noStore)
         } catch let refusal as HubStore.EnrollmentRefusal {
             let reason =
                 switch refusal {
@@ -98,13 +98,19 @@ struct EnrollmentController: Sendable {
         return view
     }
 
+    /// Answers that carry a credential (or say why not) are never cached (RFC 6749 §5.1).
+    static var noStore: HTTPFields {
+        var headers = HTTPFields()
+        headers[.cacheControl] = "no-store"
+        headers[.init("Pragma")!] = "no-cache"
+        return headers
+    }
+
     /// RFC 6749 §5.2's error body, status 400.
     static func oauthError(_ code: String, _ description: String, extra: [String: JSONValue] = [:]) -> Response {
         var body: [String: JSONValue] = ["error": .string(code), "error_description": .string(description)]
         body.merge(extra) { $1 }
-        var headers = HTTPFields()
-        headers[.cacheControl] = "no-store"
-        return JSONResponse.make(body, status: .badRequest, headers: headers)
+        return JSONResponse.make(body, status: .badRequest, headers: noStore)
     }
 
     /// A small body as fields: `application/x-www-form-urlencoded` (as RFC 8628 clients send) or a JSON object.

@@ -12,6 +12,7 @@ struct InferenceGate: Sendable {
         _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, key: AuthenticatedKey, request: Request, requestID: String
     ) async throws(APIError) -> (dispatch: InferenceDispatch, headers: HTTPFields) {
         guard key.policy.allowsModel(model.id) else { throw .modelNotAllowed(model.id) }
+        if services.configuration.requireCredit { try checkCredit(key) }
         try services.rateLimiter.admit(key)
         let dispatch = try await InferenceDispatch.start(
             kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry,
@@ -20,5 +21,21 @@ struct InferenceGate: Sendable {
         headers[.portenNode] = dispatch.connection.node.id
         headers[.portenRegion] = dispatch.connection.node.region
         return (dispatch, headers)
+    }
+
+    /// With `--require-credit`, an account whose balance is not positive is refused before any
+    /// node is used, as OpenAI answers an exhausted quota.
+    private func checkCredit(_ key: AuthenticatedKey) throws(APIError) {
+        let balance: Money
+        do {
+            balance = try services.store.balance(key.accountID)
+        } catch {
+            throw .internalError("The ledger is unavailable.")
+        }
+        guard balance > .zero else {
+            throw APIError(
+                status: 429, message: "You exceeded your current quota, please check your plan and billing details. Your account's balance is \(balance.decimal(places: 2)) \(services.configuration.currency).",
+                type: "insufficient_quota", code: "insufficient_quota")
+        }
     }
 }

@@ -10,6 +10,7 @@ struct InstallController: Sendable {
 
     func addRoutes(to router: Router<HubRequestContext>) {
         router.get("/install.sh", use: script)
+        router.head("/install.sh", use: script)
         router.get("/download/:file", use: download)
     }
 
@@ -44,16 +45,14 @@ struct InstallController: Sendable {
                 status: 404, message: "This Hub offers the agent for \(Self.platform) only (porten-\(Self.platform)).",
                 type: "invalid_request_error", code: "not_found")
         }
-        let path = Self.executablePath
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let size = attributes[.size] as? Int else {
-            throw APIError.internalError("The Hub cannot read its own binary.")
-        }
+        // Opened once here (through the symbolic link, so an upgraded binary still serves whole).
+        guard let handle = FileHandle(forReadingAtPath: Self.executablePath), let size = try? handle.seekToEnd(), (try? handle.seek(toOffset: 0)) != nil
+        else { throw APIError.internalError("The Hub cannot read its own binary.") }
         var headers = HTTPFields()
         headers[.contentType] = "application/octet-stream"
         headers[.contentDisposition] = "attachment; filename=\"porten\""
         headers[.contentLength] = String(size)
         let body = ResponseBody { writer in
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw APIError.internalError("The Hub cannot read its own binary.") }
             defer { try? handle.close() }
             while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
                 try await writer.write(ByteBuffer(bytes: chunk))
@@ -63,10 +62,11 @@ struct InstallController: Sendable {
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    /// The running executable (`/proc/self/exe` on Linux).
+    /// The running executable: on Linux `/proc/self/exe` itself, which still opens after the
+    /// file was replaced by an upgrade.
     static var executablePath: String {
         #if os(Linux)
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        "/proc/self/exe"
         #else
         Bundle.main.executablePath ?? CommandLine.arguments[0]
         #endif

@@ -178,7 +178,8 @@ struct BuildController: Sendable {
 
     struct UsageModel {
         var days: Int
-        var rows: [DailyUsage]
+        var rows: [Row]
+        var currency = "EUR"
         var hasData: Bool
         var totals: Totals
         var chart: Chart
@@ -187,6 +188,11 @@ struct BuildController: Sendable {
             var requests = 0
             var promptTokens = 0
             var completionTokens = 0
+            var cost = ""
+        }
+        struct Row {
+            var day, model, cost: String
+            var requests, promptTokens, completionTokens: Int
         }
         struct Chart {
             var width = 600
@@ -211,14 +217,16 @@ struct BuildController: Sendable {
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let since = calendar.startOfDay(for: Date()).addingTimeInterval(-Double(days - 1) * 86_400)
         let rows = try services.store.dailyUsage(accountID: context.portal!.account.id, since: since)
-        return pages.page(
-            "usage", title: "Usage", model: Self.usageModel(rows, days: days, since: since), context: context, section: .usage)
+        var model = Self.usageModel(rows, days: days, since: since)
+        model.currency = services.configuration.currency
+        return pages.page("usage", title: "Usage", model: model, context: context, section: .usage)
     }
 
     /// The page's totals and a bar per day (tokens), every day of the range present.
     static func usageModel(_ rows: [DailyUsage], days: Int, since: Date) -> UsageModel {
         var totals = UsageModel.Totals()
         var perDay: [String: (tokens: Int, requests: Int)] = [:]
+        totals.cost = Money(micros: rows.reduce(0) { $0 + $1.cost }).decimal(places: 2)
         for row in rows {
             totals.requests += row.requests
             totals.promptTokens += row.promptTokens
@@ -238,7 +246,12 @@ struct BuildController: Sendable {
         }
         chart.first = labels.first ?? ""
         chart.last = labels.last ?? ""
-        return UsageModel(days: days, rows: rows.reversed(), hasData: !rows.isEmpty, totals: totals, chart: chart)
+        return UsageModel(
+            days: days,
+            rows: rows.reversed().map {
+                .init(day: $0.day, model: $0.model, cost: Money(micros: $0.cost).decimal(places: 4), requests: $0.requests, promptTokens: $0.promptTokens,
+                      completionTokens: $0.completionTokens)
+            }, hasData: !rows.isEmpty, totals: totals, chart: chart)
     }
 
     /// `YYYY-MM-DD` in UTC.

@@ -13,6 +13,7 @@ struct EarnController: Sendable {
         earn.get("add", use: tokensPage)
         earn.post("add", use: mintToken)
         earn.post("tokens/revoke", use: revokeToken)
+        earn.post("payout-account", use: savePayoutAccount)
         device.get("/", use: devicePage)
         device.post("/", use: decide)
     }
@@ -23,6 +24,21 @@ struct EarnController: Sendable {
         var nodes: [Row]
         var hasNodes: Bool
         var base: String
+        var csrf: String
+        var currency: String
+        var balance: String
+        var monthEarnings: String
+        var earnings: [Earning]
+        var hasEarnings: Bool
+        var payoutAccount: PayoutAccount?
+        var payoutHistory: [AdminController.PayoutView]
+        var hasPayouts: Bool
+        var payoutError: String?
+        var payoutSaved = false
+
+        struct Earning {
+            var day, node, model, amount: String
+        }
 
         struct Row {
             var id, name, region, trustClass, engine: String
@@ -33,16 +49,26 @@ struct EarnController: Sendable {
     }
 
     func nodesPage(_ request: Request, context: HubRequestContext) async throws -> Response {
+        try await nodes(request, context)
+    }
+
+    private func nodes(_ request: Request, _ context: HubRequestContext, payoutError: String? = nil, payoutSaved: Bool = false) async throws
+        -> Response
+    {
         let account = context.portal!.account.id
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let now = Date()
+        let monthStart = calendar.date(from: calendar.dateComponents([.year, .month], from: now)) ?? now
+        services.usage.flush()
         let today = try services.store.tokensServed(accountID: account, since: calendar.startOfDay(for: now))
-        let month = try services.store.tokensServed(
-            accountID: account, since: calendar.date(from: calendar.dateComponents([.year, .month], from: now)) ?? now)
+        let month = try services.store.tokensServed(accountID: account, since: monthStart)
         let live = Dictionary((await services.registry.snapshot()).nodes.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         var rows: [NodesModel.Row] = []
-        for node in try services.store.nodes() where node.accountID == account && node.revokedAt == nil {
+        var names: [String: String] = [:]
+        for node in try services.store.nodes() where node.accountID == account {
+            names[node.id] = node.name
+            guard node.revokedAt == nil else { continue }
             let fleet = live[node.id]
             rows.append(
                 .init(
@@ -51,10 +77,29 @@ struct EarnController: Sendable {
                     models: fleet?.models.filter(\.value.ready).keys.sorted() ?? [], inFlight: fleet?.inFlight ?? 0,
                     today: today[node.id] ?? 0, month: month[node.id] ?? 0))
         }
-        return pages.page(
-            "earn", title: "Earn",
-            model: NodesModel(nodes: rows, hasNodes: !rows.isEmpty, base: PortalLinks.base(request, services.configuration)),
-            context: context, section: .earn)
+        let earnings = try services.store.dailyEarnings(accountID: account, since: calendar.startOfDay(for: now) - 29 * 86_400)
+        let monthEarned = try services.store.dailyEarnings(accountID: account, since: monthStart).reduce(0) { $0 + $1.amount.micros }
+        let payouts = try services.store.payouts(accountID: account).map(AdminController.PayoutView.init)
+        let model = NodesModel(
+            nodes: rows, hasNodes: !rows.isEmpty, base: PortalLinks.base(request, services.configuration), csrf: context.csrfToken,
+            currency: services.configuration.currency, balance: try services.store.balance(account).decimal(places: 2),
+            monthEarnings: Money(micros: monthEarned).decimal(places: 2),
+            earnings: earnings.map { .init(day: $0.day, node: names[$0.node] ?? $0.node, model: $0.model, amount: $0.amount.decimal(places: 4)) },
+            hasEarnings: !earnings.isEmpty, payoutAccount: try services.store.payoutAccount(accountID: account), payoutHistory: payouts,
+            hasPayouts: !payouts.isEmpty, payoutError: payoutError, payoutSaved: payoutSaved)
+        return pages.page("earn", title: "Earn", model: model, context: context, section: .earn, status: payoutError == nil ? .ok : .badRequest)
+    }
+
+    /// Where the account's earnings are paid; the IBAN's checksum is checked.
+    func savePayoutAccount(_ request: Request, context: HubRequestContext) async throws -> Response {
+        let form = context.form
+        do {
+            let (holder, iban, bic) = try AdminController.bankDetails(holder: form.text("holder") ?? "", iban: form.text("iban") ?? "", bic: form.text("bic") ?? "")
+            _ = try services.store.setPayoutAccount(accountID: context.portal!.account.id, holder: holder, iban: iban, bic: bic)
+            return try await nodes(request, context, payoutSaved: true)
+        } catch let error as APIError {
+            return try await nodes(request, context, payoutError: error.message)
+        }
     }
 
     // MARK: Enrollment tokens
@@ -188,20 +233,21 @@ struct EarnController: Sendable {
         code: "invalid_code")
 
     /// The pending authorization a typed code names. Wrong codes count against the person (and
-    /// their address): after 5, each further try waits, so codes cannot be guessed from the portal.
+    /// their address); a right code takes nothing back: after 5, each further try waits, so codes
+    /// cannot be guessed from the portal.
     private func lookUp(_ typed: String, context: HubRequestContext, model: inout DeviceModel) throws -> DeviceAuthorization? {
-        let throttle = services.enrollmentThrottle
-        let person = "device:" + context.portal!.user.id
-        if let wait = throttle.admit(email: person, address: nil) {
+        let throttle = services.codeGuesses
+        let person = context.portal!.user.id
+        if let wait = throttle.waiting(email: person, address: context.remoteAddress) {
             model.error = "Too many wrong codes. Try again in \(Int(wait.rounded(.up))) seconds."
             return nil
         }
         guard let code = HubStore.normalizedUserCode(typed), let authorization = try services.store.pendingDeviceAuthorization(userCode: code)
         else {
+            throttle.fail(email: person, address: context.remoteAddress)
             model.error = Self.deadCode.message
             return nil
         }
-        throttle.succeeded(email: person, address: nil)
         return authorization
     }
 

@@ -20,12 +20,26 @@ public final class SignInThrottle: Sendable {
     private let state = Mutex<(emails: [String: Record], addresses: [String: Record])>(([:], [:]))
     private let hashing = Mutex(0)
     let window: TimeInterval = 900
-    let freeEmailFailures = 5
-    let freeAddressFailures = 20
+    let freeEmailFailures: Int
+    let freeAddressFailures: Int
     /// Password hashes that may run or wait at once.
     let maximumHashes: Int
 
-    public init(maximumHashes: Int = 4) { self.maximumHashes = maximumHashes }
+    public init(freeEmailFailures: Int = 5, freeAddressFailures: Int = 20, maximumHashes: Int = 4) {
+        self.freeEmailFailures = freeEmailFailures
+        self.freeAddressFailures = freeAddressFailures
+        self.maximumHashes = maximumHashes
+    }
+
+    /// How long the caller must still wait, without counting anything; nil: go ahead.
+    public func waiting(email: String?, address: String?, now: Date = Date()) -> TimeInterval? {
+        state.withLock { state in
+            let byEmail = email.flatMap { delay(state.emails[$0], free: freeEmailFailures, now: now) }
+            let byAddress = address.flatMap { delay(state.addresses[$0], free: freeAddressFailures, now: now) }
+            let wait = max(byEmail ?? 0, byAddress ?? 0)
+            return wait > 0 ? wait : nil
+        }
+    }
 
     /// Admits an attempt for `email` (nil: an attempt that names no account, such as a sign-up)
     /// from `address`, counting it as a failure; or returns how long the caller must still wait.
@@ -35,11 +49,20 @@ public final class SignInThrottle: Sendable {
             let byAddress = address.flatMap { delay(state.addresses[$0], free: freeAddressFailures, now: now) }
             let wait = max(byEmail ?? 0, byAddress ?? 0)
             if wait > 0 { return wait }
+            count(&state, email: email, address: address, now: now)
+            return nil
+        }
+    }
+
+    /// Counts a failure that was not admitted through `admit` (checked with `waiting` first).
+    public func fail(email: String?, address: String?, now: Date = Date()) {
+        state.withLock { count(&$0, email: email, address: address, now: now) }
+    }
+
+    private func count(_ state: inout (emails: [String: Record], addresses: [String: Record]), email: String?, address: String?, now: Date) {
             if state.emails.count + state.addresses.count > 100_000 { prune(&state, now: now) }
             if let email { state.emails[email] = bump(state.emails[email], now: now) }
             if let address { state.addresses[address] = bump(state.addresses[address], now: now) }
-            return nil
-        }
     }
 
     /// The admitted attempt was right: the email starts afresh and the address gets its count back.

@@ -108,7 +108,12 @@ extension HubStore {
                 try authorization.update(db)
                 return .denied
             case .approved:
-                guard let accountID = authorization.accountID else { return .invalid }
+                // An account disabled since the approval gets no node.
+                guard let accountID = authorization.accountID, try Account.fetchOne(db, key: accountID)?.disabledAt == nil else {
+                    authorization.status = .denied
+                    try authorization.update(db)
+                    return .denied
+                }
                 let (node, credential) = try Self.insertNode(
                     db, accountID: accountID, name: authorization.machineName, region: policy.region, trustClass: policy.trustClass, now: now)
                 authorization.status = .collected

@@ -2,9 +2,13 @@ import Foundation
 import GRDB
 
 extension HubStore {
-    public func insertUsage(_ records: [UsageRecord]) throws {
+    /// Inserts usage rows and, in the same transaction, each request's ledger postings.
+    public func insertUsage(_ records: [UsageRecord], ledger: LedgerPolicy = LedgerPolicy()) throws {
         try writer.write { db in
-            for record in records { try record.insert(db) }
+            for record in records {
+                try record.insert(db)
+                try Self.postUsage(db, record, policy: ledger)
+            }
         }
     }
 
@@ -26,8 +30,10 @@ public struct DailyUsage: Sendable, Equatable, FetchableRecord, Decodable {
     public var requests: Int
     public var promptTokens: Int
     public var completionTokens: Int
+    /// What the requests cost, in micro-units.
+    public var cost: Int64 = 0
 
-    enum CodingKeys: String, CodingKey { case day, model, requests, promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
+    enum CodingKeys: String, CodingKey { case day, model, requests, cost, promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
 }
 
 extension HubStore {
@@ -38,7 +44,7 @@ extension HubStore {
                 db,
                 sql: """
                     SELECT substr(time, 1, 10) AS day, coalesce(model, '') AS model, count(*) AS requests,
-                           sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens
+                           sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens, sum(cost) AS cost
                     FROM usage WHERE account_id = ? AND time >= ?
                     GROUP BY day, model ORDER BY day, model
                     """, arguments: [accountID, since])

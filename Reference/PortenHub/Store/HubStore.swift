@@ -171,6 +171,61 @@ public struct HubStore: Sendable {
                 t.column("address", .text)
             }
         }
+        migrator.registerMigration("v6-ledger") { db in
+            try db.alter(table: "usage") { t in
+                t.add(column: "price_input", .integer).notNull().defaults(to: 0)
+                t.add(column: "price_output", .integer).notNull().defaults(to: 0)
+                t.add(column: "cost", .integer).notNull().defaults(to: 0)
+            }
+            try db.create(table: "ledger_entry") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("txn", .text).notNull().indexed()
+                t.column("ledger_account", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("amount", .integer).notNull()
+                t.column("request_id", .text)
+                t.column("node_id", .text)
+                t.column("model", .text)
+                t.column("created_at", .datetime).notNull()
+                t.column("memo", .text)
+            }
+            try db.create(index: "ledger_entry_account_time", on: "ledger_entry", columns: ["ledger_account", "created_at"])
+            // The request id is the idempotency key: one posting per request and ledger account.
+            try db.execute(
+                sql: "CREATE UNIQUE INDEX ledger_entry_request ON ledger_entry (request_id, ledger_account, kind) WHERE request_id IS NOT NULL")
+            try db.create(table: "ledger_balance") { t in
+                t.primaryKey("ledger_account", .text)
+                t.column("amount", .integer).notNull()
+            }
+            try db.create(table: "payout_account") { t in
+                t.primaryKey("account_id", .text).references("account")
+                t.column("holder", .text).notNull()
+                t.column("iban", .text).notNull()
+                t.column("bic", .text).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+            try db.create(table: "payout_run") { t in
+                t.primaryKey("period", .text)
+                t.column("created_at", .datetime).notNull()
+                t.column("minimum", .integer).notNull()
+                t.column("debtor_name", .text).notNull()
+                t.column("debtor_iban", .text).notNull()
+                t.column("debtor_bic", .text).notNull()
+            }
+            try db.create(table: "payout") { t in
+                t.primaryKey("id", .text)
+                t.column("period", .text).notNull().indexed()
+                t.column("account_id", .text).notNull()
+                t.column("amount", .integer).notNull()
+                t.column("holder", .text).notNull()
+                t.column("iban", .text).notNull()
+                t.column("bic", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("settled_at", .datetime)
+                t.uniqueKey(["period", "account_id"])
+            }
+        }
         return migrator
     }
 

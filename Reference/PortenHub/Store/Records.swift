@@ -87,12 +87,21 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var metadata: String?
     /// The nodes the request was sent to: more than one when a node failed before answering.
     public var attempts: Int
+    /// The model's price when the request started (micro-units per million tokens) and what the
+    /// request cost (micro-units); the ledger posts `cost`.
+    public var priceInput: Int64 = 0
+    public var priceOutput: Int64 = 0
+    public var cost: Int64 = 0
 
     public init(
         time: Date, requestID: String, keyID: String?, accountID: String?, nodeID: String?, region: String?, model: String?,
         endpoint: String, promptTokens: Int, completionTokens: Int, status: Int, latencyMS: Int, timeToFirstTokenMS: Int?,
-        user: String? = nil, metadata: String? = nil, attempts: Int = 1
+        user: String? = nil, metadata: String? = nil, attempts: Int = 1, price: Price = Price(inputMicrosPerMillion: 0, outputMicrosPerMillion: 0)
     ) {
+        self.priceInput = price.inputMicrosPerMillion
+        self.priceOutput = price.outputMicrosPerMillion
+        // Billed: a completed request, or a stream that produced tokens before it failed.
+        self.cost = status == 200 || completionTokens > 0 ? price.cost(prompt: promptTokens, completion: completionTokens).micros : 0
         self.attempts = attempts
         self.user = user
         self.metadata = metadata
@@ -112,7 +121,8 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, time, region, model, endpoint, status, user, metadata, attempts
+        case id, time, region, model, endpoint, status, user, metadata, attempts, cost
+        case priceInput = "price_input", priceOutput = "price_output"
         case requestID = "request_id", keyID = "key_id", accountID = "account_id", nodeID = "node_id"
         case promptTokens = "prompt_tokens", completionTokens = "completion_tokens"
         case latencyMS = "latency_ms", timeToFirstTokenMS = "ttft_ms"

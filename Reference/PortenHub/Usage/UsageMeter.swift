@@ -18,6 +18,8 @@ struct UsageMeter: Sendable {
     var user: String?
     var metadata: [String: String] = [:]
     var firstToken: ContinuousClock.Instant?
+    /// The model's price when the request started.
+    var price: Price?
 
     init(_ services: HubServices, requestID: String, endpoint: String, key: AuthenticatedKey) {
         self.recorder = services.usage
@@ -56,7 +58,7 @@ struct UsageMeter: Sendable {
                 completionTokens: usage?.completionTokens ?? 0, status: status, latencyMS: Self.milliseconds(.now - started),
                 timeToFirstTokenMS: firstToken.map { Self.milliseconds($0 - started) }, user: user,
                 metadata: metadata.isEmpty ? nil : JSONText.compact(.object(metadata.mapValues(JSONValue.string))),
-                attempts: attempts)
+                attempts: attempts, price: price ?? Price(inputMicrosPerMillion: 0, outputMicrosPerMillion: 0))
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

@@ -20,8 +20,11 @@ public final class UsageRecorder: Service {
     private let signals: AsyncStream<Void>
     private let signal: AsyncStream<Void>.Continuation
 
-    public init(store: HubStore, logger: Logger) {
+    private let ledger: LedgerPolicy
+
+    public init(store: HubStore, ledger: LedgerPolicy = LedgerPolicy(), logger: Logger) {
         self.store = store
+        self.ledger = ledger
         self.logger = logger
         (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -71,7 +74,7 @@ public final class UsageRecorder: Service {
         var stored = true
         if !batch.isEmpty {
             do {
-                try store.insertUsage(batch)
+                try store.insertUsage(batch, ledger: ledger)
             } catch {
                 stored = false
                 logger.error("could not record \(batch.count) usage rows: \(error)")

@@ -122,6 +122,7 @@ extension PortalTemplates {
           <div><span class="stat">{{totals.requests}}</span> requests</div>
           <div><span class="stat">{{totals.promptTokens}}</span> prompt tokens</div>
           <div><span class="stat">{{totals.completionTokens}}</span> completion tokens</div>
+          <div><span class="stat" id="total-cost">{{totals.cost}}</span> cost ({{currency}})</div>
         </div>
         {{#hasData}}
         <figure class="chart">
@@ -132,9 +133,9 @@ extension PortalTemplates {
         </figure>
         <div class="table-wrap">
         <table>
-          <thead><tr><th>Day</th><th>Model</th><th class="num">Requests</th><th class="num">Prompt tokens</th><th class="num">Completion tokens</th></tr></thead>
+          <thead><tr><th>Day</th><th>Model</th><th class="num">Requests</th><th class="num">Prompt tokens</th><th class="num">Completion tokens</th><th class="num">Cost ({{currency}})</th></tr></thead>
           <tbody>
-          {{#rows}}<tr><td>{{day}}</td><td>{{model}}</td><td class="num">{{requests}}</td><td class="num">{{promptTokens}}</td><td class="num">{{completionTokens}}</td></tr>{{/rows}}
+          {{#rows}}<tr><td>{{day}}</td><td>{{model}}</td><td class="num">{{requests}}</td><td class="num">{{promptTokens}}</td><td class="num">{{completionTokens}}</td><td class="num">{{cost}}</td></tr>{{/rows}}
           </tbody>
         </table>
         </div>

@@ -21,6 +21,45 @@ extension PortalTemplates {
         </table>
         </div>
         {{/hasNodes}}
+        <section aria-labelledby="earnings">
+          <h2 id="earnings">Earnings</h2>
+          <div class="stats">
+            <div><span class="stat" id="balance">{{balance}}</span> balance ({{currency}})</div>
+            <div><span class="stat">{{monthEarnings}}</span> earned this month</div>
+          </div>
+          {{^hasEarnings}}<p class="muted">No earnings in the last 30 days.</p>{{/hasEarnings}}
+          {{#hasEarnings}}
+          <div class="table-wrap">
+          <table>
+            <thead><tr><th>Day</th><th>Node</th><th>Model</th><th class="num">Earned ({{currency}})</th></tr></thead>
+            <tbody>{{#earnings}}<tr><td>{{day}}</td><td>{{node}}</td><td>{{model}}</td><td class="num">{{amount}}</td></tr>{{/earnings}}</tbody>
+          </table>
+          </div>
+          {{/hasEarnings}}
+        </section>
+        <section class="card" aria-labelledby="payouts">
+          <h2 id="payouts">Payouts</h2>
+          {{#payoutError}}<p class="error" role="alert">{{payoutError}}</p>{{/payoutError}}
+          {{#payoutSaved}}<p class="notice" role="status">Payout account saved.</p>{{/payoutSaved}}
+          <form method="post" action="/earn/payout-account" class="stack">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <div class="row">
+              <label>Account holder <input type="text" name="holder" value="{{payoutAccount.holder}}" maxlength="70" required></label>
+              <label>IBAN <input type="text" name="iban" value="{{payoutAccount.iban}}" maxlength="42" required autocomplete="off"></label>
+              <label>BIC <input type="text" name="bic" value="{{payoutAccount.bic}}" maxlength="11" required autocomplete="off"></label>
+            </div>
+            <button type="submit">Save payout account</button>
+          </form>
+          {{#hasPayouts}}
+          <div class="table-wrap">
+          <table>
+            <thead><tr><th>Period</th><th class="num">Amount ({{currency}})</th><th>To</th><th>Status</th></tr></thead>
+            <tbody>{{#payoutHistory}}<tr><td>{{period}}</td><td class="num">{{amount}}</td><td class="mono">{{iban}}</td><td>{{status}}</td></tr>{{/payoutHistory}}</tbody>
+          </table>
+          </div>
+          {{/hasPayouts}}
+          {{^hasPayouts}}<p class="muted">No payouts yet. They run monthly for earnings above the operator's minimum.</p>{{/hasPayouts}}
+        </section>
         <section class="card">
           <h2>Add a node</h2>
           <p>On the machine (Linux or macOS), one line installs the agent, asks you to approve it here, and starts the service:</p>

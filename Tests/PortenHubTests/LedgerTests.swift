@@ -1,0 +1,162 @@
+import Foundation
+import PropertyBased
+import Testing
+
+@testable import PortenHub
+
+struct MoneyTests {
+    @Test func decimalsParseExactlyAndRoundTrip() {
+        #expect(Money(decimal: "10")?.micros == 10_000_000)
+        #expect(Money(decimal: "0.000001")?.micros == 1)
+        #expect(Money(decimal: "-2.5")?.micros == -2_500_000)
+        for bad in ["", "1.", ".5", "1.0000001", "1e3", "0x10", "1,5", " 1", "--1", "1234567890123"] { #expect(Money(decimal: bad) == nil, "\(bad)") }
+        #expect(Money(micros: 12_345_678).decimal() == "12.345678")
+        #expect(Money(micros: 12_345_678).decimal(places: 2) == "12.35")
+        #expect(Money(micros: -5_000).decimal(places: 2) == "-0.01")
+        #expect(Money(micros: -4_000).decimal(places: 2) == "0.00")
+        #expect(Money(micros: 7).decimal(places: 0) == "0")
+    }
+
+    @Test func priceTimesTokensRoundsHalfUpToTheMicroUnit() {
+        let price = Price(inputMicrosPerMillion: 150_000, outputMicrosPerMillion: 600_000)  // 0.15 / 0.60 per million
+        #expect(price.cost(prompt: 1_000_000, completion: 0).micros == 150_000)
+        #expect(price.cost(prompt: 1, completion: 1).micros == 1)  // 0.75 micros → 1
+        #expect(price.cost(prompt: 3, completion: 0).micros == 0)  // 0.45 micros → 0
+        #expect(Price(inputMicrosPerMillion: .max, outputMicrosPerMillion: .max).cost(prompt: .max, completion: .max).micros > 0)
+        #expect(Price(CatalogModel(id: "m", type: .chat, ctx: 1, priceInput: 0.15, priceOutput: 0.6)) == price)
+    }
+
+    @Test func ibansAndBicsAreChecked() {
+        #expect(BankDetails.iban("DE89 3704 0044 0532 0130 00") == "DE89370400440532013000")
+        #expect(BankDetails.iban("de89370400440532013000") == "DE89370400440532013000")
+        #expect(BankDetails.iban("DE89370400440532013001") == nil)
+        #expect(BankDetails.iban("GB82WEST12345698765432") != nil)
+        #expect(BankDetails.iban("XX00") == nil)
+        #expect(BankDetails.bic("DEUTDEFF") == "DEUTDEFF" && BankDetails.bic("deutdeff500") == "DEUTDEFF500")
+        for bad in ["DEUT", "DEUTDE1F", "DEUTDEFO", "DEUTDEFF5", "DEU1DEFF"] { #expect(BankDetails.bic(bad) == nil, "\(bad)") }
+    }
+}
+
+struct LedgerPropertyTests {
+    /// One request of a random sequence.
+    struct Step: CustomStringConvertible {
+        var requestID: String
+        var consumer: Int
+        var node: Int
+        var price: Price
+        var status: Int
+        var prompt: Int
+        var completion: Int
+        var description: String { "\(requestID) c\(consumer) n\(node) \(price) \(status) \(prompt)+\(completion)" }
+    }
+
+    static let sequences = Generator<[Step], Shrink.None<[Step]>> { rng in
+        var steps: [Step] = []
+        for index in 0..<Int.random(in: 1...40, using: &rng) {
+            // Retries reuse an earlier request id; prices change from step to step.
+            let retry = !steps.isEmpty && Int.random(in: 0..<5, using: &rng) == 0
+            var step = Step(
+                requestID: retry ? steps.randomElement(using: &rng)!.requestID : "req_\(index)", consumer: Int.random(in: 0..<3, using: &rng),
+                node: Int.random(in: 0..<3, using: &rng),
+                price: Price(
+                    inputMicrosPerMillion: Int64.random(in: 0...5_000_000, using: &rng), outputMicrosPerMillion: Int64.random(in: 0...20_000_000, using: &rng)),
+                status: [200, 200, 200, 502, 499, 503].randomElement(using: &rng)!, prompt: Int.random(in: 0...50_000, using: &rng),
+                completion: Int.random(in: 0...50_000, using: &rng))
+            // A failure before any token produced nothing; a stream cut mid-way keeps its tokens.
+            if step.status == 503 { step.completion = 0 }
+            steps.append(step)
+        }
+        return steps
+    }
+
+    @Test func theLedgerBalancesAndChargesExactlyUsageTimesPrice() async throws {
+        await propertyCheck(count: 200, input: Self.sequences) { steps in
+            try Self.check(steps)
+        }
+    }
+
+    static func expectedCost(_ step: Step) -> Int64 {
+        guard step.status == 200 || step.completion > 0 else { return 0 }
+        let input = Int64(step.prompt) * step.price.inputMicrosPerMillion
+        let output = Int64(step.completion) * step.price.outputMicrosPerMillion
+        return (input + output + 500_000) / 1_000_000
+    }
+
+    static func check(_ steps: [Step]) throws {
+        let store = try HubStore.inMemory()
+        var accounts: [String] = []
+        var nodes: [String] = []
+        for index in 0..<3 {
+            let account = try store.createAccount(name: "a\(index)").id
+            accounts.append(account)
+            nodes.append(try store.createNode(accountID: account, name: "n\(index)", region: "eu", trustClass: "verified").node.id)
+        }
+        let policy = LedgerPolicy(feeBasisPoints: 2000)
+        var expected: [String: Int64] = [:]
+        var charged = Set<String>()
+        for step in steps {
+            let row = UsageRecord(
+                time: Date(), requestID: step.requestID, keyID: "k", accountID: accounts[step.consumer], nodeID: nodes[step.node], region: "eu",
+                model: "m", endpoint: "chat.completions", promptTokens: step.prompt, completionTokens: step.completion, status: step.status,
+                latencyMS: 1, timeToFirstTokenMS: nil, price: step.price)
+            try store.insertUsage([row], ledger: policy)
+            let cost = expectedCost(step)
+            #expect(row.cost == cost, "\(step)")
+            guard cost > 0, charged.insert(step.requestID).inserted else { continue }
+            let fee = cost * 2000 / 10_000
+            expected[accounts[step.consumer], default: 0] -= cost
+            expected[accounts[step.node], default: 0] += cost - fee
+            expected["platform", default: 0] += fee
+        }
+        #expect(try store.ledgerTotal() == 0)
+        for (account, amount) in expected {
+            #expect(try store.balance(account).micros == amount, "\(account) after \(steps)")
+        }
+        // Each transaction balances on its own, and only charged requests have one.
+        let byTxn = Dictionary(grouping: try store.ledgerEntries(limit: 100_000), by: \.txn)
+        for (txn, entries) in byTxn {
+            #expect(entries.reduce(Int64(0)) { $0 + $1.amount } == 0, "\(txn)")
+        }
+        #expect(Set(byTxn.keys) == charged)
+    }
+
+    @Test func creditsAndPayoutsMoveMoneyOnceAndBalance() throws {
+        let store = try HubStore.inMemory()
+        let consumer = try store.createAccount(name: "consumer").id
+        let owner = try store.createAccount(name: "owner").id
+        let node = try store.createNode(accountID: owner, name: "n", region: "eu", trustClass: "verified").node.id
+        _ = try store.grantCredit(accountID: consumer, amount: Money(decimal: "50")!, memo: "welcome")
+        let start = HubStore.period("2026-11")!.start
+        let price = Price(inputMicrosPerMillion: 1_000_000, outputMicrosPerMillion: 2_000_000)
+        try store.insertUsage(
+            (0..<10).map {
+                UsageRecord(
+                    time: start + Double($0) * 3600, requestID: "req_\($0)", keyID: "k", accountID: consumer, nodeID: node, region: "eu", model: "m",
+                    endpoint: "chat.completions", promptTokens: 1_000_000, completionTokens: 1_000_000, status: 200, latencyMS: 1,
+                    timeToFirstTokenMS: nil, price: price)
+            }, ledger: LedgerPolicy(feeBasisPoints: 1000))
+        #expect(try store.balance(consumer) == Money(decimal: "20")!)
+        #expect(try store.balance(owner) == Money(decimal: "27")!)
+        #expect(try store.balance("platform") == Money(decimal: "3")!)
+        _ = try store.setPayoutAccount(accountID: owner, holder: "Owner", iban: "DE89370400440532013000", bic: "DEUTDEFF")
+        let debtor = (name: "Porten", iban: "GB82WEST12345698765432", bic: "NWBKGB2L")
+        #expect(throws: HubStore.PayoutRunError.periodNotEnded) {
+            try store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, now: start + 86_400)
+        }
+        let first = try store.runPayouts(period: "2026-11", minimum: Money(decimal: "10")!, debtor: debtor, now: start + 40 * 86_400)
+        #expect(first.created && first.payouts.map(\.amount) == [27_000_000])
+        #expect(try store.balance(owner) == .zero && store.balance("payable:" + owner) == Money(decimal: "27")!)
+        let second = try store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, now: start + 41 * 86_400)
+        #expect(!second.created && second.payouts == first.payouts)
+        #expect(try store.balance("payable:" + owner) == Money(decimal: "27")!)
+        #expect(try store.settlePayout(id: first.payouts[0].id, paid: true)?.status == .paid)
+        #expect(try store.settlePayout(id: first.payouts[0].id, paid: false) == nil)
+        #expect(try store.balance("payable:" + owner) == .zero && store.balance("external") == Money(decimal: "-23")!)
+        #expect(try store.ledgerTotal() == 0)
+        // Below the minimum: nobody is paid, nothing moves.
+        let quiet = try store.runPayouts(period: "2026-10", minimum: Money(decimal: "1")!, debtor: debtor, now: start + 40 * 86_400)
+        #expect(quiet.payouts.isEmpty)
+        let xml = SEPACreditTransfer.xml(run: first.run, payouts: first.payouts, currency: "EUR")
+        #expect(xml.contains("<InstdAmt Ccy=\"EUR\">27.00</InstdAmt>") && xml.contains("<NbOfTxs>1</NbOfTxs>"))
+    }
+}
