@@ -15,6 +15,7 @@ public enum HubApplication {
         let catalog = try store.applyingSwitches(to: configuration.catalog)
         try store.replaceCatalog(catalog)
         let usage = UsageRecorder(store: store, ledger: configuration.ledger, logger: logger)
+        let metrics = HubMetrics(catalog: catalog)
         let services = HubServices(
             configuration: configuration, store: store, catalog: catalog, registry: NodeRegistry(
                 // The fleet knows every catalog model: the operator may enable one while the Hub
@@ -23,8 +24,8 @@ public enum HubApplication {
                     var model = model
                     model.enabled = true
                     return model
-                }), demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength),
-            usage: usage,
+                }), demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength, metrics: metrics),
+            usage: usage, metrics: metrics,
             logger: logger)
         let router = buildRouter(services)
         let webSocketRouter = Router(context: HubRequestContext.self)
@@ -71,6 +72,12 @@ public enum HubApplication {
         InstallController(services: services).addRoutes(to: router)
         AdminController(services: services).addRoutes(
             to: router.group("/admin/v1").add(middleware: OperatorTokenMiddleware(adminToken: services.configuration.adminToken)))
+        router.group("/metrics").add(middleware: OperatorTokenMiddleware(adminToken: services.configuration.adminToken)).get { _, _ in
+            services.metrics.fleet(await services.registry.snapshot().nodes)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: services.metrics.registry.emitToBuffer())))
+        }
         addPortal(to: router, services)
         return router
     }

@@ -9,6 +9,7 @@ public struct HubServices: Sendable {
     public let registry: NodeRegistry
     public let usage: UsageRecorder
     public let rateLimiter: RateLimiter
+    public let metrics: HubMetrics
     public let logger: Logger
     /// Failed portal sign-ins per email and address.
     let signInThrottle = SignInThrottle()
@@ -23,8 +24,9 @@ public struct HubServices: Sendable {
 
     public init(
         configuration: HubConfiguration, store: HubStore, catalog: Catalog, registry: NodeRegistry, usage: UsageRecorder,
-        rateLimiter: RateLimiter = RateLimiter(), logger: Logger
+        rateLimiter: RateLimiter = RateLimiter(), metrics: HubMetrics? = nil, logger: Logger
     ) {
+        self.metrics = metrics ?? HubMetrics(catalog: catalog)
         self.rateLimiter = rateLimiter
         self.configuration = configuration
         self.store = store

@@ -35,7 +35,7 @@ struct ChatCompletionsController: Sendable {
             try await meter.commit(usage: completion.usage)
             return JSONResponse.make(completion, headers: headers)
         } catch {
-            meter.finish(status: error.status, usage: nil)
+            meter.finish(status: error.status, usage: nil, code: error.code)
             throw error
         }
     }

@@ -38,7 +38,7 @@ struct EmbeddingsController: Sendable {
             return JSONResponse.make(
                 EmbeddingResponse(data: data, model: model.id, usage: .init(promptTokens: usage.promptTokens)), headers: headers)
         } catch {
-            meter.finish(status: (error as? APIError)?.status ?? 500, usage: nil)
+            meter.finish(status: (error as? APIError)?.status ?? 500, usage: nil, code: (error as? APIError)?.code)
             throw error
         }
     }

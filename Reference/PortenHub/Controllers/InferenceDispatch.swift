@@ -50,7 +50,7 @@ final class InferenceDispatch: @unchecked Sendable {
     /// (outlier ejection). A client mistake (`4xx`) is the answer, not a node failure.
     static func start(
         _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, requestID: String, caller: PolicyRouting.Caller, keyID: String,
-        registry: NodeRegistry, budgets: Budgets
+        registry: NodeRegistry, metrics: HubMetrics? = nil, budgets: Budgets
     ) async throws(APIError) -> InferenceDispatch {
         let started = ContinuousClock.now
         var failed: Set<String> = []
@@ -59,7 +59,7 @@ final class InferenceDispatch: @unchecked Sendable {
             let connection: NodeConnection
             do {
                 connection = try await acquire(
-                    model, for: caller, keyID: keyID, excluding: failed, registry: registry, loadDeadline: started + budgets.warmup,
+                    model, for: caller, keyID: keyID, excluding: failed, registry: registry, metrics: metrics, loadDeadline: started + budgets.warmup,
                     queueDeadline: started + budgets.queue)
             } catch {
                 // No other node for a retry: the client learns what went wrong on the one that failed.
@@ -101,7 +101,7 @@ final class InferenceDispatch: @unchecked Sendable {
     /// model's admission queue until `queueDeadline` (past it, `503 no_available_node`).
     private static func acquire(
         _ model: CatalogModel, for caller: PolicyRouting.Caller, keyID: String, excluding failed: Set<String>, registry: NodeRegistry,
-        loadDeadline: ContinuousClock.Instant, queueDeadline: ContinuousClock.Instant
+        metrics: HubMetrics?, loadDeadline: ContinuousClock.Instant, queueDeadline: ContinuousClock.Instant
     ) async throws(APIError) -> NodeConnection {
         var isNew = failed.isEmpty
         var loadsStarted = 0
@@ -119,13 +119,19 @@ final class InferenceDispatch: @unchecked Sendable {
                         throw .noAvailableNode("'\(model.id)' failed to load on \(maximumLoads) nodes in a row; retry shortly.", retryAfter: 5)
                     }
                 }
-                switch await waitForLoad(of: model.id, after: generation, signal: registry.signal, until: loadDeadline) {
+                let waitStarted = ContinuousClock.now
+                let outcome = await waitForLoad(of: model.id, after: generation, signal: registry.signal, until: loadDeadline)
+                metrics?.waited("warmup", model: model.id, .now - waitStarted)
+                switch outcome {
                 case .changed?: continue
                 case .failed(let error)?: throw error
                 case .cancelled?, nil: throw .modelWarming(model.id, retryAfter: await registry.retryAfter(loading: model.id))
                 }
             case .queue(let generation):
-                switch await waitForSlot(model.id, after: generation, keyID: keyID, caller: caller, slots: registry.slots, until: queueDeadline) {
+                let waitStarted = ContinuousClock.now
+                let outcome = await waitForSlot(model.id, after: generation, keyID: keyID, caller: caller, slots: registry.slots, until: queueDeadline)
+                metrics?.waited("queue", model: model.id, .now - waitStarted)
+                switch outcome {
                 case .granted(let connection)?: return connection
                 case .reroute?: continue
                 case .cancelled?, nil:

@@ -15,7 +15,7 @@ struct InferenceGate: Sendable {
         if services.configuration.requireCredit { try checkCredit(key) }
         try services.rateLimiter.admit(key)
         let dispatch = try await InferenceDispatch.start(
-            kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry,
+            kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry, metrics: services.metrics,
             budgets: try RequestBudgets.of(request, configuration: services.configuration))
         var headers = HTTPFields()
         headers[.portenNode] = dispatch.connection.node.id

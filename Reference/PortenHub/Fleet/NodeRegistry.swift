@@ -34,6 +34,8 @@ public actor NodeRegistry {
     }
 
     let catalog: Catalog
+    /// Load, failure and eviction counts (nil in tests that do not look).
+    let metrics: HubMetrics?
     let signal = LoadSignal()
     /// Requests waiting for a slot (docs/planner.md, "Admission queue").
     let slots = SlotQueue()
@@ -48,10 +50,11 @@ public actor NodeRegistry {
     private let now: @Sendable () -> ContinuousClock.Instant
 
     public init(
-        catalog: Catalog, demandWindow: Duration = .seconds(600), maximumQueueLength: Int = 1000,
+        catalog: Catalog, demandWindow: Duration = .seconds(600), maximumQueueLength: Int = 1000, metrics: HubMetrics? = nil,
         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
         self.catalog = catalog
+        self.metrics = metrics
         self.maximumQueueLength = maximumQueueLength
         self.demand = DemandLedger(window: demandWindow)
         self.now = now
@@ -156,7 +159,9 @@ public actor NodeRegistry {
         case .load(let nodeID, let evicting):
             var entry = entries[nodeID]!
             var commands = evicting.map { Command(connection: entry.connection, frame: .unload(.init(model: $0))) }
+            metrics?.loadStarted(model.id)
             for evicted in evicting {
+                metrics?.evicted(evicted, reason: "demand")
                 entry.node.models[evicted] = nil
                 entry.node.onDisk.insert(evicted)
             }
@@ -272,6 +277,7 @@ public actor NodeRegistry {
                 entry.loads[loaded.model] != nil || entry.node.models[loaded.model] != nil
                     || (!entry.node.provisionable && entry.declared.contains(loaded.model))
             else { return }
+            if let load = entries[nodeID]!.loads[loaded.model] { metrics?.loadFinished(loaded.model, after: time - load.startedAt) }
             entries[nodeID]!.loads[loaded.model] = nil
             entries[nodeID]!.node.models[loaded.model] = HostedModel(
                 vramMB: vram(of: loaded.model), ready: true, inFlight: entries[nodeID]!.node.models[loaded.model]?.inFlight ?? 0,
@@ -287,6 +293,7 @@ public actor NodeRegistry {
             entries[nodeID]!.node.onDisk.insert(unloaded.model)
         case .loadFailed(let failure):
             guard entries[nodeID]!.loads.removeValue(forKey: failure.model) != nil else { return }
+            metrics?.loadFailed(failure.model)
             entries[nodeID]!.node.models[failure.model] = nil
             signal.signal(failure.model, .failed(.nodeError("Loading '\(failure.model)' on a node failed: \(failure.message)")))
         default:
@@ -302,6 +309,7 @@ public actor NodeRegistry {
         demand.prune(now: time)
         completions.prune(now: time)
         return Planner.idleEvictions(nodes: entries.values.map(\.node), now: time, window: demand.window).map { eviction in
+            metrics?.evicted(eviction.model, reason: "idle")
             entries[eviction.nodeID]!.node.models[eviction.model] = nil
             entries[eviction.nodeID]!.node.onDisk.insert(eviction.model)
             return Command(connection: entries[eviction.nodeID]!.connection, frame: .unload(.init(model: eviction.model)))
@@ -316,6 +324,7 @@ public actor NodeRegistry {
             for (model, load) in entry.loads where time - load.lastHeardAt >= timeout {
                 entries[nodeID]!.loads[model] = nil
                 entries[nodeID]!.node.models[model] = nil
+                metrics?.loadFailed(model)
                 commands.append(Command(connection: entry.connection, frame: .unload(.init(model: model))))
                 signal.signal(model, .failed(.nodeError("Loading '\(model)' stalled: the node sent no progress for \(timeout).")))
             }

@@ -9,11 +9,14 @@ public struct LoadProgress: Sendable, Equatable {
     public var phaseStartedAt: ContinuousClock.Instant
     /// When the node last said something about the load (its start, then each frame).
     public var lastHeardAt: ContinuousClock.Instant
+    /// When the Hub asked for the load.
+    public var startedAt: ContinuousClock.Instant
 
     public init(
         phase: TunnelMessage.Progress.Phase = .downloading, doneMB: Int = 0, totalMB: Int = 0, phaseStartedAt: ContinuousClock.Instant,
         lastHeardAt: ContinuousClock.Instant
     ) {
+        self.startedAt = phaseStartedAt
         self.phase = phase
         self.doneMB = doneMB
         self.totalMB = totalMB

@@ -5,6 +5,7 @@ import OpenAIWire
 struct UsageMeter: Sendable {
     let recorder: UsageRecorder
     let rateLimiter: RateLimiter
+    let metrics: HubMetrics
     let requestID: String
     let endpoint: String
     let key: AuthenticatedKey
@@ -24,6 +25,7 @@ struct UsageMeter: Sendable {
     init(_ services: HubServices, requestID: String, endpoint: String, key: AuthenticatedKey) {
         self.recorder = services.usage
         self.rateLimiter = services.rateLimiter
+        self.metrics = services.metrics
         self.requestID = requestID
         self.endpoint = endpoint
         self.key = key
@@ -35,20 +37,33 @@ struct UsageMeter: Sendable {
 
     /// Writes the row of a request that ended without an answer worth waiting for (an error, a
     /// client that left); returns at once.
-    func finish(status: Int, usage: Usage?) {
+    func finish(status: Int, usage: Usage?, code: String? = nil) {
         if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
-        recorder.record(row(status: status, usage: usage))
+        let row = row(status: status, usage: usage)
+        observe(row, code: code)
+        recorder.record(row)
+    }
+
+    private func observe(_ row: UsageRecord, code: String?) {
+        metrics.request(
+            endpoint: endpoint, model: model, status: row.status, code: code, promptTokens: row.promptTokens, completionTokens: row.completionTokens,
+            duration: .now - started, timeToFirstToken: firstToken.map { $0 - started })
     }
 
     /// Writes the row of an answer about to be acknowledged, and returns once it is durable; an
     /// answer that could not be metered is not handed out (fail closed: `503`).
     func commit(usage: Usage?) async throws(APIError) {
         if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
-        guard await recorder.commit(row(status: 200, usage: usage)) else {
+        let row = row(status: 200, usage: usage)
+        guard await recorder.commit(row) else {
+            observe(UsageRecord(
+                time: row.time, requestID: row.requestID, keyID: nil, accountID: nil, nodeID: nil, region: nil, model: model, endpoint: endpoint,
+                promptTokens: 0, completionTokens: 0, status: 503, latencyMS: 0, timeToFirstTokenMS: nil), code: "usage_unavailable")
             throw APIError(
                 status: 503, message: "The Hub could not record this request's usage, so it withholds the answer; retry shortly.",
                 type: "service_unavailable", code: "usage_unavailable", retryAfter: 5)
         }
+        observe(row, code: nil)
     }
 
     private func row(status: Int, usage: Usage?) -> UsageRecord {

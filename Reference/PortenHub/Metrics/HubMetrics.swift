@@ -1,0 +1,111 @@
+import Prometheus
+import Synchronization
+
+/// The Hub's Prometheus metrics (`GET /metrics`, docs/metrics.md). Labels are bounded: model ids
+/// of the catalog (anything else is `other`), statuses, error codes, regions, trust classes and
+/// node ids. Never a prompt, a key, a user or an account.
+public final class HubMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let catalogModels: Set<String>
+    /// Label sets of the fleet gauges seen so far, zeroed when they disappear.
+    private let fleetLabels = Mutex<(groups: Set<[String]>, nodes: Set<String>)>(([], []))
+
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
+    ]
+
+    public init(catalog: Catalog) { catalogModels = Set(catalog.models.map(\.id)) }
+
+    /// A model id as a label: a catalog id, else `other` (a client's typo must not grow the label set).
+    func model(_ id: String?) -> String {
+        guard let id else { return "none" }
+        return catalogModels.contains(id) ? id : "other"
+    }
+
+    private func descriptor(_ name: String, unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "porten", metricName: name, unitName: unit, helpText: help)
+    }
+
+    // MARK: Requests
+
+    /// One finished API request: its outcome, tokens and timings.
+    func request(
+        endpoint: String, model: String?, status: Int, code: String?, promptTokens: Int, completionTokens: Int, duration: Duration,
+        timeToFirstToken: Duration?
+    ) {
+        let model = self.model(model)
+        registry.makeCounter(
+            descriptor: descriptor("requests", unit: "total", "API requests by endpoint, model, HTTP status and error code."),
+            labels: [("endpoint", endpoint), ("model", model), ("status", String(status)), ("code", code ?? "")]
+        ).increment()
+        let tokens = descriptor("tokens", unit: "total", "Tokens metered, by model and direction (input: prompt, output: completion).")
+        if promptTokens > 0 { registry.makeCounter(descriptor: tokens, labels: [("model", model), ("direction", "input")]).increment(by: Int64(promptTokens)) }
+        if completionTokens > 0 {
+            registry.makeCounter(descriptor: tokens, labels: [("model", model), ("direction", "output")]).increment(by: Int64(completionTokens))
+        }
+        registry.makeDurationHistogram(
+            descriptor: descriptor("request_duration", unit: "seconds", "From the request's arrival to its last byte."),
+            labels: [("endpoint", endpoint), ("model", model)], buckets: Self.latencyBuckets
+        ).record(duration)
+        if let timeToFirstToken {
+            registry.makeDurationHistogram(
+                descriptor: descriptor("time_to_first_token", unit: "seconds", "From the request's arrival to its first token."),
+                labels: [("model", model)], buckets: Self.latencyBuckets
+            ).record(timeToFirstToken)
+        }
+    }
+
+    /// Time a request spent in a model's admission queue (`queue`) or waiting for its load (`warmup`).
+    func waited(_ kind: String, model: String, _ duration: Duration) {
+        registry.makeDurationHistogram(
+            descriptor: descriptor("admission_wait", unit: "seconds", "Time requests waited for a free slot (queue) or a model load (warmup)."),
+            labels: [("model", self.model(model)), ("wait", kind)], buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    // MARK: Loads
+
+    func loadStarted(_ model: String) {
+        registry.makeCounter(descriptor: descriptor("loads_started", unit: "total", "Model loads the Hub asked nodes for."), labels: [("model", self.model(model))])
+            .increment()
+    }
+
+    func loadFinished(_ model: String, after duration: Duration) {
+        registry.makeDurationHistogram(
+            descriptor: descriptor("load_duration", unit: "seconds", "From asking a node to load a model to it being ready (download and load)."),
+            labels: [("model", self.model(model))], buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    func loadFailed(_ model: String) {
+        registry.makeCounter(descriptor: descriptor("loads_failed", unit: "total", "Model loads that failed or went silent."), labels: [("model", self.model(model))])
+            .increment()
+    }
+
+    /// A model unloaded by the Hub: to make room for a demanded one (`demand`) or idle for a demand window (`idle`).
+    func evicted(_ model: String, reason: String) {
+        registry.makeCounter(descriptor: descriptor("evictions", unit: "total", "Models the Hub unloaded, by reason."), labels: [("model", self.model(model)), ("reason", reason)])
+            .increment()
+    }
+
+    // MARK: Fleet (set at scrape time)
+
+    /// Sets the fleet gauges from the registry's snapshot.
+    func fleet(_ nodes: [FleetNode]) {
+        var groups: [[String]: Int] = [:]
+        for node in nodes { groups[[node.region, node.trustClass.rawValue], default: 0] += 1 }
+        let connected = descriptor("nodes_connected", unit: "", "Nodes connected, by region and trust class.")
+        let inFlight = descriptor("node_in_flight", unit: "requests", "Requests running on each connected node.")
+        let (staleGroups, staleNodes) = fleetLabels.withLock { labels in
+            let stale = (labels.groups.subtracting(groups.keys), labels.nodes.subtracting(nodes.map(\.id)))
+            labels.groups.formUnion(groups.keys)
+            labels.nodes.formUnion(nodes.map(\.id))
+            return stale
+        }
+        for group in staleGroups { registry.makeGauge(descriptor: connected, labels: [("region", group[0]), ("trust_class", group[1])]).set(to: 0) }
+        for node in staleNodes { registry.makeGauge(descriptor: inFlight, labels: [("node", node)]).set(to: 0) }
+        for (group, count) in groups { registry.makeGauge(descriptor: connected, labels: [("region", group[0]), ("trust_class", group[1])]).set(to: Double(count)) }
+        for node in nodes { registry.makeGauge(descriptor: inFlight, labels: [("node", node.id)]).set(to: Double(node.inFlight)) }
+    }
+}
