@@ -4,6 +4,7 @@ The Hub and nodes are the `porten` binary named by $PORTEN_BIN (tools/test build
 operator side (accounts, keys, nodes) goes through the Hub's admin API, as an operator would.
 """
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
+PORTAL_PASSWORD = "correct horse battery"
 PORTEN_BIN = os.environ.get("PORTEN_BIN", os.path.join(os.path.dirname(__file__), "../../.build/debug/porten"))
 
 
@@ -102,6 +104,28 @@ class Hub:
         node = Node(self, created["id"], created["credential"], str(tmp_path / f"node-{name}.log"), extra_args)
         self.nodes.append(node)
         return node
+
+    def create_user(self, email, *extra):
+        """`porten admin users create`, as an operator runs it; returns the one-time link it prints."""
+        output = subprocess.run(
+            [PORTEN_BIN, "admin", "users", "create", "--hub", self.url, "--token", self.admin_token, "--email", email, *extra],
+            check=True, capture_output=True, text=True, timeout=30,
+        ).stdout
+        links = re.findall(r"http://\S+/set-password\?token=\w+", output)
+        assert links, output
+        return links[-1]
+
+    def signed_in(self, email, account_id, password=PORTAL_PASSWORD):
+        """A browser-like httpx session of a new user of `account_id`, signed in through the
+        set-password link; its `csrf` attribute is the session's CSRF token."""
+        token = self.create_user(email, "--account", account_id).split("token=")[1]
+        session = httpx.Client(base_url=self.url, headers={"Accept": "text/html"})
+        session.get("/signin")
+        pre = session.cookies["porten_csrf"]
+        answer = session.post("/set-password", data={"csrf": pre, "token": token, "password": password, "repeat": password})
+        assert answer.status_code == 303, answer.text
+        session.csrf = re.search(r'name="csrf-token" content="(\w+)"', session.get("/build/keys").text).group(1)
+        return session
 
     def fleet(self):
         """The planner's view: GET /admin/v1/fleet."""

@@ -127,9 +127,9 @@ def test_credit_charges_earnings_and_a_payout_run(market, tmp_path):
     assert sum(micros(e["amount"]) for e in final["data"] if e["ledger_account"] == "external") == -5_000_000 + (total - fees)
 
     # What the people see: the owner's earnings and payout, the consumer's cost.
-    owner_page = signed_in(hub, "owner@example.com", hub.owner).get("/earn").text
+    owner_page = hub.signed_in("owner@example.com", hub.owner).get("/earn").text
     assert "Owner GmbH" in owner_page and period in owner_page and "paid" in owner_page and "ref-chat" in owner_page
-    consumer_page = signed_in(hub, "consumer@example.com", hub.consumer).get("/build/usage").text
+    consumer_page = hub.signed_in("consumer@example.com", hub.consumer).get("/build/usage").text
     assert f'id="total-cost">{total // 1_000_000}.{(total % 1_000_000 + 5_000) // 10_000:02d}<' in consumer_page
 
     statement = hub.admin("GET", f"statement?account_id={hub.consumer}&period={period}")
@@ -137,17 +137,6 @@ def test_credit_charges_earnings_and_a_payout_run(market, tmp_path):
     csv = httpx.get(f"{hub.url}/admin/v1/statement", params={"account_id": hub.consumer, "period": period, "format": "csv"},
                     headers={"Authorization": f"Bearer {hub.admin_token}"}).text
     assert csv.startswith("id,txn,created_at,ledger_account,kind,amount") and csv.count("\n") == 1 + 1 + 11
-
-
-def signed_in(hub, email, account):
-    from test_portal import PASSWORD, create_user
-
-    token = create_user(hub, email, "--account", account).split("token=")[1]
-    session = httpx.Client(base_url=hub.url, headers={"Accept": "text/html"})
-    session.get("/signin")
-    csrf = session.cookies["porten_csrf"]
-    assert session.post("/set-password", data={"csrf": csrf, "token": token, "password": PASSWORD, "repeat": PASSWORD}).status_code == 303
-    return session
 
 
 def test_sigkill_loses_no_acknowledged_postings_and_doubles_none(tmp_path):

@@ -15,12 +15,12 @@ import pytest
 from openai import OpenAI
 from playwright import sync_api as playwright_sync
 
-from conftest import PORTEN_BIN, Hub
+from conftest import PORTAL_PASSWORD, Hub
 
 CHROMIUM = os.environ.get("PORTEN_CHROMIUM", "/usr/lib/chromium/chromium")
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "../../.build/screenshots")
 XSS_MODEL = "<script>window.pwned='model'</script>"
-PASSWORD = "correct horse battery"
+PASSWORD = PORTAL_PASSWORD
 
 
 def catalog_file(tmp_path):
@@ -56,14 +56,7 @@ def portal(tmp_path):
 
 
 def create_user(hub, email, *extra):
-    """`porten admin users create`, as an operator runs it; returns the one-time link it prints."""
-    output = subprocess.run(
-        [PORTEN_BIN, "admin", "users", "create", "--hub", hub.url, "--token", hub.admin_token, "--email", email, *extra],
-        check=True, capture_output=True, text=True, timeout=30,
-    ).stdout
-    links = re.findall(r"http://\S+/set-password\?token=\w+", output)
-    assert links, output
-    return links[-1]
+    return hub.create_user(email, *extra)
 
 
 @pytest.fixture(scope="module")

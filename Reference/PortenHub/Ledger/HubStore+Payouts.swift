@@ -21,8 +21,7 @@ extension HubStore {
         guard text.count == 7, parts.count == 2, let year = Int(parts[0]), let month = Int(parts[1]), (2000...2999).contains(year),
             (1...12).contains(month)
         else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let calendar = UTC.calendar
         guard let start = calendar.date(from: DateComponents(year: year, month: month, day: 1)),
             let end = calendar.date(byAdding: .month, value: 1, to: start)
         else { return nil }

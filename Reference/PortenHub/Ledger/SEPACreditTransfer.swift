@@ -68,16 +68,8 @@ enum SEPACreditTransfer {
         return (latin.isEmpty ? "-" : latin).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "'", with: "&apos;")
     }
 
-    static func timestamp(_ date: Date) -> String { format(date, "yyyy-MM-dd'T'HH:mm:ss") }
-    static func day(_ date: Date) -> String { format(date, "yyyy-MM-dd") }
-
-    private static func format(_ date: Date, _ pattern: String) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = pattern
-        return formatter.string(from: date)
-    }
+    static func timestamp(_ date: Date) -> String { UTC.format(date, "yyyy-MM-dd'T'HH:mm:ss") }
+    static func day(_ date: Date) -> String { UTC.format(date, "yyyy-MM-dd") }
 }
 
 /// RFC 4180 fields; a leading `=`, `+`, `-` or `@` is prefixed with `'` so spreadsheets do not

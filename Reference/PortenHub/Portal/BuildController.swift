@@ -213,9 +213,7 @@ struct BuildController: Sendable {
     func usagePage(_ request: Request, context: HubRequestContext) async throws -> Response {
         let days = 30
         services.usage.flush()
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let since = calendar.startOfDay(for: Date()).addingTimeInterval(-Double(days - 1) * 86_400)
+        let since = UTC.startOfDay(Date()).addingTimeInterval(-Double(days - 1) * 86_400)
         let rows = try services.store.dailyUsage(accountID: context.portal!.account.id, since: since)
         var model = Self.usageModel(rows, days: days, since: since)
         model.currency = services.configuration.currency
@@ -255,11 +253,5 @@ struct BuildController: Sendable {
     }
 
     /// `YYYY-MM-DD` in UTC.
-    static func day(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        return formatter.string(from: date)
-    }
+    static func day(_ date: Date) -> String { UTC.format(date, "yyyy-MM-dd") }
 }

@@ -56,12 +56,10 @@ struct EarnController: Sendable {
         -> Response
     {
         let account = context.portal!.account.id
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
         let now = Date()
-        let monthStart = calendar.date(from: calendar.dateComponents([.year, .month], from: now)) ?? now
+        let monthStart = UTC.startOfMonth(now)
         services.usage.flush()
-        let today = try services.store.tokensServed(accountID: account, since: calendar.startOfDay(for: now))
+        let today = try services.store.tokensServed(accountID: account, since: UTC.startOfDay(now))
         let month = try services.store.tokensServed(accountID: account, since: monthStart)
         let live = Dictionary((await services.registry.snapshot()).nodes.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         var rows: [NodesModel.Row] = []
@@ -77,7 +75,7 @@ struct EarnController: Sendable {
                     models: fleet?.models.filter(\.value.ready).keys.sorted() ?? [], inFlight: fleet?.inFlight ?? 0,
                     today: today[node.id] ?? 0, month: month[node.id] ?? 0))
         }
-        let earnings = try services.store.dailyEarnings(accountID: account, since: calendar.startOfDay(for: now) - 29 * 86_400)
+        let earnings = try services.store.dailyEarnings(accountID: account, since: UTC.startOfDay(now) - 29 * 86_400)
         let monthEarned = try services.store.dailyEarnings(accountID: account, since: monthStart).reduce(0) { $0 + $1.amount.micros }
         let payouts = try services.store.payouts(accountID: account).map(AdminController.PayoutView.init)
         let model = NodesModel(
@@ -252,11 +250,5 @@ struct EarnController: Sendable {
     }
 
     /// `2026-11-30 17:05 UTC`.
-    static func time(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
-        return formatter.string(from: date)
-    }
+    static func time(_ date: Date) -> String { UTC.format(date, "yyyy-MM-dd HH:mm 'UTC'") }
 }
