@@ -13,6 +13,8 @@ public struct HubServices: Sendable {
     public let logger: Logger
     /// Failed portal sign-ins per email and address.
     let signInThrottle = SignInThrottle()
+    /// What running requests may still cost, per account (`--require-credit`).
+    let creditReservations = CreditReservations()
     /// `porten login` starts per address (60 per 15 minutes before a back-off: a NAT of machines).
     let deviceStarts = SignInThrottle(freeAddressFailures: 60)
     /// Failed `porten enroll` attempts per address.

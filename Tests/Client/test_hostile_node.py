@@ -373,3 +373,19 @@ def test_refused_upgrade_is_401_with_an_openai_error(fleet, hostile):
     response = refused.value.response
     assert response.status_code == 401, (response.status_code, response.body)
     assert set(json.loads(response.body)["error"]) == ERROR_FIELDS, response.body
+
+
+def test_a_node_cannot_bill_more_than_the_request_and_its_answer_allow(fleet, hostile):
+    inflated = {"prompt_tokens": 999_999_999_999, "completion_tokens": 999_999_999_999, "total_tokens": 1}
+    hostile.join(lambda infer: [{"type": "delta", "content": "four"}, end(inflated)], models=["ref-chat"])
+    response = httpx.post(
+        f"{fleet.base_url}/chat/completions", headers={"Authorization": f"Bearer {hostile.key}"},
+        json={"model": "ref-chat", "max_tokens": 50, "messages": [{"role": "user", "content": "short prompt"}]}, timeout=30)
+    assert response.status_code == 200, response.text
+    body_bytes = len(json.dumps({"model": "ref-chat", "max_tokens": 50, "messages": [{"role": "user", "content": "short prompt"}]}))
+    usage = response.json()["usage"]
+    # The client is told, and billed, what the Hub can vouch for: no more prompt tokens than the
+    # body's bytes, no more completion tokens than bytes (and deltas) relayed or max_tokens.
+    assert usage["prompt_tokens"] <= body_bytes and usage["completion_tokens"] <= len("four") + 1, usage
+    row = usage_row(fleet, response.headers["x-request-id"])
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (usage["prompt_tokens"], usage["completion_tokens"]), row

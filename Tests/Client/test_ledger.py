@@ -107,7 +107,8 @@ def test_credit_charges_earnings_and_a_payout_run(market, tmp_path):
     valid = subprocess.run(["xmllint", "--noout", "--schema", XSD, str(xml_path)], capture_output=True, text=True)
     assert valid.returncode == 0, valid.stderr
     xml = xml_path.read_text()
-    amount = f"{(total - fees) // 1_000_000}.{((total - fees) % 1_000_000 + 5_000) // 10_000:02d}"
+    paid = (total - fees) // 10_000 * 10_000  # whole cents; the rest stays on the account
+    amount = f"{paid // 1_000_000}.{paid % 1_000_000 // 10_000:02d}"
     assert f'<InstdAmt Ccy="EUR">{amount}</InstdAmt>' in xml and "<IBAN>DE89370400440532013000</IBAN>" in xml
     assert "<Nm>Owner GmbH   Co</Nm>" in xml  # '&' is outside SEPA's character set
     assert "DE89370400440532013000" in csv_path.read_text()
@@ -119,12 +120,12 @@ def test_credit_charges_earnings_and_a_payout_run(market, tmp_path):
     assert second.returncode == 0 and json.loads(second.stdout.split("\nWrote")[0])["created"] is False
     assert len(hub.admin("GET", "ledger?limit=100000")["data"]) == entries_before
     owner_ledger = hub.admin("GET", f"ledger?account={hub.owner}")
-    assert sum(micros(e["amount"]) for e in owner_ledger["data"]) == 0
+    assert sum(micros(e["amount"]) for e in owner_ledger["data"]) == (total - fees) - paid
     assert admin_cli(hub, "payouts", "mark", payout["id"], "--paid").returncode == 0
     assert admin_cli(hub, "payouts", "mark", payout["id"], "--failed").returncode != 0
     final = hub.admin("GET", "ledger?limit=100000")
     assert final["total"] == "0.000000"
-    assert sum(micros(e["amount"]) for e in final["data"] if e["ledger_account"] == "external") == -5_000_000 + (total - fees)
+    assert sum(micros(e["amount"]) for e in final["data"] if e["ledger_account"] == "external") == -5_000_000 + paid
 
     # What the people see: the owner's earnings and payout, the consumer's cost.
     owner_page = hub.signed_in("owner@example.com", hub.owner).get("/earn").text
@@ -177,3 +178,36 @@ def test_sigkill_loses_no_acknowledged_postings_and_doubles_none(tmp_path):
         assert ledger["total"] == "0.000000"
     finally:
         hub.stop()
+
+
+def test_a_stream_cut_by_the_client_is_billed_for_what_it_relayed(market):
+    hub = market
+    admin_cli(hub, "credits", "add", "--account", hub.consumer, "--amount", "100")
+    with httpx.stream("POST", f"{hub.base_url}/chat/completions", headers={"Authorization": f"Bearer {hub.key}"},
+                      json={"model": "ref-chat", "stream": True, "messages": [{"role": "user", "content": "word " * 400}]}, timeout=30) as response:
+        request_id = response.headers["x-request-id"]
+        seen = 0
+        for line in response.iter_lines():
+            if line.startswith("data: ") and '"content"' in line:
+                seen += 1
+            if seen == 20:
+                break
+    wait_until(lambda: any(r["request_id"] == request_id for r in hub.admin("GET", "usage?limit=100")["data"]), what="the cut stream's row")
+    row = next(r for r in hub.admin("GET", "usage?limit=100")["data"] if r["request_id"] == request_id)
+    assert row["status"] == 499 and row["completion_tokens"] >= 19 and row["cost"] == (row["completion_tokens"] * PRICE_OUT + 500_000) // 1_000_000
+    charges = [e for e in hub.admin("GET", "ledger?limit=1000")["data"] if e["request_id"] == request_id and e["kind"] == "charge"]
+    assert len(charges) == 1 and micros(charges[0]["amount"]) == -row["cost"]
+
+
+def test_parallel_requests_cannot_spend_far_past_the_balance(market):
+    hub = market
+    admin_cli(hub, "credits", "add", "--account", hub.consumer, "--amount", "0.000001")
+
+    def one(_):
+        return httpx.post(f"{hub.base_url}/chat/completions", headers={"Authorization": f"Bearer {hub.key}"},
+                          json={"model": "ref-chat", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(one, range(40)))
+    # The first request reserves its most; the others find nothing left unreserved.
+    assert statuses.count(200) == 1 and statuses.count(429) == 39, statuses

@@ -37,6 +37,47 @@ struct MoneyTests {
     }
 }
 
+struct PayoutOwedTests {
+    let debtor = (name: "Porten", iban: "GB82WEST12345698765432", bic: "NWBKGB2L")
+
+    /// An owner who earned 10.005 (in three months) and spent 4 of it on inference.
+    func setUp() throws -> (HubStore, String, Date) {
+        let store = try HubStore.inMemory()
+        let owner = try store.createAccount(name: "owner").id
+        let node = try store.createNode(accountID: owner, name: "n", region: "eu", trustClass: "verified").node.id
+        let start = HubStore.period("2026-09")!.start
+        let price = Price(inputMicrosPerMillion: 1_000_000, outputMicrosPerMillion: 0)
+        func row(_ id: String, _ account: String, _ tokens: Int, at time: Date) -> UsageRecord {
+            UsageRecord(
+                time: time, requestID: id, keyID: "k", accountID: account, nodeID: node, region: "eu", model: "m", endpoint: "chat.completions",
+                promptTokens: tokens, completionTokens: 0, status: 200, latencyMS: 1, timeToFirstTokenMS: nil, price: price)
+        }
+        let consumer = try store.createAccount(name: "consumer").id
+        try store.insertUsage([row("r1", consumer, 5_000_000, at: start), row("r2", consumer, 5_005_000, at: start + 40 * 86_400)])
+        // The owner uses its own node: a charge of 4 and an earning of 4 on one account.
+        try store.insertUsage([row("r3", owner, 4_000_000, at: start + 41 * 86_400)])
+        return (store, owner, start)
+    }
+
+    @Test func payoutsPayWholeCentsOfWhatIsOwedAndNeverMoreThanTheBalance() throws {
+        let (store, owner, start) = try setUp()
+        _ = try store.setPayoutAccount(accountID: owner, holder: "Zoë Müller & Söhne", iban: "DE89370400440532013000", bic: "DEUTDEFF")
+        let september = try store.runPayouts(period: "2026-09", minimum: .zero, debtor: debtor, now: start + 100 * 86_400)
+        #expect(september.payouts.map(\.amount) == [5_000_000])
+        // October: earned 5.005 + 4 (own node), spent 4: owed 9.005, balance 5.005 → 5.00, the half cent stays.
+        let october = try store.runPayouts(period: "2026-10", minimum: .zero, debtor: debtor, now: start + 100 * 86_400)
+        #expect(october.payouts.map(\.amount) == [5_000_000])
+        #expect(try store.balance(owner).micros == 5_000)
+        // A failed payout is owed again in the next run.
+        _ = try store.settlePayout(id: october.payouts[0].id, paid: false)
+        let november = try store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, now: start + 100 * 86_400)
+        #expect(november.payouts.map(\.amount) == [5_000_000])
+        let xml = SEPACreditTransfer.xml(run: november.run, payouts: november.payouts, currency: "EUR")
+        #expect(xml.contains("<Nm>Zoe Muller   Sohne</Nm>") && xml.contains("<CtrlSum>5.00</CtrlSum>"))
+        #expect(try store.ledgerTotal() == 0)
+    }
+}
+
 struct LedgerPropertyTests {
     /// One request of a random sequence.
     struct Step: CustomStringConvertible {
@@ -153,10 +194,34 @@ struct LedgerPropertyTests {
         #expect(try store.settlePayout(id: first.payouts[0].id, paid: false) == nil)
         #expect(try store.balance("payable:" + owner) == .zero && store.balance("external") == Money(decimal: "-23")!)
         #expect(try store.ledgerTotal() == 0)
+        // Periods are spelled one way only: no second run of a month under another name.
+        for alias in ["2026-+8", "+2026-8", "02026-8", "2026-8", "2026-08 ", "２０２６-08"] { #expect(HubStore.period(alias) == nil, "\(alias)") }
+        #expect(throws: HubStore.PayoutRunError.periodNotStarted) {
+            try store.runPayouts(period: "2999-01", minimum: .zero, debtor: debtor, allowOpenPeriod: true, now: start)
+        }
         // Below the minimum: nobody is paid, nothing moves.
         let quiet = try store.runPayouts(period: "2026-10", minimum: Money(decimal: "1")!, debtor: debtor, now: start + 40 * 86_400)
         #expect(quiet.payouts.isEmpty)
         let xml = SEPACreditTransfer.xml(run: first.run, payouts: first.payouts, currency: "EUR")
+        #expect(xml.contains("<EndToEndId>" + first.payouts[0].id.replacingOccurrences(of: "_", with: "-") + "</EndToEndId>"))
         #expect(xml.contains("<InstdAmt Ccy=\"EUR\">27.00</InstdAmt>") && xml.contains("<NbOfTxs>1</NbOfTxs>"))
+    }
+}
+
+struct HubMetricsTests {
+    @Test func labelsStayBounded() {
+        let metrics = HubMetrics(catalog: .reference)
+        for index in 0..<50 {
+            metrics.request(
+                endpoint: "chat.completions", model: "typo-\(index)", status: 400, code: "node-chosen-\(index)", promptTokens: 1, completionTokens: 1,
+                duration: .milliseconds(1), timeToFirstToken: nil)
+        }
+        metrics.request(
+            endpoint: "chat.completions", model: "ref-chat", status: 404, code: "model_not_found", promptTokens: 0, completionTokens: 0,
+            duration: .milliseconds(1), timeToFirstToken: nil)
+        let text = metrics.registry.emitToString()
+        #expect(text.contains(#"porten_requests_total{endpoint="chat.completions",model="other",status="400",code="other"} 50"#))
+        #expect(text.contains(#"code="model_not_found""#))
+        #expect(!text.contains("typo-") && !text.contains("node-chosen"))
     }
 }

@@ -22,7 +22,12 @@ extension AdminController {
         let fields = try await body(request)
         let accountID = try fields.requiredString("account_id")
         let amount = try Self.amount(fields, "amount")
-        guard amount > .zero else { throw APIError.invalidRequest("'amount' must be positive.", param: "amount") }
+        guard amount > .zero, amount <= Self.largestCredit else {
+            throw APIError.invalidRequest("'amount' must be positive and at most \(Self.largestCredit.decimal(places: 0)).", param: "amount")
+        }
+        guard (try services.store.balance(accountID)).micros <= Self.largestBalance.micros - amount.micros else {
+            throw APIError.invalidRequest("The account's balance would exceed \(Self.largestBalance.decimal(places: 0)).", param: "amount")
+        }
         do {
             let txn = try services.store.grantCredit(accountID: accountID, amount: amount, memo: try fields.string("memo"))
             return JSONResponse.make(
@@ -33,6 +38,10 @@ extension AdminController {
             throw notFound("account", accountID, param: "account_id")
         }
     }
+
+    /// Bounds that keep every sum of the ledger far from Int64's limits.
+    static let largestCredit = Money(micros: 1_000_000_000 * 1_000_000)
+    static let largestBalance = Money(micros: 1_000_000_000_000 * 1_000_000)
 
     func listLedger(_ request: Request, context: HubRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
@@ -51,6 +60,7 @@ extension AdminController {
         guard let text = query["period"].map(String.init), let range = HubStore.period(text) else {
             throw APIError.invalidRequest("Pass ?period=YYYY-MM.", param: "period", code: "missing_required_parameter")
         }
+        guard try services.store.account(id: account) != nil else { throw notFound("account", account, param: "account_id") }
         let entries = try services.store.ledgerEntries(account: account, from: range.start, to: range.end, limit: 1_000_000)
         let after = try services.store.ledgerEntries(account: account, from: range.end, limit: 1_000_000).reduce(0) { $0 + $1.amount }
         let closing = try services.store.balance(account).micros - after
@@ -78,6 +88,7 @@ extension AdminController {
     /// Checked bank details: a holder name, an IBAN with a valid checksum, a BIC.
     static func bankDetails(holder: String, iban: String, bic: String) throws(APIError) -> (String, String, String) {
         let holder = try checkedName(holder, param: "holder")
+        guard holder.count <= 70 else { throw .invalidRequest("Invalid 'holder': at most 70 characters, as SEPA files carry.", param: "holder") }
         guard let iban = BankDetails.iban(iban) else {
             throw .invalidRequest("Invalid 'iban': check the number; its checksum does not match.", param: "iban")
         }
@@ -100,6 +111,8 @@ extension AdminController {
                 status: created ? .created : .ok)
         } catch HubStore.PayoutRunError.invalidPeriod {
             throw APIError.invalidRequest("Invalid 'period': use YYYY-MM, such as 2026-11.", param: "period")
+        } catch HubStore.PayoutRunError.periodNotStarted {
+            throw APIError.invalidRequest("The period \(period) has not begun.", param: "period", code: "period_open")
         } catch HubStore.PayoutRunError.periodNotEnded {
             throw APIError.invalidRequest(
                 "The period \(period) has not ended; run it afterwards (or pass allow_open_period: later earnings of the period would then never be paid).",

@@ -19,9 +19,11 @@ struct ChatCompletionsController: Sendable {
             meter.metadata = chat.metadata
             let model = try chatModel(chat.model)
             meter.price = Price(model)
+            meter.promptLimit = min(model.ctx, JSONText.compact(chat.body).utf8.count)
+            meter.completionLimit = min(model.ctx, chat.maxTokens ?? model.ctx)
             try CapabilityCheck.check(chat, model: model, catalog: services.catalog)
             let (dispatch, headers) = try await InferenceGate(services: services).open(
-                .chat, model: model, body: chat.body, key: key, request: request, requestID: context.requestID)
+                .chat, model: model, body: chat.body, key: key, request: request, requestID: context.requestID, meter: &meter)
             meter.node = dispatch.connection.node
             meter.attempts = dispatch.attempts
             let id = "chatcmpl-" + context.requestID.dropFirst(4)
@@ -59,7 +61,7 @@ struct ChatCompletionsController: Sendable {
         let ending: (finishReason: String?, usage: Usage)
         do {
             ending = try await Self.drain(dispatch) { delta in
-                meter.markFirstToken()
+                meter.relayed(delta)
                 content += delta.content ?? ""
                 if let thought = delta.reasoningContent { reasoning = (reasoning ?? "") + thought }
                 if let call = delta.toolCall { toolCalls.add(call) }
@@ -75,7 +77,7 @@ struct ChatCompletionsController: Sendable {
             toolCalls: toolCalls.isEmpty ? nil : toolCalls.toolCalls)
         return ChatCompletion(
             id: id, created: created, model: model, choices: [.init(message: message, finishReason: ending.finishReason ?? "stop")],
-            usage: ending.usage)
+            usage: meter.bounded(ending.usage))
     }
 
     /// Reads events until `end`, handing each delta to `onDelta`.
@@ -117,11 +119,12 @@ struct ChatCompletionsController: Sendable {
                     }
                     switch event {
                     case .delta(let delta)?:
-                        meter.markFirstToken()
+                        meter.relayed(delta)
                         let role = roleWritten ? "" : encoder.roleFrame(before: delta)
                         roleWritten = true
                         try await writer.write(ByteBuffer(string: role + encoder.deltaFrame(delta)))
-                    case .end(let finishReason, let finalUsage)?:
+                    case .end(let finishReason, let reported)?:
+                        let finalUsage = meter.bounded(reported)
                         usage = finalUsage
                         var frames = (roleWritten ? "" : encoder.roleFrame(before: nil)) + encoder.finishFrame(reason: finishReason ?? "stop")
                         if includeUsage { frames += encoder.usageFrame(finalUsage) }

@@ -13,16 +13,19 @@ struct EmbeddingsController: Sendable {
             meter.model = embedding.model
             guard let model = services.catalog.offered(embedding.model) else { throw APIError.modelNotFound(embedding.model) }
             meter.price = Price(model)
+            meter.promptLimit = min(JSONText.compact(embedding.body).utf8.count, model.ctx * max(1, embedding.inputs.count))
+            meter.completionLimit = 0
             guard model.type == .embedding else {
                 throw APIError.invalidRequest(
                     "'\(model.id)' is a chat model; use an embedding model with POST /v1/embeddings.", param: "model",
                     code: "model_not_supported")
             }
             let (dispatch, headers) = try await InferenceGate(services: services).open(
-                .embeddings, model: model, body: embedding.body, key: key, request: request, requestID: context.requestID)
+                .embeddings, model: model, body: embedding.body, key: key, request: request, requestID: context.requestID, meter: &meter)
             meter.node = dispatch.connection.node
             meter.attempts = dispatch.attempts
-            let (vectors, usage) = try await collect(dispatch)
+            let (vectors, reported) = try await collect(dispatch)
+            let usage = meter.bounded(reported)
             guard vectors.count == embedding.inputs.count else {
                 throw APIError.nodeError("The node returned \(vectors.count) embeddings for \(embedding.inputs.count) inputs.")
             }

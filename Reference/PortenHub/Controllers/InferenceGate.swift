@@ -9,10 +9,14 @@ struct InferenceGate: Sendable {
     let services: HubServices
 
     func open(
-        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, key: AuthenticatedKey, request: Request, requestID: String
+        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, key: AuthenticatedKey, request: Request, requestID: String,
+        meter: inout UsageMeter
     ) async throws(APIError) -> (dispatch: InferenceDispatch, headers: HTTPFields) {
         guard key.policy.allowsModel(model.id) else { throw .modelNotAllowed(model.id) }
-        if services.configuration.requireCredit { try checkCredit(key) }
+        if services.configuration.requireCredit {
+            let most = (meter.price ?? Price(model)).cost(prompt: meter.promptLimit, completion: meter.completionLimit)
+            meter.reservation = try reserveCredit(key, most: most)
+        }
         try services.rateLimiter.admit(key)
         let dispatch = try await InferenceDispatch.start(
             kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry, metrics: services.metrics,
@@ -23,19 +27,21 @@ struct InferenceGate: Sendable {
         return (dispatch, headers)
     }
 
-    /// With `--require-credit`, an account whose balance is not positive is refused before any
-    /// node is used, as OpenAI answers an exhausted quota.
-    private func checkCredit(_ key: AuthenticatedKey) throws(APIError) {
+    /// With `--require-credit`, an account whose balance is not above what its running requests
+    /// may still cost is refused before any node is used, as OpenAI answers an exhausted quota;
+    /// otherwise this request's most is reserved until it ends.
+    private func reserveCredit(_ key: AuthenticatedKey, most: Money) throws(APIError) -> CreditReservations.Ticket {
         let balance: Money
         do {
             balance = try services.store.balance(key.accountID)
         } catch {
             throw .internalError("The ledger is unavailable.")
         }
-        guard balance > .zero else {
+        guard balance > .zero, let ticket = services.creditReservations.reserve(account: key.accountID, amount: most, balance: balance) else {
             throw APIError(
                 status: 429, message: "You exceeded your current quota, please check your plan and billing details. Your account's balance is \(balance.decimal(places: 2)) \(services.configuration.currency).",
                 type: "insufficient_quota", code: "insufficient_quota")
         }
+        return ticket
     }
 }

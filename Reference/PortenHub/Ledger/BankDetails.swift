@@ -1,10 +1,18 @@
 /// IBAN and BIC checks for payout accounts and SEPA files.
 enum BankDetails {
-    /// An IBAN without spaces, uppercased, if its shape and ISO 13616 mod-97 checksum are right.
+    /// IBAN lengths of the SEPA countries (ISO 13616 registry).
+    static let sepaLengths: [String: Int] = [
+        "AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20, "ES": 24, "FI": 18, "FR": 27,
+        "GB": 22, "GI": 23, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27,
+        "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "VA": 22,
+    ]
+
+    /// An IBAN without spaces, uppercased, if it is a SEPA country's, of that country's length,
+    /// and its ISO 13616 mod-97 checksum is right.
     static func iban(_ text: String) -> String? {
         let iban = text.uppercased().filter { $0 != " " }
         let chars = Array(iban)
-        guard (15...34).contains(chars.count), chars[0].isASCIILetter, chars[1].isASCIILetter, chars[2].isASCIIDigit, chars[3].isASCIIDigit,
+        guard chars.count >= 4, sepaLengths[String(chars[0..<2])] == chars.count, chars[0].isASCIILetter, chars[1].isASCIILetter, chars[2].isASCIIDigit, chars[3].isASCIIDigit,
             chars.allSatisfy({ $0.isASCIIDigit || $0.isASCIILetter })
         else { return nil }
         var remainder = 0

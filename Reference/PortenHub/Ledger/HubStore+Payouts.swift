@@ -15,10 +15,12 @@ extension HubStore {
         try writer.read { db in try PayoutAccount.fetchOne(db, key: accountID) }
     }
 
-    /// `2026-11` → [2026-11-01, 2026-12-01) in UTC; nil for anything else.
+    /// `2026-11` → [2026-11-01, 2026-12-01) in UTC; nil for anything else (exactly four digits,
+    /// a dash, two digits: `2026-+8` or `02026-8` would name the same month twice).
     public static func period(_ text: String) -> (start: Date, end: Date)? {
-        let parts = text.split(separator: "-")
-        guard text.count == 7, parts.count == 2, let year = Int(parts[0]), let month = Int(parts[1]), (2000...2999).contains(year),
+        let characters = Array(text)
+        guard characters.count == 7, characters[4] == "-", characters.enumerated().allSatisfy({ $0.offset == 4 || $0.element.isASCIIDigit }),
+            let year = Int(String(characters[0..<4])), let month = Int(String(characters[5..<7])), (2000...2999).contains(year),
             (1...12).contains(month)
         else { return nil }
         let calendar = UTC.calendar
@@ -29,16 +31,20 @@ extension HubStore {
     }
 
     public enum PayoutRunError: Error, Equatable {
-        case invalidPeriod, periodNotEnded
+        case invalidPeriod, periodNotEnded, periodNotStarted
     }
 
-    /// Runs the payouts of `period`: every account with a payout account whose earnings in the
-    /// period reach `minimum` gets one payout, its earnings moved to `payable:` in the ledger.
-    /// A period is paid once: a second run returns the first run's payouts and changes nothing.
+    /// Runs the payouts of `period`. Each account with a payout account is owed its earnings up to
+    /// the period's end less what was paid out before (a failed payout's amount is owed again, an
+    /// amount below the minimum waits for a later run), but never more than its balance (earnings
+    /// spent on inference are not paid twice), in whole cents; when that reaches `minimum` (and a
+    /// cent) it gets one payout, moved to `payable:` in the ledger. A period is paid once: a
+    /// second run returns the first run's payouts and changes nothing.
     public func runPayouts(
         period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool = false, now: Date = Date()
     ) throws -> (run: PayoutRun, payouts: [Payout], created: Bool) {
         guard let range = Self.period(period) else { throw PayoutRunError.invalidPeriod }
+        guard range.start <= now else { throw PayoutRunError.periodNotStarted }
         guard allowOpenPeriod || range.end <= now else { throw PayoutRunError.periodNotEnded }
         return try writer.write { db in
             if let run = try PayoutRun.fetchOne(db, key: period) {
@@ -49,12 +55,16 @@ extension HubStore {
             try run.insert(db)
             var payouts: [Payout] = []
             for target in try PayoutAccount.order(Column("account_id")).fetchAll(db) {
-                let earned =
-                    try Int64.fetchOne(
-                        db,
-                        sql: "SELECT coalesce(sum(amount), 0) FROM ledger_entry WHERE ledger_account = ? AND kind = 'earning' AND created_at >= ? AND created_at < ?",
-                        arguments: [target.accountID, range.start, range.end]) ?? 0
-                guard earned > 0, earned >= minimum.micros else { continue }
+                let owed = try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT coalesce(sum(amount), 0) FROM ledger_entry WHERE ledger_account = ?
+                        AND ((kind = 'earning' AND created_at < ?) OR kind IN ('payout', 'payout_failed'))
+                        """,
+                    arguments: [target.accountID, range.end]) ?? 0
+                let balance = try Int64.fetchOne(db, sql: "SELECT amount FROM ledger_balance WHERE ledger_account = ?", arguments: [target.accountID]) ?? 0
+                let earned = min(owed, balance) / 10_000 * 10_000  // whole cents; the rest stays on the account
+                guard earned >= 10_000, earned >= minimum.micros else { continue }
                 let payout = Payout(
                     id: Self.newID("payout"), period: period, accountID: target.accountID, amount: earned, holder: target.holder, iban: target.iban,
                     bic: target.bic, status: .pending, createdAt: now, settledAt: nil)

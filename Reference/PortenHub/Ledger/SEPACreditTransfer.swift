@@ -10,7 +10,7 @@ enum SEPACreditTransfer {
         for payout in payouts {
             transfers += """
                       <CdtTrfTxInf>
-                        <PmtId><EndToEndId>\(text(payout.id, max: 35))</EndToEndId></PmtId>
+                        <PmtId><EndToEndId>\(endToEndID(payout))</EndToEndId></PmtId>
                         <Amt><InstdAmt Ccy="\(text(currency, max: 3))">\(Money(micros: payout.amount).decimal(places: 2))</InstdAmt></Amt>
                         <CdtrAgt><FinInstnId><BIC>\(payout.bic)</BIC></FinInstnId></CdtrAgt>
                         <Cdtr><Nm>\(text(payout.holder, max: 70))</Nm></Cdtr>
@@ -50,11 +50,16 @@ enum SEPACreditTransfer {
             """
     }
 
+    /// The id the bank reports back: the payout id in SEPA's character set (`payout_Ab3…` → `payout-Ab3…`).
+    static func endToEndID(_ payout: Payout) -> String {
+        String(payout.id.replacingOccurrences(of: "_", with: "-").prefix(35))
+    }
+
     static func csv(payouts: [Payout], currency: String) -> String {
-        var lines = ["payout_id,period,account_id,holder,iban,bic,amount,currency,status"]
+        var lines = ["payout_id,end_to_end_id,period,account_id,holder,iban,bic,amount,currency,status"]
         for payout in payouts {
             lines.append(
-                [payout.id, payout.period, payout.accountID, payout.holder, payout.iban, payout.bic, Money(micros: payout.amount).decimal(places: 2),
+                [payout.id, endToEndID(payout), payout.period, payout.accountID, payout.holder, payout.iban, payout.bic, Money(micros: payout.amount).decimal(places: 2),
                  currency, payout.status.rawValue].map(CSV.field).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -64,7 +69,10 @@ enum SEPACreditTransfer {
     /// other characters replaced by a space, cut to `max`, then XML-escaped.
     static func text(_ value: String, max: Int) -> String {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ ")
-        let latin = String(value.map { allowed.contains($0) ? $0 : " " }.prefix(max)).trimmingCharacters(in: .whitespaces)
+        // Accents dropped first (Zoë → Zoe, Müller → Muller), so names stay recognisable.
+        let folded = value.folding(options: [.diacriticInsensitive, .widthInsensitive], locale: Locale(identifier: "en_US_POSIX"))
+            .replacingOccurrences(of: "ß", with: "ss")
+        let latin = String(folded.map { allowed.contains($0) ? $0 : " " }.prefix(max)).trimmingCharacters(in: .whitespaces)
         return (latin.isEmpty ? "-" : latin).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "'", with: "&apos;")
     }
 

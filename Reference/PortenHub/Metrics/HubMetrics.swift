@@ -29,6 +29,15 @@ public final class HubMetrics: Sendable {
 
     // MARK: Requests
 
+    /// The error codes the Hub itself answers; anything else (a node's own code) is `other`, so
+    /// a node cannot grow the label set or write its text into the metrics.
+    static let knownCodes: Set<String> = [
+        "invalid_api_key", "model_not_found", "model_not_allowed", "model_not_supported", "rate_limit_exceeded", "insufficient_quota",
+        "no_available_node", "model_warming", "node_error", "gateway_timeout", "usage_unavailable", "request_too_large", "internal_error",
+        "missing_required_parameter", "unsupported_parameter", "empty_array", "invalid_image_url", "image_url_not_supported",
+        "invalid_header_value",
+    ]
+
     /// One finished API request: its outcome, tokens and timings.
     func request(
         endpoint: String, model: String?, status: Int, code: String?, promptTokens: Int, completionTokens: Int, duration: Duration,
@@ -37,7 +46,7 @@ public final class HubMetrics: Sendable {
         let model = self.model(model)
         registry.makeCounter(
             descriptor: descriptor("requests", unit: "total", "API requests by endpoint, model, HTTP status and error code."),
-            labels: [("endpoint", endpoint), ("model", model), ("status", String(status)), ("code", code ?? "")]
+            labels: [("endpoint", endpoint), ("model", model), ("status", String(status)), ("code", code.map { Self.knownCodes.contains($0) ? $0 : "other" } ?? "")]
         ).increment()
         let tokens = descriptor("tokens", unit: "total", "Tokens metered, by model and direction (input: prompt, output: completion).")
         if promptTokens > 0 { registry.makeCounter(descriptor: tokens, labels: [("model", model), ("direction", "input")]).increment(by: Int64(promptTokens)) }

@@ -1,4 +1,5 @@
 import Foundation
+import NodeProtocol
 import OpenAIWire
 
 /// Times one API request and writes its usage row when it ends, whatever the outcome.
@@ -21,6 +22,15 @@ struct UsageMeter: Sendable {
     var firstToken: ContinuousClock.Instant?
     /// The model's price when the request started.
     var price: Price?
+    /// What the Hub relayed of the answer: deltas, and their bytes (text, reasoning, tool calls).
+    var relayedDeltas = 0
+    var relayedBytes = 0
+    /// What the request allows a node to count: prompt tokens at most the context and the body's
+    /// bytes, completion tokens at most the context and `max_tokens`.
+    var promptLimit = Int.max
+    var completionLimit = Int.max
+    /// The credit reserved for this request (`--require-credit`), released when it ends.
+    var reservation: CreditReservations.Ticket?
 
     init(_ services: HubServices, requestID: String, endpoint: String, key: AuthenticatedKey) {
         self.recorder = services.usage
@@ -35,9 +45,35 @@ struct UsageMeter: Sendable {
         if firstToken == nil { firstToken = .now }
     }
 
+    /// Counts a delta the Hub relays to the client.
+    mutating func relayed(_ delta: TunnelMessage.Delta) {
+        markFirstToken()
+        relayedDeltas += 1
+        relayedBytes += (delta.content?.utf8.count ?? 0) + (delta.reasoningContent?.utf8.count ?? 0)
+            + (delta.toolCall.map { ($0.name?.utf8.count ?? 0) + ($0.arguments?.utf8.count ?? 0) } ?? 0)
+    }
+
+    /// The node's count, held to what the request and the relayed answer allow: a node cannot bill
+    /// more prompt tokens than the context or the body's bytes, nor more completion tokens than
+    /// the context, `max_tokens`, or one per byte (and delta) it actually sent.
+    func bounded(_ usage: Usage) -> Usage {
+        let relayed = relayedBytes + relayedDeltas
+        return Usage(
+            promptTokens: min(usage.promptTokens, promptLimit), completionTokens: min(usage.completionTokens, completionLimit, relayed),
+            reasoningTokens: usage.completionTokensDetails.map { min($0.reasoningTokens, completionLimit, relayed) })
+    }
+
+    /// What a request that ended without the node's count (a stream cut by the client or the
+    /// node) produced: one completion token per relayed delta; its prompt is not billed.
+    private var relayedUsage: Usage? {
+        relayedDeltas > 0 ? Usage(promptTokens: 0, completionTokens: min(relayedDeltas, completionLimit)) : nil
+    }
+
     /// Writes the row of a request that ended without an answer worth waiting for (an error, a
     /// client that left); returns at once.
     func finish(status: Int, usage: Usage?, code: String? = nil) {
+        defer { reservation?.release() }
+        let usage = usage.map(bounded) ?? relayedUsage
         if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
         let row = row(status: status, usage: usage)
         observe(row, code: code)
@@ -53,6 +89,8 @@ struct UsageMeter: Sendable {
     /// Writes the row of an answer about to be acknowledged, and returns once it is durable; an
     /// answer that could not be metered is not handed out (fail closed: `503`).
     func commit(usage: Usage?) async throws(APIError) {
+        defer { reservation?.release() }
+        let usage = usage.map(bounded)
         if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
         let row = row(status: 200, usage: usage)
         guard await recorder.commit(row) else {
