@@ -8,7 +8,7 @@ import FoundationNetworking
 /// `porten admin …`: the operator's client for `/admin/v1`. Prints the Hub's JSON answers.
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "admin", abstract: "Manage accounts, API keys and nodes of a Hub.",
+        commandName: "admin", abstract: "Manage accounts, users, API keys, nodes, credit and payouts of a Hub.",
         subcommands: [
             Accounts.self, Users.self, Keys.self, Nodes.self, EnrollmentTokens.self, UsageRows.self, Fleet.self, Credits.self, Ledger.self,
             Statement.self, PayoutAccounts.self, Payouts.self,

@@ -7,7 +7,7 @@ import PortenNode
 /// `porten dev`: a Hub on SQLite plus a local sim node, ready to call.
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dev", abstract: "Run a Hub with a local sim node and print a base URL and an API key.")
+        commandName: "dev", abstract: "Run a Hub with a local sim node and print a base URL, an API key and a portal sign-in.")
 
     @Option(help: "Port to listen on.") var port = 8080
     @Option(help: "Directory for the database and the dev secrets.") var dataDir = ".data/dev"
