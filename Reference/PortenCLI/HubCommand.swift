@@ -36,6 +36,9 @@ struct HubCommand: AsyncParsableCommand {
     @Flag(help: "Refuse requests (429 insufficient_quota) of accounts whose balance is not positive; grant credit with porten admin credits add.")
     var requireCredit = false
     @Option(help: "The ledger's currency (ISO 4217).") var currency = "EUR"
+    @Option(help: "Seconds a streamed request may wait for a node before it gets 200 and SSE keep-alive comments (0: never).")
+    var streamKeepaliveAfter = 10.0
+    @Option(help: "Seconds between SSE keep-alive comments while a streamed request waits.") var streamKeepaliveInterval = 5.0
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -63,6 +66,7 @@ struct HubCommand: AsyncParsableCommand {
         for (name, value, minimum) in [
             ("--request-idle-timeout", requestIdleTimeout, 0.001), ("--warmup-budget", warmupBudget, 0), ("--demand-window", demandWindow, 0.001),
             ("--idle-timeout", idleTimeout, 0.001), ("--body-timeout", bodyTimeout, 0.001), ("--queue-budget", queueBudget, 0),
+            ("--stream-keepalive-after", streamKeepaliveAfter, 0), ("--stream-keepalive-interval", streamKeepaliveInterval, 0.1),
         ] {
             guard value >= minimum, value <= Self.longestDuration else {
                 throw ValidationError("\(name) must be \(minimum == 0 ? "0" : "more than 0") to \(Int(Self.longestDuration)) seconds; got \(value).")
@@ -101,6 +105,8 @@ struct HubCommand: AsyncParsableCommand {
         configuration.ledger = LedgerPolicy(feeBasisPoints: Self.basisPoints(platformFee)!)
         configuration.requireCredit = requireCredit
         configuration.currency = currency
+        configuration.streamKeepAliveAfter = streamKeepaliveAfter > 0 ? .seconds(streamKeepaliveAfter) : nil
+        configuration.streamKeepAliveInterval = .seconds(streamKeepaliveInterval)
         logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in

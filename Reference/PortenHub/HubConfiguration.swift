@@ -18,6 +18,11 @@ public struct HubConfiguration: Sendable {
     /// How long a request waits in the admission queue when every node serving its model is busy,
     /// before `503 no_available_node`.
     public var queueBudget: Duration = .seconds(30)
+    /// A streamed request still waiting for a node (a cold load, a full queue) after this long
+    /// gets its `200` and SSE headers, then a comment line every `streamKeepAliveInterval` until
+    /// its first chunk, so proxies do not cut a silent connection; nil: never.
+    public var streamKeepAliveAfter: Duration? = .seconds(10)
+    public var streamKeepAliveInterval: Duration = .seconds(5)
     /// Requests that may wait in one model's admission queue; past it, `503` at once.
     public var maximumQueueLength: Int = 1000
     /// The demand window: demand counts requests within it, and a provisioned model idle for a

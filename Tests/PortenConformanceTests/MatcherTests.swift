@@ -56,6 +56,9 @@ struct MatcherTests {
         func problems(_ text: String) -> [String] { SSEFraming.check(Array(text.utf8)).problems }
         #expect(problems("data: {}\n\ndata: [DONE]\n\n").isEmpty)
         #expect(SSEFraming.check(Array("data: {}\n\n: ping\n\ndata: [DONE]\n\n".utf8)).payloads == ["{}", "[DONE]"])
+        // The Hub's keep-alive comments while a cold model loads come before the first chunk.
+        let warming = ": porten warming downloading 42%\n\n: porten warming loading 7%\n\ndata: {}\n\ndata: [DONE]\n\n"
+        #expect(SSEFraming.check(Array(warming.utf8)).payloads == ["{}", "[DONE]"] && problems(warming).isEmpty)
         #expect(problems("data: {}\n\n") == ["no data: [DONE] at the end"])
         #expect(problems("data: [DONE]\n\ndata: {}\n\n") == ["events after data: [DONE]"])
         #expect(problems("event: x\ndata: {}\n\ndata: [DONE]\n\n").contains { $0.contains("'event:'") })

@@ -22,11 +22,15 @@ struct ChatCompletionsController: Sendable {
             meter.promptLimit = min(model.ctx, JSONText.compact(chat.body).utf8.count)
             meter.completionLimit = min(model.ctx, chat.maxTokens ?? model.ctx)
             try CapabilityCheck.check(chat, model: model, catalog: services.catalog)
+            let id = "chatcmpl-" + context.requestID.dropFirst(4)
+            if chat.stream, let after = services.configuration.streamKeepAliveAfter {
+                return try await KeepAliveStream(services: services, after: after).respond(
+                    chat: chat, model: model, key: key, request: request, requestID: context.requestID, id: id, meter: meter)
+            }
             let (dispatch, headers) = try await InferenceGate(services: services).open(
                 .chat, model: model, body: chat.body, key: key, request: request, requestID: context.requestID, meter: &meter)
             meter.node = dispatch.connection.node
             meter.attempts = dispatch.attempts
-            let id = "chatcmpl-" + context.requestID.dropFirst(4)
             let created = Int(Date().timeIntervalSince1970)
             if chat.stream {
                 return streamingResponse(
@@ -98,63 +102,76 @@ struct ChatCompletionsController: Sendable {
     private func streamingResponse(
         _ dispatch: InferenceDispatch, encoder: ChatStreamEncoder, includeUsage: Bool, meter: UsageMeter, headers: HTTPFields
     ) -> Response {
+        let body = ResponseBody { (writer: inout any ResponseBodyWriter) in
+            var meter = meter
+            await Self.relay(dispatch, encoder: encoder, includeUsage: includeUsage, meter: &meter, to: &writer)
+        }
+        return Response(status: .ok, headers: Self.streamHeaders(headers), body: body)
+    }
+
+    static func streamHeaders(_ headers: HTTPFields) -> HTTPFields {
         var headers = headers
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
-        let body = ResponseBody { (writer: inout any ResponseBodyWriter) in
-            var meter = meter
-            var status = 200
-            var usage: Usage?
-            var committed = false
-            var roleWritten = false
-            do {
-                streaming: while true {
-                    let event: NodeEvent?
+        return headers
+    }
+
+    /// Writes the node's events to `writer` as SSE until the answer ends, the node fails (an
+    /// in-stream error) or the client leaves; then closes the dispatch and meters the request.
+    static func relay(
+        _ dispatch: InferenceDispatch, encoder: ChatStreamEncoder, includeUsage: Bool, meter: inout UsageMeter,
+        to writer: inout any ResponseBodyWriter
+    ) async {
+        var status = 200
+        var usage: Usage?
+        var committed = false
+        var roleWritten = false
+        do {
+            streaming: while true {
+                let event: NodeEvent?
+                do throws(APIError) {
+                    event = try await dispatch.next()
+                } catch {
+                    status = error.status
+                    try await writer.write(ByteBuffer(string: encoder.errorFrame(error)))
+                    break streaming
+                }
+                switch event {
+                case .delta(let delta)?:
+                    meter.relayed(delta)
+                    let role = roleWritten ? "" : encoder.roleFrame(before: delta)
+                    roleWritten = true
+                    try await writer.write(ByteBuffer(string: role + encoder.deltaFrame(delta)))
+                case .end(let finishReason, let reported)?:
+                    let finalUsage = meter.bounded(reported)
+                    usage = finalUsage
+                    var frames = (roleWritten ? "" : encoder.roleFrame(before: nil)) + encoder.finishFrame(reason: finishReason ?? "stop")
+                    if includeUsage { frames += encoder.usageFrame(finalUsage) }
+                    // The row is durable before the client sees the answer end; an answer that
+                    // cannot be metered ends with an error instead.
                     do throws(APIError) {
-                        event = try await dispatch.next()
+                        try await meter.commit(usage: finalUsage)
                     } catch {
                         status = error.status
                         try await writer.write(ByteBuffer(string: encoder.errorFrame(error)))
                         break streaming
                     }
-                    switch event {
-                    case .delta(let delta)?:
-                        meter.relayed(delta)
-                        let role = roleWritten ? "" : encoder.roleFrame(before: delta)
-                        roleWritten = true
-                        try await writer.write(ByteBuffer(string: role + encoder.deltaFrame(delta)))
-                    case .end(let finishReason, let reported)?:
-                        let finalUsage = meter.bounded(reported)
-                        usage = finalUsage
-                        var frames = (roleWritten ? "" : encoder.roleFrame(before: nil)) + encoder.finishFrame(reason: finishReason ?? "stop")
-                        if includeUsage { frames += encoder.usageFrame(finalUsage) }
-                        // The row is durable before the client sees the answer end; an answer that
-                        // cannot be metered ends with an error instead.
-                        do throws(APIError) {
-                            try await meter.commit(usage: finalUsage)
-                        } catch {
-                            status = error.status
-                            try await writer.write(ByteBuffer(string: encoder.errorFrame(error)))
-                            break streaming
-                        }
-                        committed = true
-                        try await writer.write(ByteBuffer(string: frames))
-                        break streaming
-                    case .embeddings?:
-                        continue
-                    case nil:
-                        status = 499
-                        break streaming
-                    }
+                    committed = true
+                    try await writer.write(ByteBuffer(string: frames))
+                    break streaming
+                case .embeddings?:
+                    continue
+                case nil:
+                    status = 499
+                    break streaming
                 }
-                try await writer.write(ByteBuffer(string: ServerSentEvents.done))
-                try await writer.finish(nil)
-            } catch {
-                status = 499  // the client went away; the node is told to stop below
             }
-            await dispatch.close()
-            if !committed { meter.finish(status: status, usage: usage) }
+            try await writer.write(ByteBuffer(string: ServerSentEvents.done))
+            try await writer.finish(nil)
+        } catch {
+            status = 499  // the client went away; the node is told to stop below
         }
-        return Response(status: .ok, headers: headers, body: body)
+        await dispatch.close()
+        if !committed { meter.finish(status: status, usage: usage) }
     }
 }
