@@ -38,6 +38,7 @@ def test_keep_alive_comments_then_the_answer(slow_cold_fleet):
     comments = [line for line in lines if line.startswith(":")]
     assert len(comments) >= 4 and all(line.startswith(": porten ") for line in comments), comments
     assert any("warming downloading" in c for c in comments) and any("warming loading" in c for c in comments), comments
+    assert comments[-1].startswith(": porten node node_") and comments[-1].endswith(" region eu"), comments[-1]
     first_data = next(i for i, line in enumerate(lines) if line.startswith("data:"))
     assert all(not line.startswith(":") for line in lines[first_data:])  # comments only before the first chunk
     chunks = [json.loads(line[6:]) for line in lines if line.startswith("data: ") and line != "data: [DONE]"]
@@ -63,10 +64,17 @@ def test_a_failure_after_the_keep_alive_is_an_in_stream_error(slow_cold_fleet):
     assert any(line.startswith(": porten warming") for line in lines)
     errors = [json.loads(line[6:]) for line in lines if line.startswith("data: {") and '"error"' in line]
     assert errors and errors[0]["error"]["code"] == "model_warming", lines
-    # A request that is answered at once is not affected: errors before the keep-alive keep their status.
+    # A request that is answered at once is not affected: errors before the keep-alive keep their
+    # status, and are metered once.
     quick = httpx.post(f"{hub.base_url}/chat/completions", headers={"Authorization": f"Bearer {hub.key}"},
                        json={"model": "nope", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
     assert quick.status_code == 404
+    refused = httpx.post(f"{hub.base_url}/chat/completions", headers={"Authorization": f"Bearer {hub.key}", "X-Porten-Warmup-Budget": "0"},
+                         json={"model": "ref-vision", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "model_warming"
+    time.sleep(0.5)
+    rows = [r for r in hub.admin("GET", "usage?limit=1000")["data"] if r["request_id"] == refused.headers["x-request-id"]]
+    assert len(rows) == 1 and rows[0]["status"] == 503, rows
 
 
 def test_a_client_that_leaves_while_waiting_is_let_go(slow_cold_fleet):

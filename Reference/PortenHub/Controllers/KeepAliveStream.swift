@@ -43,11 +43,14 @@ struct KeepAliveStream: Sendable {
             var meter = outcome.meter
             switch outcome.result {
             case .failure(let error):
-                meter.finish(status: error.status, usage: nil, code: error.code)
+                // The caller meters the refusal (once); only the reservation travelled with routing.
+                meter.reservation?.release()
                 throw error
             case .success(let opened):
                 let ready = meter
+                let claim = BodyClaim(routing)
                 let body = ResponseBody { (writer: inout any ResponseBodyWriter) in
+                    claim.claim()
                     var meter = ready
                     await ChatCompletionsController.relay(opened.dispatch, encoder: encoder, includeUsage: chat.includeUsage, meter: &meter, to: &writer)
                 }
@@ -56,10 +59,13 @@ struct KeepAliveStream: Sendable {
         }
         let interval = services.configuration.streamKeepAliveInterval
         let registry = services.registry
+        let claim = BodyClaim(routing)
         let body = ResponseBody { (writer: inout any ResponseBodyWriter) in
+            claim.claim()
             var outcome: Outcome?
             do {
                 while outcome == nil {
+                    try Task.checkCancellation()
                     try await writer.write(ByteBuffer(string: Self.comment(await registry.warming(model.id))))
                     outcome = await box.value(within: interval)
                 }
@@ -78,6 +84,9 @@ struct KeepAliveStream: Sendable {
                 try? await writer.write(ByteBuffer(string: encoder.errorFrame(error) + ServerSentEvents.done))
                 try? await writer.finish(nil)
             case .success(let opened):
+                // The node's proof, as headers would have carried it had one been chosen in time.
+                let node = opened.dispatch.connection.node
+                try? await writer.write(ByteBuffer(string: ": porten node \(node.id) region \(node.region)\n\n"))
                 await ChatCompletionsController.relay(opened.dispatch, encoder: encoder, includeUsage: chat.includeUsage, meter: &meter, to: &writer)
             }
         }
@@ -90,6 +99,30 @@ struct KeepAliveStream: Sendable {
         return ": porten \(state)\n\n"
     }
 
+}
+
+/// A response body that may never run: Hummingbird writes the head first, and a client already
+/// gone fails that write, so the body closure is dropped unrun. Then nobody would cancel the
+/// routing or close the dispatch it got; the claim does it when it is released unclaimed.
+final class BodyClaim: Sendable {
+    private let routing: Task<KeepAliveStream.Outcome, Never>
+    private let claimed = Mutex(false)
+
+    init(_ routing: Task<KeepAliveStream.Outcome, Never>) { self.routing = routing }
+
+    func claim() { claimed.withLock { $0 = true } }
+
+    deinit {
+        guard !claimed.withLock({ $0 }) else { return }
+        let routing = routing
+        // Nothing else is left to await it: the request is over.
+        Task {
+            routing.cancel()
+            let late = await routing.value
+            if case .success(let opened) = late.result { await opened.dispatch.close() }
+            late.meter.finish(status: 499, usage: nil)
+        }
+    }
 }
 
 /// Where the routing task leaves its outcome, for whoever waits on it with a time limit (a
