@@ -44,12 +44,7 @@ struct LoginCommand: AsyncParsableCommand {
                 base + "/node/v1/device/token",
                 form: ["grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": deviceCode, "client_id": "porten"])
             if status == 200, let credential = answer["credential"] as? String {
-                config.hubURL = base
-                config.credential = credential
-                config.nodeID = answer["node_id"] as? String
-                config.nodeName = answer["name"] as? String
-                config.takeEngineSettingsFromEnvironment()
-                try config.save()
+                try config.saveCredential(credential, hub: base, answer: answer)
                 Console.write(
                     "Logged in: node \(config.nodeName ?? "") (\(config.nodeID ?? "")) of account \(answer["account_id"] as? String ?? "?"), "
                         + "region \(answer["region"] as? String ?? "?"), "
@@ -98,12 +93,7 @@ struct EnrollCommand: AsyncParsableCommand {
         guard status == 201, let credential = answer["credential"] as? String else {
             throw LoginFailure("The Hub refused the enrollment (\(status)): \(LoginCommand.message(answer))")
         }
-        config.hubURL = base
-        config.credential = credential
-        config.nodeID = answer["node_id"] as? String
-        config.nodeName = answer["name"] as? String
-        config.takeEngineSettingsFromEnvironment()
-        try config.save()
+        try config.saveCredential(credential, hub: base, answer: answer)
         Console.write(
             "Enrolled: node \(config.nodeName ?? "") (\(config.nodeID ?? "")), region \(answer["region"] as? String ?? "?"). "
                 + "Saved to \(NodeConfigFile.path). Next: porten service install")

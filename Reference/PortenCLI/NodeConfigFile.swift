@@ -53,6 +53,17 @@ struct NodeConfigFile: Codable, Equatable {
         try PrivateFile.write(try encoder.encode(self), to: Self.path)
     }
 
+    /// Keeps a new node's credential from the Hub's answer (login or enroll), with this shell's
+    /// engine settings, and saves the file.
+    mutating func saveCredential(_ credential: String, hub: String, answer: [String: Any]) throws {
+        hubURL = hub
+        self.credential = credential
+        nodeID = answer["node_id"] as? String
+        nodeName = answer["name"] as? String
+        takeEngineSettingsFromEnvironment()
+        try save()
+    }
+
     /// The engine settings of this shell (`PORTEN_ENGINE`, …), to remember with a new credential.
     mutating func takeEngineSettingsFromEnvironment() {
         engine = environment("PORTEN_ENGINE") ?? engine
