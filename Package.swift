@@ -122,10 +122,19 @@ let package = Package(
             path: "Conformance/PortenConformance",
             swiftSettings: swiftSettings
         ),
+        /// The golden transcripts, shipped as resources beside `porten-conformance`.
+        .target(
+            name: "PortenGoldens",
+            path: "Golden",
+            exclude: ["README.md"],
+            resources: [.copy("chat"), .copy("embeddings"), .copy("errors"), .copy("models"), .copy("policy")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "ConformanceCLI",
             dependencies: [
                 "PortenConformance",
+                "PortenGoldens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Conformance/ConformanceCLI",

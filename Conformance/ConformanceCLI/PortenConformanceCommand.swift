@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PortenConformance
+import PortenGoldens
 
 @main
 struct PortenConformanceCommand: ParsableCommand {
@@ -11,13 +12,43 @@ struct PortenConformanceCommand: ParsableCommand {
 
 /// Where the goldens are and which of them to take.
 struct Selection: ParsableArguments {
-    @Option(help: "Directory of golden files.") var goldens = "Golden"
+    @Option(help: "Directory of golden files (default: $PORTEN_CONFORMANCE_GOLDENS, else the goldens shipped with this binary).")
+    var goldens: String?
     @Option(help: "Only cases whose id matches this glob (* wildcard); repeatable.") var only: [String] = []
 
+    /// The selected goldens; selecting none is an error (exit 2), never an empty pass.
     func load() throws -> [Golden] {
-        let all = try Golden.load(from: goldens)
-        guard !only.isEmpty else { return all }
-        return all.filter { golden in only.contains { Glob.matches(golden.id, $0) } }
+        guard let directory = goldens ?? ProcessInfo.processInfo.environment["PORTEN_CONFORMANCE_GOLDENS"] ?? BundledGoldens.directory else {
+            throw UsageError("No goldens found: this binary has no \(BundledGoldens.bundleName).resources beside it. Pass --goldens DIR.")
+        }
+        let all = try Golden.load(from: directory)
+        guard !all.isEmpty else { throw UsageError("No golden files (*.json) under '\(directory)'.") }
+        let selected = only.isEmpty ? all : all.filter { golden in only.contains { Glob.matches(golden.id, $0) } }
+        guard !selected.isEmpty else {
+            throw UsageError("No golden matches --only \(only.map { "'\($0)'" }.joined(separator: ", ")) (\(all.count) goldens in \(directory); see 'porten-conformance list').")
+        }
+        return selected
+    }
+}
+
+/// A mistake in how the suite was invoked: the message, then exit status 2.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ParsableCommand {
+    /// Runs `body`, turning a `UsageError` or a golden format error into a message and exit 2.
+    func usage<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as UsageError {
+            FileHandle.standardError.write(Data("porten-conformance: \(error)\n".utf8))
+            throw ExitCode(2)
+        } catch let error as Golden.FormatError {
+            FileHandle.standardError.write(Data("porten-conformance: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 }
 
@@ -25,7 +56,10 @@ struct Selection: ParsableArguments {
 struct TargetOptions: ParsableArguments {
     @Option(help: "Base URL of the server (http://host:port or …/v1).") var baseURL: String
     @Option(help: "API key (env OPENAI_API_KEY).") var apiKey: String?
-    @Option(help: "reference, openai or llama.cpp.") var profile = "reference"
+    @Option(help: "openai (any OpenAI-compatible server), llama.cpp (llama-server, its divergences declared) or reference (a Porten hub with sim nodes: exact).")
+    var profile = "openai"
+    @Option(help: "Where reasoning text may arrive: reasoning_content, reasoning, or any (default: the profile's choice).")
+    var reasoningField: String?
     @Option(name: .customLong("model"), help: "Map a model role to the target's id: ROLE=ID (chat, tools, reasoner, vision, embed, cold).")
     var models: [String] = []
     @Option(help: "Operator token of a Porten hub: fixtures (policy keys, a cold model) are arranged through its admin API.")
@@ -39,8 +73,14 @@ struct TargetOptions: ParsableArguments {
     ]
 
     func resolve() throws -> (Target, Profile, CurlClient, [String]) {
-        guard let profile = Profile.named(profile) else {
+        guard var profile = Profile.named(profile) else {
             throw ValidationError("Unknown profile '\(self.profile)'; use one of \(Profile.all.map(\.name).joined(separator: ", ")).")
+        }
+        switch reasoningField {
+        case nil: break
+        case "any": profile.reasoningFields = ["reasoning_content", "reasoning"]
+        case let field? where ["reasoning_content", "reasoning"].contains(field): profile.reasoningFields = [field]
+        case let field?: throw ValidationError("--reasoning-field takes reasoning_content, reasoning or any, got '\(field)'.")
         }
         var roles = profile.name == "reference" ? Self.referenceModels : [:]
         for pair in models {
@@ -73,12 +113,14 @@ struct Run: ParsableCommand {
     @OptionGroup var targetOptions: TargetOptions
     @Option(help: "Write a JUnit XML report here.") var junit: String?
     @Option(help: "Write a JSON report here.") var json: String?
+    @Flag(help: "Warnings (additive fields, SSE variants the SDKs tolerate) fail the run too.") var strict = false
 
     func run() throws {
+        let goldens = try usage { try selection.load() }
         let (target, profile, client, notes) = try targetOptions.resolve()
         for note in notes { print("fixture not arranged: \(note)") }
         let runner = Runner(target: target, profile: profile, client: client)
-        let report = Report(profile: profile.name, target: target.root, results: try selection.load().map(runner.run))
+        let report = Report(profile: profile.name, target: target.root, results: goldens.map(runner.run), strict: strict)
         print(report.text)
         if let junit { try Self.write(report.junitXML, to: junit) }
         if let json { try Self.write(report.json, to: json) }
@@ -98,10 +140,10 @@ struct List: ParsableCommand {
     @OptionGroup var selection: Selection
 
     func run() throws {
-        for golden in try selection.load() {
+        for golden in try usage({ try selection.load() }) {
             let profiles = golden.profiles.isEmpty ? "all profiles" : golden.profiles.joined(separator: ",")
             let fixtures = golden.fixtures.isEmpty ? "" : "  fixtures: " + golden.fixtures.joined(separator: ",")
-            print("\(golden.id)  [\(profiles)]\(fixtures)  \(golden.description)")
+            print("\(golden.id)  [\(profiles)]\(fixtures)  \(golden.description)  (source: \(golden.source))")
         }
     }
 }
@@ -113,10 +155,14 @@ struct Record: ParsableCommand {
     @OptionGroup var targetOptions: TargetOptions
 
     func run() throws {
+        let goldens = try usage {
+            guard selection.goldens != nil else { throw UsageError("record rewrites golden files: name them with --goldens DIR (the repository's Golden).") }
+            return try selection.load()
+        }
         let (target, _, client, _) = try targetOptions.resolve()
         let runner = Runner(target: target, profile: .reference, client: client)
         var written = 0
-        for golden in try selection.load() {
+        for golden in goldens {
             if let reason = runner.skipReason(golden) {
                 print("skip \(golden.id): \(reason)")
                 continue

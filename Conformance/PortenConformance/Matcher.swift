@@ -9,8 +9,14 @@ public struct Matcher: Sendable {
     public private(set) var mismatches: [Mismatch] = []
     /// Pointers left out of the comparison: segments, `*` for one, `**` for any depth.
     public var masks: [String]
+    /// How a key the expectation does not list counts: a failure for exact profiles, a warning
+    /// where additive fields are tolerated (the SDKs ignore unknown keys).
+    public var extraKeys: Mismatch.Severity
 
-    public init(masks: [String] = []) { self.masks = masks }
+    public init(masks: [String] = [], extraKeys: Mismatch.Severity = .fail) {
+        self.masks = masks
+        self.extraKeys = extraKeys
+    }
 
     /// Compares and returns the mismatches this comparison added.
     @discardableResult
@@ -38,7 +44,7 @@ public struct Matcher: Sendable {
                 compare(value, got[key], pointer + "/" + Self.escape(key))
             }
             for key in got.keys.sorted() where want[key] == nil && !isMasked(pointer + "/" + Self.escape(key)) {
-                fail(pointer + "/" + Self.escape(key), nil, got[key], "unexpected key")
+                fail(pointer + "/" + Self.escape(key), nil, got[key], "unexpected key", severity: extraKeys)
             }
         case (.array(let want), .array(let got)):
             if want.count != got.count {
@@ -63,6 +69,8 @@ public struct Matcher: Sendable {
         case .nullOrAbsent:
             if let actual, actual != .null { fail(pointer, .string(text), actual, "must be null or absent") }
             return
+        case .anyOrAbsent:
+            return
         default:
             break
         }
@@ -71,7 +79,7 @@ public struct Matcher: Sendable {
             return
         }
         switch placeholder {
-        case .any, .absent, .nullOrAbsent: return
+        case .any, .absent, .nullOrAbsent, .anyOrAbsent: return
         case .string: expect(actual.string != nil, text, actual, pointer, "expected a string")
         case .int: expect(actual.int != nil, text, actual, pointer, "expected an integer")
         case .number:
@@ -105,12 +113,14 @@ public struct Matcher: Sendable {
         if !condition { fail(pointer, .string(text), actual, reason) }
     }
 
-    private mutating func fail(_ pointer: String, _ expected: JSON?, _ actual: JSON?, _ reason: String) {
+    private mutating func fail(_ pointer: String, _ expected: JSON?, _ actual: JSON?, _ reason: String, severity: Mismatch.Severity = .fail) {
         mismatches.append(
-            Mismatch(pointer: pointer, expected: expected.map(Self.show) ?? "(absent)", actual: actual.map(Self.show) ?? "(absent)", reason: reason))
+            Mismatch(
+                pointer: pointer, expected: expected.map(Self.show) ?? "(absent)", actual: actual.map(Self.show) ?? "(absent)", reason: reason,
+                severity: severity))
     }
 
-    private static func show(_ value: JSON) -> String {
+    static func show(_ value: JSON) -> String {
         let text = value.description
         return text.count > 160 ? String(text.prefix(157)) + "…" : text
     }

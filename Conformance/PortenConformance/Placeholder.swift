@@ -1,7 +1,7 @@
 /// A typed placeholder inside an expected JSON string: `<STR>`, `<INT>`, `<REGEX:…>`,
 /// `<$name:TYPE>`… (docs/golden-format.md). A literal string that looks like one is written `<<…>>`.
 public indirect enum Placeholder: Sendable, Equatable {
-    case any, string, int, number, bool, object, array, absent, nullOrAbsent
+    case any, string, int, number, bool, object, array, absent, nullOrAbsent, anyOrAbsent
     case regex(String)
     case json(String)
     /// `<$name:TYPE>` binds on first sight; `<$name>` must equal what was bound.
@@ -29,6 +29,7 @@ public indirect enum Placeholder: Sendable, Equatable {
         case "ARR": return .array
         case "ABSENT": return .absent
         case "NULL|ABSENT": return .nullOrAbsent
+        case "ANY|ABSENT": return .anyOrAbsent
         default: break
         }
         if body.hasPrefix("REGEX:") { return .regex(String(body.dropFirst(6))) }

@@ -1,75 +1,188 @@
-/// Layer 3 of a stream's judgement: the chunks merged into one message the way the SDKs do
-/// (string fields concatenated, tool calls merged by `index`), plus the per-chunk invariants any
-/// OpenAI-compatible stream must keep.
+/// A stream's chunks as the official SDK sees them: merged exactly as openai-python's
+/// `ChatCompletionStreamState` does (`lib/streaming/chat/_completions.py`, `accumulate_delta` in
+/// `lib/streaming/_deltas.py`), plus the per-chunk rules a stream must keep so that merge gives
+/// the right message.
 public enum Reassembler {
-    /// `{"id","model","choices":[{"index","finish_reason","message":{…}}],"usage"}` from the chunks.
+    /// `{"id","model","created","usage","choices":[{"index","finish_reason","message":{…}}]}`.
+    /// `id`, `created` and `model` come from the first chunk only and `usage` from the last, as in
+    /// the SDK; each choice's message is its deltas folded with `accumulate`. The `index` keys the
+    /// SDK keeps inside tool calls are dropped (they are not part of a message's tool call).
     public static func message(from chunks: [JSON]) -> JSON {
-        var role: JSON = .null
-        var content: String?
-        var reasoning: String?
-        var finishReason: JSON = .null
-        var calls: [Int64: [String: JSON]] = [:]
+        var messages: [Int64: [String: JSON]] = [:]
+        var finishReasons: [Int64: JSON] = [:]
         var usage: JSON = .null
         for chunk in chunks {
-            if let found = chunk["usage"], found != .null { usage = found }
+            usage = chunk["usage"] ?? .null
             for choice in chunk["choices"]?.array ?? [] {
-                if let reason = choice["finish_reason"], reason != .null { finishReason = reason }
-                guard let delta = choice["delta"] else { continue }
-                if let value = delta["role"], value != .null { role = value }
-                if let text = delta["content"]?.string { content = (content ?? "") + text }
-                if let text = delta["reasoning_content"]?.string { reasoning = (reasoning ?? "") + text }
-                for piece in delta["tool_calls"]?.array ?? [] {
-                    let index = piece["index"]?.int ?? -1
-                    var call = calls[index] ?? ["function": .object(["name": .string(""), "arguments": .string("")])]
-                    if let id = piece["id"], id != .null { call["id"] = id }
-                    if let type = piece["type"], type != .null { call["type"] = type }
-                    var function = call["function"]?.object ?? [:]
-                    for field in ["name", "arguments"] {
-                        if let text = piece["function"]?[field]?.string { function[field] = .string((function[field]?.string ?? "") + text) }
-                    }
-                    call["function"] = .object(function)
-                    calls[index] = call
-                }
+                guard let index = choice["index"]?.int else { continue }
+                if let reason = choice["finish_reason"], reason != .null { finishReasons[index] = reason }
+                let delta = choice["delta"]?.object ?? [:]
+                messages[index] = messages[index].map { accumulate($0, delta) } ?? delta
             }
         }
-        var message: [String: JSON] = ["role": role, "content": content.map(JSON.string) ?? .null]
-        if let reasoning { message["reasoning_content"] = .string(reasoning) }
-        if !calls.isEmpty { message["tool_calls"] = .array(calls.sorted { $0.key < $1.key }.map { .object($0.value) }) }
+        let choices: [JSON] = messages.keys.sorted().map { index in
+            var message = messages[index]!
+            if message["content"] == nil { message["content"] = .null }
+            if case .array(let calls)? = message["tool_calls"] {
+                message["tool_calls"] = .array(calls.map { call in
+                    guard var members = call.object else { return call }
+                    members["index"] = nil
+                    return .object(members)
+                })
+            }
+            return .object(["index": .int(index), "finish_reason": finishReasons[index] ?? .null, "message": .object(message)])
+        }
+        let first = chunks.first
         return .object([
-            "id": chunks.first?["id"] ?? .null, "model": chunks.first?["model"] ?? .null, "usage": usage,
-            "choices": .array([.object(["index": .int(0), "finish_reason": finishReason, "message": .object(message)])]),
+            "id": first?["id"] ?? .null, "model": first?["model"] ?? .null, "created": first?["created"] ?? .null, "usage": usage,
+            "choices": .array(choices),
         ])
     }
 
-    /// Rules every chunk stream keeps, whatever the target: the chunk object type, one id for the
-    /// whole stream, an `index` on every choice and tool-call piece, at most one usage chunk and
-    /// with `choices: []`, as the last chunk; one finish reason (unless an error event ended the
-    /// stream: `complete` false).
-    public static func invariants(of chunks: [JSON], complete: Bool = true) -> [Mismatch] {
+    /// openai-python's `accumulate_delta`: a key first seen (or null so far) takes the delta's
+    /// value; `index` and `type` are replaced; strings concatenate (so a repeated tool-call `id`
+    /// becomes `call_1call_1`); numbers add; objects merge recursively; lists of scalars extend and
+    /// lists of objects merge entry by entry at the position their `index` names (inserted when
+    /// that position does not exist yet); anything else keeps what it had.
+    public static func accumulate(_ accumulated: [String: JSON], _ delta: [String: JSON]) -> [String: JSON] {
+        var result = accumulated
+        for (key, value) in delta.sorted(by: { $0.key < $1.key }) {
+            guard let current = result[key], current != .null else {
+                result[key] = value
+                continue
+            }
+            if key == "index" || key == "type" {
+                result[key] = value
+                continue
+            }
+            switch (current, value) {
+            case (.string(let old), .string(let new)): result[key] = .string(old + new)
+            case (.int(let old), .int(let new)): result[key] = .int(old &+ new)
+            case (.object(let old), .object(let new)): result[key] = .object(accumulate(old, new))
+            case (.array(var old), .array(let new)):
+                if old.allSatisfy({ ["string", "integer", "number"].contains($0.typeName) }) {
+                    old += new
+                } else {
+                    for entry in new {
+                        guard let members = entry.object, let position = members["index"]?.int.map(Int.init) else { continue }
+                        if position >= 0, position < old.count, let existing = old[position].object {
+                            old[position] = .object(accumulate(existing, members))
+                        } else {
+                            old.insert(entry, at: max(0, min(position, old.count)))
+                        }
+                    }
+                }
+                result[key] = .array(old)
+            default:
+                if let old = current.number, let new = value.number { result[key] = .real(old + new) }
+            }
+        }
+        return result
+    }
+
+    /// Rules every chunk stream keeps, whatever the target, each one a way the SDK's merge goes
+    /// wrong otherwise: the chunk object type; one `id`, `created` and `model` for the stream;
+    /// `choices` on every chunk, each choice with an integer `index` below `n` (in the first
+    /// chunk, below its number of choices: openai-python indexes its list with it), a `delta`, and
+    /// the `finish_reason` and `logprobs` keys; `role` on one delta per choice (a second one
+    /// concatenates to `assistantassistant`); tool-call pieces with an integer `index`, new calls
+    /// numbered 0, 1, 2… in order and carrying `id`, `type` and `function.name`, continuations
+    /// carrying neither `id` nor `name` again (they would concatenate); at most one usage chunk,
+    /// with `choices: []`, last; exactly one finish reason per choice (unless an error event ended
+    /// the stream: `complete` false), one of OpenAI's values.
+    public static func invariants(of chunks: [JSON], n: Int64 = 1, complete: Bool = true) -> [Mismatch] {
         var problems: [Mismatch] = []
         func add(_ index: Int, _ path: String, _ reason: String, _ actual: JSON?) {
             problems.append(Mismatch(pointer: "/\(index)\(path)", expected: "-", actual: actual?.description ?? "(absent)", reason: reason))
         }
-        let firstID = chunks.first?["id"]
         var usageChunks: [Int] = []
+        var changed = Set<String>()
+        var roles: [Int64: Int] = [:]
+        var calls: [Int64: Int64] = [:]
+        var finishes: [Int64: Int] = [:]
         for (index, chunk) in chunks.enumerated() {
             if chunk["object"] != .string("chat.completion.chunk") { add(index, "/object", "every chunk's object is chat.completion.chunk", chunk["object"]) }
-            if chunk["id"] != firstID { add(index, "/id", "the id changed within the stream", chunk["id"]) }
+            for field in ["id", "created", "model"] where chunk[field] != chunks[0][field] && changed.insert(field).inserted {
+                add(index, "/\(field)", "the \(field) changed within the stream (the SDK keeps the first chunk's)", chunk[field])
+            }
             if let usage = chunk["usage"], usage != .null {
                 usageChunks.append(index)
                 if chunk["choices"]?.array?.isEmpty != true { add(index, "/choices", "the usage chunk must have choices: []", chunk["choices"]) }
             }
-            for (number, choice) in (chunk["choices"]?.array ?? []).enumerated() {
-                if choice["index"]?.int == nil { add(index, "/choices/\(number)/index", "every choice has an integer index", choice["index"]) }
-                for (piece, call) in (choice["delta"]?["tool_calls"]?.array ?? []).enumerated() where call["index"]?.int == nil {
-                    add(index, "/choices/\(number)/delta/tool_calls/\(piece)/index", "every tool-call delta has an integer index", call["index"])
+            guard let choices = chunk["choices"]?.array else {
+                add(index, "/choices", "every chunk has a choices array", chunk["choices"])
+                continue
+            }
+            for (number, choice) in choices.enumerated() {
+                let at = "/choices/\(number)"
+                guard let choiceIndex = choice["index"]?.int else {
+                    add(index, at + "/index", "every choice has an integer index", choice["index"])
+                    continue
+                }
+                if choiceIndex < 0 || choiceIndex >= n {
+                    add(index, at + "/index", "a choice index outside 0…\(n - 1) for n = \(n)", choice["index"])
+                } else if index == 0, choiceIndex >= Int64(choices.count) {
+                    add(index, at + "/index", "the first chunk's choice index \(choiceIndex) is past its \(choices.count) choices: openai-python's stream helper raises IndexError", choice["index"])
+                }
+                for key in ["finish_reason", "logprobs"] where choice[key] == nil {
+                    add(index, at + "/" + key, "every chunk choice carries the '\(key)' key (null until set)", nil)
+                }
+                if let reason = choice["finish_reason"], reason != .null {
+                    finishes[choiceIndex, default: 0] += 1
+                    if !Semantics.finishReasons.contains(reason.string ?? "") { add(index, at + "/finish_reason", "not one of OpenAI's finish reasons", reason) }
+                }
+                guard let delta = choice["delta"]?.object else {
+                    add(index, at + "/delta", "every chunk choice has a delta object", choice["delta"])
+                    continue
+                }
+                if let role = delta["role"], role != .null {
+                    roles[choiceIndex, default: 0] += 1
+                    if roles[choiceIndex] == 2 { add(index, at + "/delta/role", "role on a second delta: the SDK concatenates it ('assistantassistant')", role) }
+                }
+                for (piece, call) in (delta["tool_calls"]?.array ?? []).enumerated() {
+                    let path = at + "/delta/tool_calls/\(piece)"
+                    guard let callIndex = call["index"]?.int else {
+                        add(index, path + "/index", "every tool-call delta has an integer index", call["index"])
+                        continue
+                    }
+                    let seen = calls[choiceIndex] ?? 0
+                    if callIndex == seen {
+                        calls[choiceIndex] = seen + 1
+                        for (key, value) in [("id", call["id"]), ("type", call["type"]), ("function/name", call["function"]?["name"])]
+                        where value?.string?.isEmpty != false {
+                            add(index, path + "/" + key, "a new tool call's first piece carries its \(key.replacingOccurrences(of: "function/", with: ""))", value)
+                        }
+                    } else if callIndex > seen || callIndex < 0 {
+                        add(index, path + "/index", "tool call index \(callIndex) before index \(seen): the SDK merges pieces by list position", call["index"])
+                    } else {
+                        for (key, value) in [("id", call["id"]), ("function/name", call["function"]?["name"])] where value != nil && value != .null {
+                            add(index, path + "/" + key, "a continuation piece repeats the call's \(key.replacingOccurrences(of: "function/", with: "")): the SDK concatenates it", value)
+                        }
+                    }
                 }
             }
         }
         if usageChunks.count > 1 { add(usageChunks[1], "/usage", "more than one usage chunk", nil) }
-        if let last = usageChunks.last, last != chunks.count - 1 { add(last, "/usage", "the usage chunk must be the last before [DONE]", nil) }
-        let finishes = chunks.flatMap { ($0["choices"]?.array ?? []).compactMap { $0["finish_reason"] }.filter { $0 != .null } }
-        if complete, finishes.count != 1 { add(chunks.count - 1, "/choices", "expected exactly one finish_reason in the stream, got \(finishes.count)", nil) }
+        if let last = usageChunks.last, last != chunks.count - 1 {
+            add(last, "/usage", "the usage chunk must be the last before [DONE] (the SDK keeps the last chunk's usage)", nil)
+        }
+        if complete {
+            let indexes = Set(finishes.keys).union(roles.keys).union([0])
+            for choice in indexes.sorted() where finishes[choice] != 1 {
+                add(max(0, chunks.count - 1), "/choices", "expected exactly one finish_reason for choice \(choice), got \(finishes[choice] ?? 0)", nil)
+            }
+        }
         return problems
+    }
+}
+
+extension JSON {
+    /// An integer or a real as a Double.
+    var number: Double? {
+        switch self {
+        case .int(let int): Double(int)
+        case .real(let real): real
+        default: nil
+        }
     }
 }

@@ -51,6 +51,7 @@ public enum Recorder {
             var reassembled = Reassembler.message(from: chunks).object ?? [:]
             reassembled["id"] = nil
             reassembled["model"] = nil
+            reassembled["created"] = nil
             expect["reassembled"] = .object(reassembled)
         } else if let json = try? StrictJSON.parse(exchange.body) {
             expect["json"] = scrub(json, top: true)

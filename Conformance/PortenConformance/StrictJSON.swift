@@ -55,39 +55,81 @@ public enum StrictJSON {
         }
     }
 
-    /// Sorted keys, compact, reals with their shortest round-tripping digits.
-    public static func canonical(_ value: JSON) -> String { dump(value, flags: Int(JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY)) }
-
-    /// Sorted keys, indented by two spaces, for files people read (goldens).
-    public static func pretty(_ value: JSON) -> String { dump(value, flags: Int(JSON_SORT_KEYS | JSON_ENCODE_ANY) | 2) }
-
-    private static func dump(_ value: JSON, flags: Int) -> String {
-        guard let root = build(value) else { return "null" }
-        defer { cj_release(root) }
-        guard let text = json_dumps(root, flags) else { return "null" }
-        defer { free(text) }
-        return String(cString: text)
+    /// Sorted keys, compact; reals with their shortest round-tripping digits (`29.406`, not
+    /// jansson's `29.405999999999999`), so a number is shown as it was written.
+    public static func canonical(_ value: JSON) -> String {
+        var out = ""
+        write(value, into: &out, indent: nil, depth: 0)
+        return out
     }
 
-    private static func build(_ value: JSON) -> UnsafeMutablePointer<json_t>? {
-        switch value {
-        case .null: return json_null()
-        case .bool(let bool): return bool ? json_true() : json_false()
-        case .int(let int): return json_integer(json_int_t(int))
-        case .real(let real): return json_real(real)
-        case .string(let string):
-            let bytes = Array(string.utf8)
-            return bytes.withUnsafeBufferPointer { buffer in
-                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(buffer.count, 1)) { json_stringn($0, buffer.count) }
-            }
-        case .array(let elements):
-            let array = json_array()
-            for element in elements { json_array_append_new(array, build(element)) }
-            return array
-        case .object(let members):
-            let object = json_object()
-            for (key, member) in members { json_object_set_new(object, key, build(member)) }
-            return object
+    /// Sorted keys, indented by two spaces, for files people read (goldens).
+    public static func pretty(_ value: JSON) -> String {
+        var out = ""
+        write(value, into: &out, indent: "  ", depth: 0)
+        return out
+    }
+
+    private static func write(_ value: JSON, into out: inout String, indent: String?, depth: Int) {
+        func newline(_ level: Int) {
+            guard let indent else { return }
+            out += "\n" + String(repeating: indent, count: level)
         }
+        switch value {
+        case .null: out += "null"
+        case .bool(let bool): out += bool ? "true" : "false"
+        case .int(let int): out += String(int)
+        case .real(let real): out += number(real)
+        case .string(let string): escape(string, into: &out)
+        case .array(let elements):
+            guard !elements.isEmpty else { return out += "[]" }
+            out += "["
+            for (index, element) in elements.enumerated() {
+                if index > 0 { out += "," }
+                newline(depth + 1)
+                write(element, into: &out, indent: indent, depth: depth + 1)
+            }
+            newline(depth)
+            out += "]"
+        case .object(let members):
+            guard !members.isEmpty else { return out += "{}" }
+            out += "{"
+            for (index, key) in members.keys.sorted().enumerated() {
+                if index > 0 { out += "," }
+                newline(depth + 1)
+                escape(key, into: &out)
+                out += indent == nil ? ":" : ": "
+                write(members[key]!, into: &out, indent: indent, depth: depth + 1)
+            }
+            newline(depth)
+            out += "}"
+        }
+    }
+
+    /// The shortest digits that read back as the same double, always with a `.` or an exponent
+    /// so a real stays a real.
+    static func number(_ real: Double) -> String {
+        guard real.isFinite else { return "null" }
+        let text = "\(real)"
+        return text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) ? text : text + ".0"
+    }
+
+    private static func escape(_ string: String, into out: inout String) {
+        out += "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20:
+                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
     }
 }

@@ -124,13 +124,16 @@ extension TunnelMessage {
         public var body: JSONValue
         /// The model's capabilities in the Hub's catalog (`tools`, `json`, `vision`, `reasoning`).
         public var capabilities: [String]
+        /// The model's context window in the Hub's catalog, in tokens (absent from older Hubs).
+        public var ctx: Int?
 
-        public init(id: String, kind: Kind, model: String, body: JSONValue, capabilities: [String] = []) {
+        public init(id: String, kind: Kind, model: String, body: JSONValue, capabilities: [String] = [], ctx: Int? = nil) {
             self.id = id
             self.kind = kind
             self.model = model
             self.body = body
             self.capabilities = capabilities
+            self.ctx = ctx
         }
 
         public init(from decoder: any Decoder) throws {
@@ -140,6 +143,7 @@ extension TunnelMessage {
             model = try container.decode(String.self, forKey: .model)
             body = try container.decode(JSONValue.self, forKey: .body)
             capabilities = try container.decodeIfPresent([String].self, forKey: .capabilities) ?? []
+            ctx = try container.decodeIfPresent(Int.self, forKey: .ctx)
         }
     }
 

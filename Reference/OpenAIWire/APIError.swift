@@ -62,10 +62,11 @@ extension APIError {
         APIError(status: 401, message: message, type: "invalid_request_error", code: "invalid_api_key")
     }
 
+    /// 404; `param` is null, as OpenAI answers it (the message names the model).
     public static func modelNotFound(_ model: String) -> APIError {
         APIError(
             status: 404, message: "The model '\(model)' does not exist or is not offered. List the offered models with GET /v1/models.",
-            type: "invalid_request_error", param: "model", code: "model_not_found")
+            type: "invalid_request_error", param: nil, code: "model_not_found")
     }
 
     public static func notFound(path: String) -> APIError {

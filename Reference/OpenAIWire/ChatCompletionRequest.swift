@@ -141,7 +141,7 @@ public struct ChatCompletionRequest: Sendable {
             var sequences: [String] = []
             for (index, element) in elements.enumerated() {
                 guard case .string(let string) = element else {
-                    throw .invalidRequest("Invalid type for 'stop[\(index)]': expected a string, but got \(element.typeDescription).", param: "stop[\(index)]")
+                    throw .invalidRequest("Invalid type for 'stop[\(index)]': expected a string, but got \(element.typeDescription).", param: "stop[\(index)]", code: "invalid_type")
                 }
                 sequences.append(string)
             }

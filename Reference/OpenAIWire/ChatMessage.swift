@@ -49,7 +49,7 @@ extension ChatMessage {
         guard let role = Role(rawValue: roleName) else {
             throw .invalidRequest(
                 "Invalid value for '\(fields.path(of: "role"))': '\(roleName)'. Supported values are: \(Role.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")).",
-                param: fields.path(of: "role"))
+                param: fields.path(of: "role"), code: "invalid_value")
         }
         var toolCalls: [ToolCall] = []
         if let calls = try fields.array("tool_calls") {
@@ -114,13 +114,13 @@ extension ChatMessage {
             do throws(DataURLError) {
                 dataURL = try DataURL(parsing: url)
             } catch {
-                throw .invalidRequest("Invalid image in '\(param)': \(error.reason).", param: param, code: "invalid_image_url")
+                throw .invalidRequest("Invalid image in '\(param)': \(error.reason).", param: param, code: "invalid_value")
             }
             return .image(dataURL, detail: try image.oneOf("detail", ["auto", "low", "high"]))
         case let other:
             throw .invalidRequest(
                 "Invalid value for '\(fields.path(of: "type"))': '\(other)'. Supported values are: 'text', 'image_url'.",
-                param: fields.path(of: "type"))
+                param: fields.path(of: "type"), code: "invalid_value")
         }
     }
 }

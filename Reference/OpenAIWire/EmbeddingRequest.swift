@@ -25,7 +25,8 @@ public struct EmbeddingRequest: Sendable {
     }
 
     private static func inputs(_ input: JSONValue) throws(APIError) -> [String] {
-        let empty = APIError.invalidRequest("Invalid 'input': it cannot be an empty string or an empty array.", param: "input")
+        // OpenAI answers an empty input with param null.
+        let empty = APIError.invalidRequest("Invalid 'input': it cannot be an empty string or an empty array.")
         switch input {
         case .string(let string):
             guard !string.isEmpty else { throw empty }
@@ -52,7 +53,7 @@ public struct EmbeddingRequest: Sendable {
             }
             return inputs
         default:
-            throw .invalidRequest("Invalid type for 'input': expected a string or an array, but got \(input.typeDescription).", param: "input")
+            throw .invalidRequest("Invalid type for 'input': expected a string or an array, but got \(input.typeDescription).", param: "input", code: "invalid_type")
         }
     }
 }

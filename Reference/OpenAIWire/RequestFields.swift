@@ -11,7 +11,7 @@ public struct RequestFields: Sendable {
             throw .invalidRequest(
                 path.isEmpty ? "The request body must be a JSON object, got \(value.typeDescription)."
                     : "Invalid type for '\(path)': expected an object, but got \(value.typeDescription).",
-                param: path.isEmpty ? nil : path)
+                param: path.isEmpty ? nil : path, code: path.isEmpty ? nil : "invalid_type")
         }
         self.members = members
         self.path = path
@@ -26,8 +26,10 @@ public struct RequestFields: Sendable {
         return value
     }
 
+    /// 400 `invalid_type` naming the field, as OpenAI answers a wrongly typed field.
     public func typeError(_ key: String, expected: String, got value: JSONValue) -> APIError {
-        .invalidRequest("Invalid type for '\(path(of: key))': expected \(expected), but got \(value.typeDescription).", param: path(of: key))
+        .invalidRequest(
+            "Invalid type for '\(path(of: key))': expected \(expected), but got \(value.typeDescription).", param: path(of: key), code: "invalid_type")
     }
 
     public func missing(_ key: String) -> APIError {
@@ -56,14 +58,14 @@ public struct RequestFields: Sendable {
     public func int(_ key: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
         guard let value = value(key) else { return nil }
         guard case .int(let int) = value else { throw typeError(key, expected: "an integer", got: value) }
-        guard range.contains(int) else { throw outOfRange(key, int, range: "\(range.lowerBound)…\(range.upperBound)") }
+        guard range.contains(int) else { throw outOfRange(key, int, range) }
         return int
     }
 
     public func double(_ key: String, in range: ClosedRange<Double>) throws(APIError) -> Double? {
         guard let value = value(key) else { return nil }
         guard let double = value.doubleValue else { throw typeError(key, expected: "a number", got: value) }
-        guard range.contains(double) else { throw outOfRange(key, double, range: "\(range.lowerBound)…\(range.upperBound)") }
+        guard range.contains(double) else { throw outOfRange(key, double, range) }
         return double
     }
 
@@ -84,12 +86,17 @@ public struct RequestFields: Sendable {
         guard allowed.contains(string) else {
             throw .invalidRequest(
                 "Invalid value for '\(path(of: key))': '\(string)'. Supported values are: \(allowed.map { "'\($0)'" }.joined(separator: ", ")).",
-                param: path(of: key))
+                param: path(of: key), code: "invalid_value")
         }
         return string
     }
 
-    private func outOfRange(_ key: String, _ value: some Numeric, range: String) -> APIError {
-        .invalidRequest("Invalid value for '\(path(of: key))': \(value) is outside the allowed range \(range).", param: path(of: key))
+    /// 400 with OpenAI's range codes: `integer_above_max_value`, `decimal_below_min_value`…
+    private func outOfRange<Value: Numeric & Comparable>(_ key: String, _ value: Value, _ range: ClosedRange<Value>) -> APIError {
+        let kind = value is Int ? "integer" : "decimal"
+        let side = value > range.upperBound ? "above_max" : "below_min"
+        return .invalidRequest(
+            "Invalid value for '\(path(of: key))': \(value) is outside the allowed range \(range.lowerBound)…\(range.upperBound).", param: path(of: key),
+            code: "\(kind)_\(side)_value")
     }
 }

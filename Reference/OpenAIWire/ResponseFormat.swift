@@ -30,7 +30,7 @@ public enum ResponseFormat: Sendable, Equatable {
         case let other:
             throw .invalidRequest(
                 "Invalid value for 'response_format.type': '\(other)'. Supported values are: 'text', 'json_object', 'json_schema'.",
-                param: "response_format.type")
+                param: "response_format.type", code: "invalid_value")
         }
     }
 }

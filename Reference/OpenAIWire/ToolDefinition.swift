@@ -66,7 +66,7 @@ public enum ToolChoice: Sendable, Equatable {
         case .string(let other):
             throw .invalidRequest(
                 "Invalid value for 'tool_choice': '\(other)'. Supported values are: 'none', 'auto', 'required', or {\"type\":\"function\",\"function\":{\"name\":…}}.",
-                param: "tool_choice")
+                param: "tool_choice", code: "invalid_value")
         case .object:
             let choice = try RequestFields(value, path: "tool_choice")
             guard try choice.requiredString("type") == "function" else {

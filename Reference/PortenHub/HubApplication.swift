@@ -65,6 +65,7 @@ public enum HubApplication {
         api.post("chat/completions", use: chat.create)
         api.post("embeddings", use: embeddings.create)
         api.get("models", use: models.list)
+        api.get("models/{model}", use: models.retrieve)
         router.get("/public/v1/models/warming", use: WarmingController(services: services).show)
         router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
         TunnelController(services: services).addRefusal(to: router)

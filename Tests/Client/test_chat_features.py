@@ -168,7 +168,7 @@ def test_vision_with_a_data_url_and_remote_urls_never_fetched(client):
         server.shutdown()
     with pytest.raises(openai.BadRequestError) as raised:
         client.chat.completions.create(model="ref-vision", messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}])
-    assert raised.value.body["code"] == "invalid_image_url"
+    assert raised.value.body["code"] == "invalid_value"
     with pytest.raises(openai.BadRequestError) as raised:
         client.chat.completions.create(model="ref-chat", messages=[{"role": "user", "content": content}])
     assert raised.value.body["param"] == "messages[0].content" and "vision" in raised.value.body["message"]

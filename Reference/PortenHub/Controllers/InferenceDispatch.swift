@@ -66,7 +66,7 @@ final class InferenceDispatch: @unchecked Sendable {
                 if let lastFailure, error.code == "no_available_node" { throw lastFailure }
                 throw error
             }
-            let infer = TunnelMessage.Infer(id: requestID, kind: kind, model: model.id, body: body, capabilities: model.capabilities)
+            let infer = TunnelMessage.Infer(id: requestID, kind: kind, model: model.id, body: body, capabilities: model.capabilities, ctx: model.ctx)
             let dispatch: InferenceDispatch
             do {
                 dispatch = InferenceDispatch(

@@ -34,7 +34,8 @@ public final class HubMetrics: Sendable {
     static let knownCodes: Set<String> = [
         "invalid_api_key", "model_not_found", "model_not_allowed", "model_not_supported", "rate_limit_exceeded", "insufficient_quota",
         "no_available_node", "model_warming", "node_error", "gateway_timeout", "usage_unavailable", "request_too_large", "internal_error",
-        "missing_required_parameter", "unsupported_parameter", "empty_array", "invalid_image_url", "image_url_not_supported",
+        "missing_required_parameter", "unsupported_parameter", "empty_array", "invalid_value", "invalid_type", "integer_above_max_value",
+        "integer_below_min_value", "decimal_above_max_value", "decimal_below_min_value", "context_length_exceeded", "image_url_not_supported",
         "invalid_header_value",
     ]
 

@@ -24,6 +24,7 @@ struct RequestRunner: Sendable {
             switch infer.kind {
             case .chat:
                 let request = try ChatCompletionRequest(validating: infer.body)
+                if let ctx = infer.ctx { try engine.checkContext(request, ctx: ctx) }
                 let outcome = try await engine.chat(request, capabilities: infer.capabilities) { event in
                     try Task.checkCancellation()
                     switch event {

@@ -36,6 +36,10 @@ public protocol InferenceEngine: Sendable {
     /// Answers a chat request, streaming pieces through `emit`. `capabilities` are the model's in
     /// the Hub's catalog.
     func chat(_ request: ChatCompletionRequest, capabilities: [String], emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome
+    /// Refuses a request that does not fit a context window of `ctx` tokens with OpenAI's
+    /// `400 context_length_exceeded`. Engines that count tokens implement it; the default accepts
+    /// (llama-server and upstream APIs answer that error themselves).
+    func checkContext(_ request: ChatCompletionRequest, ctx: Int) throws(APIError)
     /// Embeds every input, in order.
     func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage)
 
@@ -56,6 +60,7 @@ public protocol InferenceEngine: Sendable {
 }
 
 extension InferenceEngine {
+    public func checkContext(_ request: ChatCompletionRequest, ctx: Int) throws(APIError) {}
     public var vramBudgetMB: Int? { nil }
     public var diskBudgetMB: Int? { nil }
 

@@ -80,6 +80,17 @@ public struct SimEngine: InferenceEngine {
         }
     }
 
+    /// OpenAI's answer when the prompt plus the requested completion exceed the window.
+    public func checkContext(_ request: ChatCompletionRequest, ctx: Int) throws(APIError) {
+        let prompt = Self.promptTokens(request)
+        let completion = request.maxTokens ?? 0
+        guard prompt + completion > ctx else { return }
+        let asked = completion > 0
+            ? "you requested \(prompt + completion) tokens (\(prompt) in the messages, \(completion) in the completion). Please reduce the length of the messages or completion."
+            : "your messages resulted in \(prompt) tokens. Please reduce the length of the messages."
+        throw .invalidRequest("This model's maximum context length is \(ctx) tokens. However, \(asked)", param: "messages", code: "context_length_exceeded")
+    }
+
     private func requireReady(_ model: String) async throws(APIError) {
         guard await store.isReady(model) else { throw .nodeError("'\(model)' is not loaded on this node.") }
     }
