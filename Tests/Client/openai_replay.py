@@ -205,7 +205,7 @@ def message_text(content):
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
     return ""
 
 
@@ -403,7 +403,7 @@ def check_remote_image(url):
 def check_content(content, role, index):
     param = f"messages[{index}].content"
     if content is None:
-        if role in ("assistant",):
+        if role == "assistant":
             return
         raise wrong_type(param, "one of a string or array of objects", content)
     if isinstance(content, str):
@@ -594,7 +594,7 @@ def check_strict_schema(schema, name, context):
             check_strict_schema(sub, name, context + (group, str(key)))
 
 
-def max_tokens_of(body, model):
+def max_tokens_of(body):
     for name in ("max_completion_tokens", "max_tokens"):
         check_number(body, name, 1, None, integral=True)
         if body.get(name) is not None and body[name] > MAX_OUTPUT_TOKENS:
@@ -628,14 +628,15 @@ def validate_chat(body):
     tools = check_tools(body)
     choice = check_tool_choice(body, tools)
     fmt = check_response_format(body)
-    limit = max_tokens_of(body, model)
+    limit = max_tokens_of(body)
     if model not in CHAT_MODELS:
         raise unknown_model(model)
-    check_context(prompt_tokens(body), limit)
+    prompt = prompt_tokens(body)
+    check_context(prompt, limit)
     return {
         "model": CHAT_MODELS[model], "stream": bool(body.get("stream")), "n": body.get("n") or 1, "stop": stop,
         "tools": tools, "tool_choice": choice, "parallel": body.get("parallel_tool_calls") is not False,
-        "format": fmt, "limit": limit, "prompt": prompt_tokens(body), "logprobs": bool(body.get("logprobs")),
+        "format": fmt, "limit": limit, "prompt": prompt, "logprobs": bool(body.get("logprobs")),
         "top_logprobs": body.get("top_logprobs") or 0, "options": stream_options or {},
         "service_tier": "priority" if body.get("service_tier") == "priority" else "default",
     }
@@ -954,7 +955,17 @@ def unit_vector(item, width):
     rng = random.Random(seed)
     full = [rng.gauss(0.0, 1.0) for _ in range(max(EMBEDDING_MODELS.values()))][:width]
     norm = math.sqrt(sum(x * x for x in full)) or 1.0
-    return [struct.unpack("<f", struct.pack("<f", x / norm))[0] for x in full]
+    return [shortest_float32(x / norm) for x in full]
+
+
+def shortest_float32(x):
+    """x rounded to float32, as the shortest decimal that reads back as the same float32 (OpenAI's look)."""
+    f32 = struct.unpack("<f", struct.pack("<f", x))[0]
+    for digits in range(6, 10):
+        candidate = float(f"{f32:.{digits}g}")
+        if struct.unpack("<f", struct.pack("<f", candidate))[0] == f32:
+            return candidate
+    return f32
 
 
 def embedding_tokens(item):
@@ -1094,10 +1105,19 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+class ReplayServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with daemon request threads; a client hanging up is not an error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def start(port=0, host="127.0.0.1"):
     """Starts the server on a daemon thread; returns (server, base_url) where base_url has no /v1."""
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = ReplayServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="openai-replay", daemon=True).start()
     return server, f"http://{host}:{server.server_port}"
 
@@ -1111,8 +1131,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = ReplayServer(("127.0.0.1", args.port), Handler)
     print(f"READY http://127.0.0.1:{server.server_port}", flush=True)
     try:
         server.serve_forever()
