@@ -100,6 +100,8 @@ public enum Reassembler {
         var roles: [Int64: Int] = [:]
         var calls: [Int64: Int64] = [:]
         var finishes: [Int64: Int] = [:]
+        var seenIndexes = Set<Int64>()
+        var badIndexes = Set<Int64>()
         for (index, chunk) in chunks.enumerated() {
             if chunk["object"] != .string("chat.completion.chunk") { add(index, "/object", "every chunk's object is chat.completion.chunk", chunk["object"]) }
             for field in ["id", "created", "model"] where chunk[field] != chunks[0][field] && changed.insert(field).inserted {
@@ -119,13 +121,15 @@ public enum Reassembler {
                     add(index, at + "/index", "every choice has an integer index", choice["index"])
                     continue
                 }
-                if choiceIndex < 0 || choiceIndex >= n {
-                    add(index, at + "/index", "a choice index outside 0…\(n - 1) for n = \(n)", choice["index"])
-                } else if index == 0, choiceIndex >= Int64(choices.count) {
+                seenIndexes.insert(choiceIndex)
+                if index == 0, choiceIndex >= Int64(choices.count) || choiceIndex < 0 {
+                    badIndexes.insert(choiceIndex)
                     add(index, at + "/index", "the first chunk's choice index \(choiceIndex) is past its \(choices.count) choices: openai-python's stream helper raises IndexError", choice["index"])
+                } else if choiceIndex < 0 || choiceIndex >= n, badIndexes.insert(choiceIndex).inserted {
+                    add(index, at + "/index", "a choice index outside 0…\(n - 1) for n = \(n)", choice["index"])
                 }
                 for key in ["finish_reason", "logprobs"] where choice[key] == nil {
-                    add(index, at + "/" + key, "every chunk choice carries the '\(key)' key (null until set)", nil)
+                    add(index, at + "/" + key, "every chunk choice carries the '\(key)' key, null until set (OpenAI's chunk schema requires it)", nil)
                 }
                 if let reason = choice["finish_reason"], reason != .null {
                     finishes[choiceIndex, default: 0] += 1
@@ -167,7 +171,7 @@ public enum Reassembler {
             add(last, "/usage", "the usage chunk must be the last before [DONE] (the SDK keeps the last chunk's usage)", nil)
         }
         if complete {
-            let indexes = Set(finishes.keys).union(roles.keys).union([0])
+            let indexes = seenIndexes.isEmpty ? [0] : seenIndexes
             for choice in indexes.sorted() where finishes[choice] != 1 {
                 add(max(0, chunks.count - 1), "/choices", "expected exactly one finish_reason for choice \(choice), got \(finishes[choice] ?? 0)", nil)
             }
