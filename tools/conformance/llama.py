@@ -10,6 +10,8 @@ model cannot honour them, and that is no wire question); llama-server embeds onl
 for it, so each setup has a chat server and an embeddings server. Directly, llama-server's
 declared divergences show; through the Hub there should be none.
 
+Also, a third llama-server with its default sampling answers the chat cases three times.
+
 Usage: llama.py [--reports DIR]  (JUnit XML and JSON per setup: DIR/conformance-llama-<setup>.{xml,json})
 """
 import functools
@@ -32,6 +34,10 @@ PYTHON = sys.executable
 # The random model has no natural end: without EOS its answers run to their token limit, and
 # greedy decoding with a fixed seed makes every run the same.
 CHAT_ARGS = ["--ignore-eos", "--temp", "0", "--seed", "42", "-n", "24", "--threads", "2"]
+# llama-server's own default sampling, so nondeterminism cannot hide a divergence (its streams run
+# three times; what shows up is declared, narrowly, in the llama.cpp profile).
+DEFAULT_SAMPLING_ARGS = ["-n", "24", "--threads", "2"]
+DEFAULT_SAMPLING_RUNS = 3
 EMBED_ARGS = ["--threads", "2"]
 
 
@@ -106,8 +112,12 @@ def main():
         subprocess.run([PYTHON, os.path.join(ROOT, "tools/tiny-gguf/make.py"), model], check=True)
         chat, chat_url, chat_key = serve(server, model, data, "chat", "--jinja", *CHAT_ARGS)
         embed, embed_url, embed_key = serve(server, model, data, "embed", "--embeddings", "--pooling", "mean", *EMBED_ARGS)
+        sampled, sampled_url, sampled_key = serve(server, model, data, "sampled", "--jinja", *DEFAULT_SAMPLING_ARGS)
         try:
             statuses.append(suite("direct-chat", chat_url, chat_key, reports, "--model", "chat=tiny"))
+            for run in range(DEFAULT_SAMPLING_RUNS):
+                statuses.append(suite(f"direct-chat-default-sampling-{run + 1}", sampled_url, sampled_key, reports, "--model", "chat=tiny",
+                                      "--only", "chat.*"))
             statuses.append(suite("direct-embeddings", embed_url, embed_key, reports, "--model", "embed=tiny", "--only", "embeddings.*"))
             hub = Fleet(data, "hub-openai", catalog())
             try:
@@ -118,7 +128,7 @@ def main():
             finally:
                 hub.stop()
         finally:
-            for process in (chat, embed):
+            for process in (chat, embed, sampled):
                 process.terminate()
                 process.wait(timeout=10)
         files, url = serve_file(model)
