@@ -15,6 +15,7 @@ struct Selection: ParsableArguments {
     @Option(help: "Directory of golden files (default: $PORTEN_CONFORMANCE_GOLDENS, else the goldens shipped with this binary).")
     var goldens: String?
     @Option(help: "Only cases whose id matches this glob (* wildcard); repeatable.") var only: [String] = []
+    @Option(help: "Leave out cases whose id matches this glob; repeatable.") var skip: [String] = []
 
     /// The selected goldens; selecting none is an error (exit 2), never an empty pass.
     func load() throws -> [Golden] {
@@ -23,9 +24,11 @@ struct Selection: ParsableArguments {
         }
         let all = try Golden.load(from: directory)
         guard !all.isEmpty else { throw UsageError("No golden files (*.json) under '\(directory)'.") }
-        let selected = only.isEmpty ? all : all.filter { golden in only.contains { Glob.matches(golden.id, $0) } }
+        let selected = (only.isEmpty ? all : all.filter { golden in only.contains { Glob.matches(golden.id, $0) } })
+            .filter { golden in !skip.contains { Glob.matches(golden.id, $0) } }
         guard !selected.isEmpty else {
-            throw UsageError("No golden matches --only \(only.map { "'\($0)'" }.joined(separator: ", ")) (\(all.count) goldens in \(directory); see 'porten-conformance list').")
+            let filters = only.map { "--only '\($0)'" } + skip.map { "--skip '\($0)'" }
+            throw UsageError("No golden matches \(filters.joined(separator: " ")) (\(all.count) goldens in \(directory); see 'porten-conformance list').")
         }
         return selected
     }

@@ -102,6 +102,7 @@ public enum Reassembler {
         var finishes: [Int64: Int] = [:]
         var seenIndexes = Set<Int64>()
         var badIndexes = Set<Int64>()
+        var missingKeys = Set<String>()
         for (index, chunk) in chunks.enumerated() {
             if chunk["object"] != .string("chat.completion.chunk") { add(index, "/object", "every chunk's object is chat.completion.chunk", chunk["object"]) }
             for field in ["id", "created", "model"] where chunk[field] != chunks[0][field] && changed.insert(field).inserted {
@@ -128,7 +129,8 @@ public enum Reassembler {
                 } else if choiceIndex < 0 || choiceIndex >= n, badIndexes.insert(choiceIndex).inserted {
                     add(index, at + "/index", "a choice index outside 0…\(n - 1) for n = \(n)", choice["index"])
                 }
-                for key in ["finish_reason", "logprobs"] where choice[key] == nil {
+                for key in ["finish_reason", "logprobs"] where choice[key] == nil && missingKeys.insert(key).inserted {
+                    // Once per stream: the first chunk that leaves it out stands for the rest.
                     add(index, at + "/" + key, "every chunk choice carries the '\(key)' key, null until set (OpenAI's chunk schema requires it)", nil)
                 }
                 if let reason = choice["finish_reason"], reason != .null {
