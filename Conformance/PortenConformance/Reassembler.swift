@@ -103,10 +103,16 @@ public enum Reassembler {
         var seenIndexes = Set<Int64>()
         var badIndexes = Set<Int64>()
         var missingKeys = Set<String>()
+        var finished = Set<Int64>()
+        var lateDeltas = Set<Int64>()
         for (index, chunk) in chunks.enumerated() {
             if chunk["object"] != .string("chat.completion.chunk") { add(index, "/object", "every chunk's object is chat.completion.chunk", chunk["object"]) }
-            for field in ["id", "created", "model"] where chunk[field] != chunks[0][field] && changed.insert(field).inserted {
-                add(index, "/\(field)", "the \(field) changed within the stream (the SDK keeps the first chunk's)", chunk[field])
+            for (field, type) in [("id", "string"), ("created", "integer"), ("model", "string")] {
+                if chunk[field]?.typeName != type, changed.insert(field).inserted {
+                    add(index, "/\(field)", "every chunk's \(field) is a\(type == "integer" ? "n" : "") \(type)", chunk[field])
+                } else if chunk[field] != chunks[0][field], changed.insert(field).inserted {
+                    add(index, "/\(field)", "the \(field) changed within the stream (the SDK keeps the first chunk's)", chunk[field])
+                }
             }
             if let usage = chunk["usage"], usage != .null {
                 usageChunks.append(index)
@@ -141,6 +147,13 @@ public enum Reassembler {
                     add(index, at + "/delta", "every chunk choice has a delta object", choice["delta"])
                     continue
                 }
+                for key in ["role", "content", "refusal", "reasoning_content", "reasoning"] where delta[key].map({ $0 != .null && $0.string == nil }) ?? false {
+                    add(index, at + "/delta/" + key, "a delta's \(key) is a string or null", delta[key])
+                }
+                if finished.contains(choiceIndex), delta.values.contains(where: { $0 != .null && $0 != .string("") }), lateDeltas.insert(choiceIndex).inserted {
+                    add(index, at + "/delta", "a delta after this choice's finish_reason: the SDK's stream helper has already ended the message", .object(delta))
+                }
+                if let reason = choice["finish_reason"], reason != .null { finished.insert(choiceIndex) }
                 if let role = delta["role"], role != .null {
                     roles[choiceIndex, default: 0] += 1
                     if roles[choiceIndex] == 2 { add(index, at + "/delta/role", "role on a second delta: the SDK concatenates it ('assistantassistant')", role) }

@@ -106,7 +106,7 @@ public struct Runner: Sendable {
         }
         if let json = expect["json"] {
             do {
-                let actual = normalizeReasoning(try StrictJSON.parse(exchange.body), notes: &notes)
+                let actual = normalize(try StrictJSON.parse(exchange.body), notes: &notes)
                 layers.append(layer("body", matcher.match(profile.relax(json), actual), golden))
             } catch {
                 layers.append(layer("body", [Mismatch(pointer: "", expected: "strict JSON", actual: "\(error)", reason: "the body does not parse")], golden))
@@ -135,13 +135,34 @@ public struct Runner: Sendable {
                     continue
                 }
                 do {
-                    parsed.append(try StrictJSON.parse(payload))
+                    let event = try StrictJSON.parse(payload)
+                    if event.object == nil {
+                        invariants.append(
+                            Mismatch(pointer: "/\(index)", expected: "a JSON object", actual: String(payload.prefix(80)),
+                                     reason: "an event that is not a JSON object: the SDK fails on it (AttributeError)"))
+                    }
+                    parsed.append(event)
                 } catch {
                     invariants.append(Mismatch(pointer: "/\(index)", expected: "a JSON object", actual: String(payload.prefix(80)), reason: "\(error)"))
                 }
             }
-            chunks = parsed.filter { $0.object != nil && $0["error"] == nil }
-            invariants += Reassembler.invariants(of: chunks, n: n, complete: !parsed.contains { $0["error"] != nil })
+            chunks = parsed.filter { $0.object != nil && !Self.isError($0) }
+            invariants += Reassembler.invariants(of: chunks, n: n, complete: !hasError)
+        }
+
+        /// Whether an error event ended the stream.
+        var hasError: Bool { parsed.contains(where: Self.isError) }
+
+        /// An error event as the SDK sees one: an `error` key whose value is truthy in Python
+        /// (`"error": null` or `{}` on a chunk is no error, and the chunk counts).
+        static func isError(_ event: JSON) -> Bool {
+            switch event["error"] {
+            case nil, .null?, .bool(false)?, .int(0)?: false
+            case .string(let text)?: !text.isEmpty
+            case .array(let items)?: !items.isEmpty
+            case .object(let members)?: !members.isEmpty
+            default: true
+            }
         }
     }
 
@@ -153,13 +174,18 @@ public struct Runner: Sendable {
             layers.append(layer("events", matcher.match(.array(events.map { $0["data"] ?? $0 }), .array(stream.parsed)), golden))
         } else if let error = events.compactMap({ $0["data"]?["error"] }).first {
             // Without exact chunks, an expected error event must still arrive (as the last data event).
-            let actual = stream.parsed.last { $0["error"] != nil }?["error"]
+            let actual = stream.parsed.last(where: Stream.isError)?["error"]
             layers.append(layer("events", actual.map { matcher.match(profile.relax(error), $0, at: "/error") } ?? [
                 Mismatch(pointer: "/error", expected: "an error event", actual: "(none)", reason: "missing error event")
             ], golden))
+        } else if let index = stream.parsed.firstIndex(where: Stream.isError) {
+            layers.append(layer("events", [
+                Mismatch(pointer: "/\(index)/error", expected: "no error event", actual: Matcher.show(stream.parsed[index]),
+                         reason: "an error event in a stream that should succeed: the SDK raises APIError and the answer is lost")
+            ], golden))
         }
         if let reassembled {
-            let actual = normalizeReasoning(Reassembler.message(from: stream.chunks), notes: &notes)
+            let actual = normalize(Reassembler.message(from: stream.chunks), notes: &notes)
             let keys = reassembled.object?.keys.sorted() ?? []
             let subset = JSON.object(Dictionary(uniqueKeysWithValues: keys.compactMap { key in actual[key].map { (key, $0) } }))
             layers.append(layer("reassembled", matcher.match(profile.relax(reassembled), subset), golden))
@@ -168,11 +194,18 @@ public struct Runner: Sendable {
     }
 
     /// A message's `reasoning` renamed to `reasoning_content` when the profile accepts both, with
-    /// a note saying which field the target used.
-    private func normalizeReasoning(_ completion: JSON, notes: inout [String]) -> JSON {
+    /// a note saying which field the target used; outside the reference, a refusal in place of
+    /// the content.
+    private func normalize(_ completion: JSON, notes: inout [String]) -> JSON {
         guard case .object(var members) = completion, let choices = members["choices"]?.array else { return completion }
         members["choices"] = .array(choices.map { choice in
             guard case .object(var choiceMembers) = choice, case .object(var message)? = choiceMembers["message"] else { return choice }
+            // A refusal (content null, refusal text) is a right answer from a real model: the
+            // refusal stands in for the content the golden's <STR> expects, and is noted.
+            if !profile.exact, let refusal = message["refusal"]?.string, message["content"] == .null {
+                notes.append("the model refused: \(refusal.prefix(120))")
+                message["content"] = .string(refusal)
+            }
             for field in profile.reasoningFields where message[field]?.string != nil {
                 let note = "reasoning text arrived as '\(field)'"
                 if profile.reasoningFields.count > 1, !notes.contains(note) { notes.append(note) }
@@ -196,9 +229,9 @@ public struct Runner: Sendable {
         if path.hasSuffix("/chat/completions") {
             if sent["stream"] == .bool(true) {
                 let stream = Stream(exchange.body, n: sent["n"]?.int ?? 1)
-                guard !stream.parsed.contains(where: { $0["error"] != nil }) else { return [] }
+                guard !stream.hasError else { return [] }
                 var notes: [String] = []
-                return Semantics.chat(normalizeReasoning(Reassembler.message(from: stream.chunks), notes: &notes), request: sent)
+                return Semantics.chat(normalize(Reassembler.message(from: stream.chunks), notes: &notes), request: sent)
             }
             guard let completion = try? StrictJSON.parse(exchange.body) else { return [] }
             return Semantics.chat(completion, request: sent)

@@ -58,7 +58,8 @@ public enum SSEFraming {
             switch field {
             case "data": data.append(String(value))
             case "event":
-                problems.append(problem("event \(event): an 'event: \(value)' line: openai-python then yields {data, event} instead of a chunk"))
+                problems.append(problem(
+                    "event \(event): an 'event: \(value)' line: OpenAI's chat streams have none, and openai-python 1.x yields {data, event} instead of a chunk"))
             case "id", "retry": warn("'\(field):' lines (ignored by the SDKs; OpenAI streams carry data lines only)")
             default: warn("an unknown SSE field '\(field)' (ignored by the SDKs)")
             }

@@ -40,11 +40,36 @@ public enum Semantics {
             }
             problems += toolCalls(message, finish: finish, request: request, at: at, cut: cut)
         }
+        problems += extras(completion)
         if let usage = completion["usage"], usage != .null {
             problems += self.usage(usage, parts: ["prompt_tokens", "completion_tokens"])
             if let limit, let used = usage["completion_tokens"]?.int, used > limit {
                 add("/usage/completion_tokens", "more completion tokens than the request's limit of \(limit)", usage["completion_tokens"], expected: "≤ \(limit)")
             }
+        }
+        return problems
+    }
+
+    /// The fields profiles mask (OpenAI sends them, the reference does not) still have their
+    /// types: `service_tier` and `system_fingerprint` strings or null, `annotations` an array,
+    /// `refusal` a string or null, usage details objects of integers.
+    static func extras(_ completion: JSON) -> [Mismatch] {
+        var problems: [Mismatch] = []
+        func check(_ pointer: String, _ value: JSON?, _ types: [String]) {
+            if let value, !types.contains(value.typeName) {
+                problems.append(Mismatch(pointer: pointer, expected: types.joined(separator: " or "), actual: Matcher.show(value), reason: "expected \(types.joined(separator: " or "))"))
+            }
+        }
+        check("/service_tier", completion["service_tier"], ["string", "null"])
+        check("/system_fingerprint", completion["system_fingerprint"], ["string", "null"])
+        for (position, choice) in (completion["choices"]?.array ?? []).enumerated() {
+            check("/choices/\(position)/message/annotations", choice["message"]?["annotations"], ["array"])
+            check("/choices/\(position)/message/refusal", choice["message"]?["refusal"], ["string", "null"])
+        }
+        for key in ["prompt_tokens_details", "completion_tokens_details"] {
+            guard let details = completion["usage"]?[key], details != .null else { continue }
+            check("/usage/\(key)", details, ["object"])
+            for (name, value) in details.object ?? [:] { check("/usage/\(key)/\(name)", value, ["integer", "null"]) }
         }
         return problems
     }
@@ -203,7 +228,8 @@ public enum Semantics {
     }
 
     static func decodeBase64(_ value: JSON?) -> [Double]? {
-        guard let text = value?.string, let data = Data(base64Encoded: text), data.count % 4 == 0 else { return nil }
+        // Padded, as Python's base64 decoder (the SDK's) insists.
+        guard let text = value?.string, text.count % 4 == 0, let data = Data(base64Encoded: text), data.count % 4 == 0 else { return nil }
         return stride(from: 0, to: data.count, by: 4).map { offset in
             let bits = UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(data[offset + 3]) << 24
             return Double(Float(bitPattern: bits))

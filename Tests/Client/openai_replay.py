@@ -103,6 +103,8 @@ FAULTS = frozenset({
     "base64_not_decodable", "empty_float_vectors", "ragged_vectors", "base64_disagrees",
     "total_tokens_wrong", "max_tokens_ignored", "stop_ignored", "created_changes", "model_changes",
     "chunk_without_finish_reason", "n_ignored", "schema_violating_arguments",
+    "error_after_content", "non_object_event", "finish_before_content", "base64_unpadded", "content_as_number",
+    "created_as_string",
     # variants the official SDK tolerates
     "additive_fields", "sse_no_space", "sse_crlf",
 })
@@ -885,6 +887,26 @@ def stream_chunks(opts, plans, seed, faults):
     return chunks
 
 
+def break_stream(chunks, faults):
+    """The stream faults that rearrange whole chunks (payloads given as str are sent verbatim)."""
+    if "error_after_content" in faults:
+        chunks = chunks + [{"error": {"message": "The server is overloaded.", "type": "server_error", "param": None, "code": None}}]
+    content = [i for i, c in enumerate(chunks) if c.get("choices") and c["choices"][0]["delta"].get("content")]
+    if "finish_before_content" in faults and len(content) >= 2:
+        chunks[content[-2]]["choices"][0]["finish_reason"] = "stop"
+        for c in chunks[content[-2] + 1:]:
+            if c.get("choices"):
+                c["choices"][0]["finish_reason"] = None
+    if "content_as_number" in faults and content:
+        chunks[content[-1]]["choices"][0]["delta"]["content"] = 42
+    if "created_as_string" in faults:
+        for c in chunks:
+            c["created"] = str(c["created"])
+    if "non_object_event" in faults:
+        chunks = chunks[:1] + ["null"] + chunks[1:]
+    return chunks
+
+
 def chunk_envelope(seed, created, model, opts, choices, include_usage, n, faults):
     if "created_changes" in faults:
         created += n
@@ -979,7 +1001,8 @@ def encode_vector(vector, fmt, faults):
         return "!!not*base64!!"
     if "base64_disagrees" in faults:
         vector = [-x for x in vector]
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    return encoded.rstrip("=") if "base64_unpadded" in faults else encoded
 
 
 def embeddings_body(opts, faults):
@@ -1073,8 +1096,9 @@ class Handler(BaseHTTPRequestHandler):
         plans = plan_completion(opts, body["messages"], seed, faults)
         if not opts["stream"]:
             return self.send_json(200, completion_body(opts, plans, seed, faults))
-        self.send_sse([json.dumps(c, ensure_ascii=False, separators=(",", ":"))
-                       for c in stream_chunks(opts, plans, seed, faults)] + ["[DONE]"], faults)
+        chunks = break_stream(stream_chunks(opts, plans, seed, faults), faults)
+        self.send_sse([c if isinstance(c, str) else json.dumps(c, ensure_ascii=False, separators=(",", ":")) for c in chunks] + ["[DONE]"],
+                      faults)
 
     def common_headers(self):
         self.send_header("x-request-id", "req_" + hashlib.md5(str(time.time_ns()).encode()).hexdigest())

@@ -61,6 +61,12 @@ BREAKS = [
     ("model_changes", "chat.stream.basic", "invariants", "model changed", "chat.basic"),
     ("chunk_without_finish_reason", "chat.stream.basic", "invariants", "'finish_reason' key", "chat.basic"),
     ("n_ignored", "chat.n_greater_than_one", "body", "expected 2 elements, got 1", "chat.basic"),
+    ("error_after_content", "chat.stream.basic", "events", "APIError", "chat.basic"),
+    ("non_object_event", "chat.stream.basic", "invariants", "not a JSON object", "chat.basic"),
+    ("finish_before_content", "chat.stream.basic", "invariants", "after this choice's finish_reason", "chat.basic"),
+    ("base64_unpadded", "embeddings.base64_dimensions", "semantics", "base64", "embeddings.float"),
+    ("content_as_number", "chat.stream.basic", "invariants", "string or null", "chat.basic"),
+    ("created_as_string", "chat.stream.basic", "invariants", "is an integer", "chat.basic"),
 ]
 
 

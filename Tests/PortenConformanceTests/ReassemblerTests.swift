@@ -42,11 +42,19 @@ struct ReassemblerTests {
         (#"{"index":0,"delta":{"role":"assistant","content":null},"logprobs":null}"#, "/0/choices/0/finish_reason"),
         (#"{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}"#, "/0/choices/0/logprobs"),
         (#"{"index":0,"logprobs":null,"finish_reason":null}"#, "/0/choices/0/delta"),
+        (#"{"index":0,"delta":{"role":"assistant","content":42},"logprobs":null,"finish_reason":null}"#, "/0/choices/0/delta/content"),
+        (#"{"index":0,"delta":{"role":"assistant","content":null},"logprobs":null,"finish_reason":"stop"}"#, "/1/choices/0/delta"),
     ])
     func eachBrokenChunkRuleIsReported(replacement: String, pointer: String) throws {
         var chunks = try toolStream
         chunks[0] = try chunk(replacement)
         #expect(Reassembler.invariants(of: chunks).map(\.pointer).contains(pointer))
+    }
+
+    @Test func createdIsAnIntegerOnEveryChunk() throws {
+        var chunks = try toolStream
+        chunks[2] = try StrictJSON.parse(chunks[2].description.replacingOccurrences(of: #""created":1"#, with: #""created":"1""#))
+        #expect(Reassembler.invariants(of: chunks).map(\.reason) == ["every chunk's created is an integer"])
     }
 
     @Test func idCreatedAndModelStayTheSame() throws {
