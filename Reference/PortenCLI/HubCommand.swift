@@ -20,6 +20,8 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Seconds a request waits for a slot when every node serving its model is busy, before 503 no_available_node.")
     var queueBudget = 30.0
     @Option(help: "Requests that may wait in one model's queue; past it, 503 at once.") var queueLength = 1000
+    @Option(help: "Seconds of queueing on a model before another provisionable node loads a replica of it (0: never).")
+    var replicaAfter = 5.0
     @Option(help: "Seconds a client connection may send nothing (unfinished request head or body, or idle between requests) before it is closed.")
     var idleTimeout = 30.0
     @Option(help: "Seconds a request body may take from its head to its end.") var bodyTimeout = 120.0
@@ -46,6 +48,7 @@ struct HubCommand: AsyncParsableCommand {
         guard maxAnswerBytes > 0 else { throw ValidationError("--max-answer-bytes must be positive.") }
         guard (maxConnections ?? 1) > 0 else { throw ValidationError("--max-connections must be positive.") }
         guard queueLength >= 0 else { throw ValidationError("--queue-length cannot be negative.") }
+        guard replicaAfter >= 0, replicaAfter.isFinite else { throw ValidationError("--replica-after takes seconds, 0 or more.") }
         guard newNodeRegion.count <= 32, !newNodeRegion.isEmpty,
             newNodeRegion.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") })
         else { throw ValidationError("--new-node-region must be a region code such as eu or eu-de; got '\(newNodeRegion)'.") }
@@ -97,6 +100,7 @@ struct HubCommand: AsyncParsableCommand {
         configuration.maximumAnswerSize = maxAnswerBytes
         configuration.queueBudget = .seconds(queueBudget)
         configuration.maximumQueueLength = queueLength
+        configuration.replicaAfter = replicaAfter > 0 ? .seconds(replicaAfter) : nil
         configuration.publicURL = publicURL
         configuration.allowSignup = allowSignup
         configuration.enrollmentPolicy = EnrollmentPolicy(region: newNodeRegion, trustClass: newNodeTrustClass)

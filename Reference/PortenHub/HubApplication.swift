@@ -24,7 +24,8 @@ public enum HubApplication {
                     var model = model
                     model.enabled = true
                     return model
-                }), demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength, metrics: metrics),
+                }), demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength,
+                replicaAfter: configuration.replicaAfter, metrics: metrics),
             usage: usage, metrics: metrics,
             logger: logger)
         let router = buildRouter(services)

@@ -25,6 +25,9 @@ public struct HubConfiguration: Sendable {
     public var streamKeepAliveInterval: Duration = .seconds(5)
     /// Requests that may wait in one model's admission queue; past it, `503` at once.
     public var maximumQueueLength: Int = 1000
+    /// A model whose admission queue has held a request this long gets another replica on a
+    /// provisionable node that can take it (docs/planner.md); nil: never.
+    public var replicaAfter: Duration? = .seconds(5)
     /// The demand window: demand counts requests within it, and a provisioned model idle for a
     /// whole window is unloaded.
     public var demandWindow: Duration

@@ -24,6 +24,9 @@ struct PlannerTests {
         var demand: [String: Int] = [:]
         var model = "m"
         var vram = 4000
+        /// Seconds the oldest queued request for the model has waited (nil: nothing queued);
+        /// a replica is due after 5 s.
+        var queuedFor: Int?
         var expected: Planner.RouteDecision
         var testDescription: String { name }
     }
@@ -87,11 +90,46 @@ struct PlannerTests {
         RouteScenario(
             name: "a model larger than any budget is unplaceable", nodes: [node("a", budget: 3000)], expected: .unplaceable),
         RouteScenario(name: "an empty fleet", nodes: [], expected: .unplaceable),
+        // Queue pressure: sustained queueing loads a replica, with the rules of a cold placement.
+        RouteScenario(
+            name: "queueing shorter than the threshold stays queued",
+            nodes: [node("a", concurrency: 1, inFlight: 1, ["m": hosted(4000, inFlight: 1)]), node("b", budget: 8000)], queuedFor: 4,
+            expected: .saturated),
+        RouteScenario(
+            name: "sustained queueing loads a replica on a provisionable node",
+            nodes: [node("a", concurrency: 1, inFlight: 1, ["m": hosted(4000, inFlight: 1)]), node("b", budget: 8000)], queuedFor: 5,
+            expected: .load(nodeID: "b", evicting: [])),
+        RouteScenario(
+            name: "a replica evicts only idle models of lower demand",
+            nodes: [
+                node("a", concurrency: 1, inFlight: 1, ["m": hosted(4000, inFlight: 1)]), node("b", budget: 8000, ["x": hosted(6000)]),
+                node("c", budget: 8000, ["y": hosted(6000)]),
+            ], demand: ["m": 9, "x": 20, "y": 3], queuedFor: 30, expected: .load(nodeID: "c", evicting: ["y"])),
+        RouteScenario(
+            name: "a replica never evicts a busy model: stays queued",
+            nodes: [node("a", concurrency: 1, inFlight: 1, ["m": hosted(4000, inFlight: 1)]), node("b", budget: 8000, inFlight: 1, ["x": hosted(6000, inFlight: 1)])],
+            demand: ["m": 9], queuedFor: 30, expected: .saturated),
+        RouteScenario(
+            name: "no node can take a replica: stays queued, never unplaceable",
+            nodes: [node("a", budget: 4000, concurrency: 1, inFlight: 1, ["m": hosted(4000, inFlight: 1)]), node("f", provisionable: false)],
+            queuedFor: 60, expected: .saturated),
+        RouteScenario(
+            name: "a replica already loading is waited for, not doubled",
+            nodes: [node("a", concurrency: 1, inFlight: 1, ["m": hosted(4000, inFlight: 1)]), node("b", budget: 8000, ["m": hosted(4000, ready: false)]),
+                    node("c", budget: 8000)],
+            queuedFor: 60, expected: .awaitLoad(nodeID: "b")),
+        RouteScenario(
+            name: "a free slot still wins over any replica",
+            nodes: [node("a", concurrency: 2, inFlight: 1, ["m": hosted(4000, inFlight: 1)]), node("b", budget: 8000)], queuedFor: 60,
+            expected: .dispatch(nodeID: "a")),
     ]
 
     @Test(arguments: routeScenarios)
     func route(_ scenario: RouteScenario) {
-        let decision = Planner.route(model: scenario.model, vramMB: scenario.vram, nodes: scenario.nodes) { scenario.demand[$0] ?? 0 }
+        let pressure = scenario.queuedFor.map { Planner.QueuePressure(depth: 1, longestWait: .seconds($0), replicaAfter: .seconds(5)) } ?? .none
+        let decision = Planner.route(model: scenario.model, vramMB: scenario.vram, nodes: scenario.nodes, pressure: pressure) {
+            scenario.demand[$0] ?? 0
+        }
         #expect(decision == scenario.expected)
     }
 

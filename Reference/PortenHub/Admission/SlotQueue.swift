@@ -80,6 +80,12 @@ final class SlotQueue: Sendable {
         for waiter in waiters { waiter.continuation.resume(returning: .reroute) }
     }
 
+    /// The policy of the request that has waited longest for `model`: a replica is placed where
+    /// it may run.
+    func oldestCaller(of model: String) -> PolicyRouting.Caller? {
+        state.withLock { $0.queues[model]?.elements.min { $0.since < $1.since }?.caller }
+    }
+
     /// Models with someone waiting.
     var waitingModels: [String] { state.withLock { Array($0.queues.keys) } }
 

@@ -41,6 +41,8 @@ public actor NodeRegistry {
     let slots = SlotQueue()
     /// Requests that may wait in one model's queue; past it, `503` at once.
     let maximumQueueLength: Int
+    /// Queueing this long on a model loads a replica on another provisionable node; nil: never.
+    let replicaAfter: Duration?
     private var entries: [String: Entry] = [:]
     private var demand: DemandLedger
     /// Requests that ended, per model, over the last minute: the service rate behind a queue's `Retry-After`.
@@ -50,12 +52,13 @@ public actor NodeRegistry {
     private let now: @Sendable () -> ContinuousClock.Instant
 
     public init(
-        catalog: Catalog, demandWindow: Duration = .seconds(600), maximumQueueLength: Int = 1000, metrics: HubMetrics? = nil,
-        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+        catalog: Catalog, demandWindow: Duration = .seconds(600), maximumQueueLength: Int = 1000, replicaAfter: Duration? = .seconds(5),
+        metrics: HubMetrics? = nil, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
         self.catalog = catalog
         self.metrics = metrics
         self.maximumQueueLength = maximumQueueLength
+        self.replicaAfter = replicaAfter
         self.demand = DemandLedger(window: demandWindow)
         self.now = now
     }
@@ -138,7 +141,9 @@ public actor NodeRegistry {
         let nodes = entries.values.map(\.node).filter { !failed.contains($0.id) && !isEjected($0.id, model: model.id, at: time) }
         let decision: PolicyRouting.Route
         do {
-            decision = try PolicyRouting.decide(model: model, for: caller, nodes: nodes) { demand.demand(for: $0, now: time) }
+            let queued = slots.snapshot(now: time)[model.id]
+            let pressure = Planner.QueuePressure(depth: queued?.depth ?? 0, longestWait: queued?.longestWait ?? .zero, replicaAfter: replicaAfter)
+            decision = try PolicyRouting.decide(model: model, for: caller, nodes: nodes, pressure: pressure) { demand.demand(for: $0, now: time) }
         } catch where error.code == "no_available_node" {
             throw ejectionRefusal(model.id, for: caller, at: time) ?? error
         }
@@ -157,26 +162,54 @@ public actor NodeRegistry {
             }
             return .queue(generation: slotGeneration)
         case .load(let nodeID, let evicting):
-            var entry = entries[nodeID]!
-            var commands = evicting.map { Command(connection: entry.connection, frame: .unload(.init(model: $0))) }
-            metrics?.loadStarted(model.id)
-            for evicted in evicting {
-                metrics?.evicted(evicted, reason: "demand")
-                entry.node.models[evicted] = nil
-                entry.node.onDisk.insert(evicted)
-            }
-            entry.node.models[model.id] = HostedModel(vramMB: model.vramMB, ready: false, lastUsed: time)
-            entry.loads[model.id] = LoadProgress(totalMB: model.diskMB, phaseStartedAt: time, lastHeardAt: time)
-            entries[nodeID] = entry
-            commands.append(
-                Command(
-                    connection: entry.connection,
-                    frame: .load(
-                        .init(
-                            model: model.id, downloadRef: model.downloadRef, sha256: model.sha256, diskMB: model.diskMB, vramMB: model.vramMB,
-                            modelType: model.type.rawValue, ctx: model.ctx))))
-            return .wait(generation: generation, commands: commands)
+            return .wait(generation: generation, commands: startLoad(model, on: nodeID, evicting: evicting, at: time))
         }
+    }
+
+    /// Marks `model` loading on `nodeID` after unloading `evicting`; the frames to send, in order.
+    private func startLoad(_ model: CatalogModel, on nodeID: String, evicting: [String], at time: ContinuousClock.Instant) -> [Command] {
+        var entry = entries[nodeID]!
+        var commands = evicting.map { Command(connection: entry.connection, frame: .unload(.init(model: $0))) }
+        metrics?.loadStarted(model.id)
+        for evicted in evicting {
+            metrics?.evicted(evicted, reason: "demand")
+            entry.node.models[evicted] = nil
+            entry.node.onDisk.insert(evicted)
+        }
+        entry.node.models[model.id] = HostedModel(vramMB: model.vramMB, ready: false, lastUsed: time)
+        entry.loads[model.id] = LoadProgress(totalMB: model.diskMB, phaseStartedAt: time, lastHeardAt: time)
+        entries[nodeID] = entry
+        commands.append(
+            Command(
+                connection: entry.connection,
+                frame: .load(
+                    .init(
+                        model: model.id, downloadRef: model.downloadRef, sha256: model.sha256, diskMB: model.diskMB, vramMB: model.vramMB,
+                        modelType: model.type.rawValue, ctx: model.ctx))))
+        return commands
+    }
+
+    /// Replicas for sustained queueing: every model whose admission queue has held a request for
+    /// ``replicaAfter`` gets a replica where the planner places one for its longest-waiting
+    /// request's policy (docs/planner.md); the frames to send. The queued requests take the new
+    /// replica's slots as soon as it is ready.
+    func replicate() -> [Command] {
+        guard let replicaAfter else { return [] }
+        let time = now()
+        var commands: [Command] = []
+        for (id, queued) in slots.snapshot(now: time).sorted(by: { $0.key < $1.key }) {
+            let pressure = Planner.QueuePressure(depth: queued.depth, longestWait: queued.longestWait, replicaAfter: replicaAfter)
+            guard pressure.isSustained, let model = catalog.offered(id), let caller = slots.oldestCaller(of: id) else { continue }
+            let nodes = entries.values.map(\.node).filter { !isEjected($0.id, model: id, at: time) }
+            let decision = PolicyRouting.route(model: id, vramMB: model.vramMB, for: caller, nodes: nodes, pressure: pressure) {
+                demand.demand(for: $0, now: time)
+            }
+            if case .load(let nodeID, let evicting) = decision {
+                metrics?.replicaStarted(id)
+                commands += startLoad(model, on: nodeID, evicting: evicting, at: time)
+            }
+        }
+        return commands
     }
 
     /// Gives back the slot a dispatched request held; it goes to the next request queued for it.

@@ -81,6 +81,14 @@ public final class HubMetrics: Sendable {
             .increment()
     }
 
+    /// A load the Hub asked for because the model's queue waited too long (a replica).
+    func replicaStarted(_ model: String) {
+        registry.makeCounter(
+            descriptor: descriptor("replicas_started", unit: "total", "Replica loads the Hub asked for because a model's queue kept waiting."),
+            labels: [("model", self.model(model))]
+        ).increment()
+    }
+
     func loadFinished(_ model: String, after duration: Duration) {
         registry.makeDurationHistogram(
             descriptor: descriptor("load_duration", unit: "seconds", "From asking a node to load a model to it being ready (download and load)."),

@@ -15,15 +15,42 @@ public enum Planner {
         case unplaceable
     }
 
+    /// How long the model's admission queue has held requests, and from when that means it needs
+    /// another replica.
+    public struct QueuePressure: Sendable, Equatable {
+        /// Requests waiting for a slot on the model's nodes.
+        public var depth: Int
+        /// How long the oldest of them has waited.
+        public var longestWait: Duration
+        /// Queueing this long is sustained: another replica is worth a load. Nil: never.
+        public var replicaAfter: Duration?
+
+        public init(depth: Int, longestWait: Duration, replicaAfter: Duration?) {
+            self.depth = depth
+            self.longestWait = longestWait
+            self.replicaAfter = replicaAfter
+        }
+
+        public static let none = QueuePressure(depth: 0, longestWait: .zero, replicaAfter: nil)
+
+        public var isSustained: Bool { replicaAfter.map { depth > 0 && longestWait >= $0 } ?? false }
+    }
+
     /// Chooses where a request for `model` (needing `vramMB` when loaded) goes.
     ///
     /// - A ready node with a free slot wins, the one with the fewest requests in flight first.
-    /// - Else a load under way is joined, so concurrent cold requests trigger one load.
+    /// - Else a load under way is joined, so concurrent cold requests trigger one load (a replica
+    ///   being loaded included).
+    /// - Else, when every node serving it is busy: it queues (`saturated`), unless queueing is
+    ///   sustained (`pressure`), in which case a provisionable node without the model loads a
+    ///   replica, placed and evicting as for a cold model; with no such node it still queues.
     /// - Else a provisionable node loads it, evicting idle models whose demand is not higher than
     ///   the requested one's (which counts this request) if it must, lowest demand first. Among nodes the placement that evicts the
     ///   least demand wins, then one with the weights on disk, then fewer evictions, fewer
     ///   requests in flight, and the node id, so every tie is broken the same way.
-    public static func route(model: String, vramMB: Int, nodes: [FleetNode], demand: (String) -> Int) -> RouteDecision {
+    public static func route(
+        model: String, vramMB: Int, nodes: [FleetNode], pressure: QueuePressure = .none, demand: (String) -> Int
+    ) -> RouteDecision {
         let hosting = nodes.filter { $0.models[model] != nil }
         let ready = hosting.filter { $0.models[model]!.ready }
         if let best = ready.filter(\.hasFreeSlot).min(by: { ($0.inFlight, $0.id) < ($1.inFlight, $1.id) }) {
@@ -32,9 +59,9 @@ public enum Planner {
         if let loading = hosting.filter({ !$0.models[model]!.ready }).min(by: { $0.id < $1.id }) {
             return .awaitLoad(nodeID: loading.id)
         }
-        if !ready.isEmpty { return .saturated }
+        if !ready.isEmpty, !pressure.isSustained { return .saturated }
         let requestedDemand = demand(model)
-        let placements = nodes.compactMap { node in
+        let placements = nodes.filter { $0.models[model] == nil }.compactMap { node in
             placement(on: node, vramMB: vramMB, notAbove: requestedDemand, demand: demand).map { (node, $0) }
         }
         let best = placements.min { lhs, rhs in
@@ -42,7 +69,7 @@ public enum Planner {
             let right = (rhs.1.evictedDemand, rhs.0.onDisk.contains(model) ? 0 : 1, rhs.1.evicting.count, rhs.0.inFlight)
             return left != right ? left < right : lhs.0.id < rhs.0.id
         }
-        guard let (node, plan) = best else { return .unplaceable }
+        guard let (node, plan) = best else { return ready.isEmpty ? .unplaceable : .saturated }
         return .load(nodeID: node.id, evicting: plan.evicting)
     }
 

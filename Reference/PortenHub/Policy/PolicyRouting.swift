@@ -25,21 +25,21 @@ public enum PolicyRouting {
     }
 
     /// The planner's decision for `model` on the compliant nodes only.
-    public static func route(model: String, vramMB: Int, for caller: Caller, nodes: [FleetNode], demand: (String) -> Int)
-        -> Planner.RouteDecision
-    {
-        Planner.route(model: model, vramMB: vramMB, nodes: compliant(nodes, for: caller), demand: demand)
+    public static func route(
+        model: String, vramMB: Int, for caller: Caller, nodes: [FleetNode], pressure: Planner.QueuePressure = .none, demand: (String) -> Int
+    ) -> Planner.RouteDecision {
+        Planner.route(model: model, vramMB: vramMB, nodes: compliant(nodes, for: caller), pressure: pressure, demand: demand)
     }
 
     /// The whole routing decision for a request of `caller`: `403 model_not_allowed` outside the
     /// key's allow-list; the planner's choice among the compliant nodes (``Route/saturated`` when
     /// they are all busy: the request queues); `503 no_available_node` when none can serve the
     /// model. Never a node the policy excludes.
-    public static func decide(model: CatalogModel, for caller: Caller, nodes: [FleetNode], demand: (String) -> Int) throws(APIError)
-        -> Route
-    {
+    public static func decide(
+        model: CatalogModel, for caller: Caller, nodes: [FleetNode], pressure: Planner.QueuePressure = .none, demand: (String) -> Int
+    ) throws(APIError) -> Route {
         guard caller.policy.allowsModel(model.id) else { throw .modelNotAllowed(model.id) }
-        switch route(model: model.id, vramMB: model.vramMB, for: caller, nodes: nodes, demand: demand) {
+        switch route(model: model.id, vramMB: model.vramMB, for: caller, nodes: nodes, pressure: pressure, demand: demand) {
         case .dispatch(let nodeID): return .dispatch(nodeID: nodeID)
         case .awaitLoad(let nodeID): return .awaitLoad(nodeID: nodeID)
         case .load(let nodeID, let evicting): return .load(nodeID: nodeID, evicting: evicting)
