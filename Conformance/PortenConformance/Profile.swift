@@ -33,6 +33,9 @@ public struct Profile: Sendable {
         public var cases: String
         public var layer: String
         public var pointer: String
+        /// A regular expression the mismatch's actual value must match: what the target sends
+        /// instead (`^200 ` for a status, `^"authentication_error"$`, `^\(absent\)$`).
+        public var actual: String
         public var note: String
     }
 
@@ -47,45 +50,57 @@ public struct Profile: Sendable {
     public static let openai = Profile(
         name: "openai", exact: false, masks: openAIExtras, reasoningFields: ["reasoning_content", "reasoning"], divergences: [])
     /// llama-server's divergences, each observed on a real llama-server (tools/conformance/llama.py
-    /// runs it with deterministic and with default sampling) or read in its code.
+    /// runs it with deterministic and with default sampling) or read in its code. Each names what
+    /// llama-server sends instead (`actual`, a regex on the reported value), so another answer at
+    /// the same place — a proxy's, a regression's — still fails.
     public static let llamaCpp = Profile(
         name: "llama.cpp", exact: false, masks: openAIExtras, reasoningFields: ["reasoning_content", "reasoning"],
         divergences: [
-            Divergence(cases: "*", layer: "body", pointer: "/timings", note: "llama-server adds timings"),
-            Divergence(cases: "*", layer: "invariants", pointer: "/*/timings", note: "llama-server adds timings"),
-            Divergence(cases: "*", layer: "body", pointer: "/choices/*/logprobs", note: "llama-server leaves out logprobs: null"),
-            Divergence(cases: "chat.stream.*", layer: "invariants", pointer: "/*/choices/*/logprobs", note: "llama-server's chunks leave out logprobs: null"),
-            Divergence(cases: "errors.*_api_key", layer: "body", pointer: "/error/type", note: "llama-server's 401 has type authentication_error"),
-            Divergence(cases: "errors.empty_messages", layer: "status", pointer: "", note: "llama-server answers an empty messages list (200)"),
-            Divergence(cases: "errors.invalid_role", layer: "status", pointer: "", note: "llama-server accepts an unknown role (200)"),
-            Divergence(cases: "errors.stream_options_without_stream", layer: "status", pointer: "", note: "llama-server ignores stream_options without stream (200)"),
-            Divergence(cases: "errors.temperature_out_of_range", layer: "status", pointer: "", note: "llama-server accepts temperature 3 (200)"),
-            Divergence(cases: "models.retrieve", layer: "status", pointer: "", note: "llama-server has no GET /v1/models/{id} (404)"),
+            Divergence(cases: "*", layer: "body", pointer: "/timings", actual: "^\\{", note: "llama-server adds timings"),
+            Divergence(cases: "chat.stream.*", layer: "invariants", pointer: "/*/timings", actual: "^\\{", note: "llama-server adds timings to chunks"),
+            Divergence(cases: "*", layer: "body", pointer: "/choices/*/logprobs", actual: absent, note: "llama-server leaves out logprobs: null"),
             Divergence(
-                cases: "chat.stream.*", layer: "invariants", pointer: "/*/created",
-                note: "llama-server stamps each chunk with the current second: created changes when a stream crosses one (seen on this machine)"),
-            Divergence(cases: "models.retrieve_unknown", layer: "body", pointer: "/error/type", note: "llama-server's 404 has type not_found_error"),
-            Divergence(cases: "models.retrieve_unknown", layer: "body", pointer: "/error/param", note: "llama-server's errors have no param"),
-            Divergence(cases: "models.retrieve_unknown", layer: "body", pointer: "/error/code", note: "llama-server's error codes are integers"),
-            Divergence(cases: "embeddings.empty_array", layer: "body", pointer: "/error/param", note: "llama-server's errors have no param"),
-            Divergence(cases: "embeddings.empty_array", layer: "body", pointer: "/error/code", note: "llama-server's error codes are integers"),
+                cases: "chat.stream.*", layer: "invariants", pointer: "/*/choices/*/logprobs", actual: absent,
+                note: "llama-server's chunks leave out logprobs: null"),
             Divergence(
-                cases: "embeddings.*dimensions", layer: "semantics", pointer: "/data/0/embedding",
-                note: "llama-server ignores dimensions (the model's full width); through a Porten hub the engine's answer is passed on"),
-            Divergence(cases: "errors.model_not_found", layer: "status", pointer: "", note: "llama-server serves its one model whatever 'model' names (200)"),
-            Divergence(cases: "embeddings.base64*", layer: "body", pointer: "/data/*/encoding_format", note: "llama-server echoes encoding_format per item"),
-            Divergence(cases: "embeddings.empty_input", layer: "status", pointer: "", note: "llama-server embeds an empty string (200)"),
-            Divergence(cases: "models.*", layer: "body", pointer: "/models", note: "llama-server's /v1/models adds a 'models' list"),
-            Divergence(cases: "errors.*", layer: "body", pointer: "/error/param", note: "llama-server's errors have no param"),
-            Divergence(cases: "errors.*", layer: "body", pointer: "/error/code", note: "llama-server's error codes are integers"),
-            Divergence(cases: "chat.stream.*", layer: "reassembled", pointer: "/usage", note: "llama-server sends usage without include_usage"),
+                cases: "errors.*_api_key", layer: "body", pointer: "/error/type", actual: "^\"authentication_error\"$",
+                note: "llama-server's 401 has type authentication_error"),
+            Divergence(cases: "errors.empty_messages", layer: "status", pointer: "", actual: "^200 ", note: "llama-server answers an empty messages list (200)"),
+            Divergence(cases: "errors.invalid_role", layer: "status", pointer: "", actual: "^200 ", note: "llama-server accepts an unknown role (200)"),
             Divergence(
-                cases: "chat.stream.*", layer: "reassembled", pointer: "/choices/0/message/role",
+                cases: "errors.stream_options_without_stream", layer: "status", pointer: "", actual: "^200 ",
+                note: "llama-server ignores stream_options without stream (200)"),
+            Divergence(cases: "errors.temperature_out_of_range", layer: "status", pointer: "", actual: "^200 ", note: "llama-server accepts temperature 3 (200)"),
+            Divergence(
+                cases: "errors.context_length_exceeded", layer: "body", pointer: "/error/type", actual: "^\"exceed_context_size_error\"$",
+                note: "llama-server's context overflow has type exceed_context_size_error"),
+            Divergence(cases: "models.retrieve", layer: "status", pointer: "", actual: "^404 ", note: "llama-server has no GET /v1/models/{id} (404)"),
+            Divergence(
+                cases: "models.retrieve_unknown", layer: "body", pointer: "/error/type", actual: "^\"not_found_error\"$",
+                note: "llama-server's 404 has type not_found_error"),
+            Divergence(cases: "errors.model_not_found", layer: "status", pointer: "", actual: "^200 ", note: "llama-server serves its one model whatever 'model' names (200)"),
+            Divergence(cases: "embeddings.base64*", layer: "body", pointer: "/data/*/encoding_format", actual: "^\"base64\"$", note: "llama-server echoes encoding_format per item"),
+            Divergence(cases: "embeddings.empty_input", layer: "status", pointer: "", actual: "^200 ", note: "llama-server embeds an empty string (200)"),
+            Divergence(cases: "models.*", layer: "body", pointer: "/models", actual: "^\\[", note: "llama-server's /v1/models adds a 'models' list"),
+            Divergence(cases: "*", layer: "body", pointer: "/error/param", actual: absent, note: "llama-server's errors have no param"),
+            Divergence(cases: "*", layer: "body", pointer: "/error/code", actual: "^[0-9]+$", note: "llama-server's error codes are integers"),
+            Divergence(cases: "chat.stream.*", layer: "reassembled", pointer: "/usage", actual: "^\\{", note: "llama-server sends usage without include_usage"),
+            Divergence(
+                cases: "chat.stream.*", layer: "reassembled", pointer: "/choices/0/message/role", actual: absent,
                 note: "with default sampling, llama-server sends no role when the first piece is a multibyte character built from byte tokens"),
             Divergence(
-                cases: "chat.stream.*", layer: "reassembled", pointer: "/choices/0/message/content",
+                cases: "chat.stream.*", layer: "reassembled", pointer: "/choices/0/message/content", actual: "^null$",
                 note: "with default sampling, when every token a short answer generates is a byte of an unfinished multibyte character, llama-server sends no content chunk at all (OpenAI starts with content \"\")"),
+            Divergence(
+                cases: "chat.stream.*", layer: "invariants", pointer: "/*/created", actual: "^[0-9]+$",
+                note: "llama-server stamps each chunk with the current second: created changes when a stream crosses one (seen on this machine)"),
+            Divergence(
+                cases: "embeddings.*dimensions", layer: "semantics", pointer: "/data/0/embedding", actual: "^[0-9]+$",
+                note: "llama-server ignores dimensions (the model's full width); through a Porten hub the engine's answer is passed on"),
         ])
+
+    /// The reported value of something left out.
+    static let absent = "^\\(absent\\)$"
 
     public static let all = [reference, openai, llamaCpp]
 
@@ -93,7 +108,10 @@ public struct Profile: Sendable {
 
     /// The divergence that covers `mismatch` of `layer` in case `id`, if declared.
     public func declared(_ mismatch: Mismatch, layer: String, inCase id: String) -> Divergence? {
-        divergences.first { $0.layer == layer && Glob.matches(id, $0.cases) && Matcher.pointer(mismatch.pointer, matches: $0.pointer) }
+        divergences.first { divergence in
+            divergence.layer == layer && Glob.matches(id, divergence.cases) && Matcher.pointer(mismatch.pointer, matches: divergence.pointer)
+                && (try? Regex(divergence.actual)).map { mismatch.actual.contains($0) } == true
+        }
     }
 
     /// Generated text and counts become type checks under `wildcardGeneratedText`.

@@ -92,8 +92,8 @@ public enum Reassembler {
     /// the stream: `complete` false), one of OpenAI's values.
     public static func invariants(of chunks: [JSON], n: Int64 = 1, complete: Bool = true) -> [Mismatch] {
         var problems: [Mismatch] = []
-        func add(_ index: Int, _ path: String, _ reason: String, _ actual: JSON?) {
-            problems.append(Mismatch(pointer: "/\(index)\(path)", expected: "-", actual: actual?.description ?? "(absent)", reason: reason))
+        func add(_ index: Int, _ path: String, _ reason: String, _ actual: JSON?, _ severity: Mismatch.Severity = .fail) {
+            problems.append(Mismatch(pointer: "/\(index)\(path)", expected: "-", actual: actual?.description ?? "(absent)", reason: reason, severity: severity))
         }
         var usageChunks: [Int] = []
         var changed = Set<String>()
@@ -103,6 +103,7 @@ public enum Reassembler {
         var seenIndexes = Set<Int64>()
         var badIndexes = Set<Int64>()
         var missingKeys = Set<String>()
+        var extraKeys = Set<String>()
         var finished = Set<Int64>()
         var lateDeltas = Set<Int64>()
         for (index, chunk) in chunks.enumerated() {
@@ -113,6 +114,9 @@ public enum Reassembler {
                 } else if chunk[field] != chunks[0][field], changed.insert(field).inserted {
                     add(index, "/\(field)", "the \(field) changed within the stream (the SDK keeps the first chunk's)", chunk[field])
                 }
+            }
+            for key in chunk.object?.keys.sorted() ?? [] where !Self.chunkKeys.contains(key) && extraKeys.insert(key).inserted {
+                add(index, "/" + key, "a key OpenAI's chunks do not have (the SDKs ignore it)", chunk[key], .warn)
             }
             if let usage = chunk["usage"], usage != .null {
                 usageChunks.append(index)
@@ -135,9 +139,15 @@ public enum Reassembler {
                 } else if choiceIndex < 0 || choiceIndex >= n, badIndexes.insert(choiceIndex).inserted {
                     add(index, at + "/index", "a choice index outside 0…\(n - 1) for n = \(n)", choice["index"])
                 }
-                for key in ["finish_reason", "logprobs"] where choice[key] == nil && missingKeys.insert(key).inserted {
-                    // Once per stream: the first chunk that leaves it out stands for the rest.
-                    add(index, at + "/" + key, "every chunk choice carries the '\(key)' key, null until set (OpenAI's chunk schema requires it)", nil)
+                // Once per stream: the first chunk that leaves a key out stands for the rest.
+                if choice["finish_reason"] == nil, missingKeys.insert("finish_reason").inserted {
+                    add(index, at + "/finish_reason", "every chunk choice carries the 'finish_reason' key, null until set (OpenAI's chunk schema requires it)", nil)
+                }
+                if choice["logprobs"] == nil, missingKeys.insert("logprobs").inserted {
+                    add(index, at + "/logprobs", "a chunk choice without 'logprobs' (OpenAI sends null; optional in its schema and the SDK)", nil, .warn)
+                }
+                for key in choice.object?.keys.sorted() ?? [] where !Self.choiceKeys.contains(key) && extraKeys.insert("choice." + key).inserted {
+                    add(index, at + "/" + key, "a key OpenAI's chunk choices do not have (the SDKs ignore it)", choice[key], .warn)
                 }
                 if let reason = choice["finish_reason"], reason != .null {
                     finishes[choiceIndex, default: 0] += 1
@@ -193,6 +203,12 @@ public enum Reassembler {
         }
         return problems
     }
+}
+
+extension Reassembler {
+    /// The keys of OpenAI's chunk objects and their choices (openai-python's chunk types).
+    static let chunkKeys: Set<String> = ["id", "object", "created", "model", "choices", "usage", "service_tier", "system_fingerprint", "obfuscation"]
+    static let choiceKeys: Set<String> = ["index", "delta", "logprobs", "finish_reason"]
 }
 
 extension JSON {

@@ -75,4 +75,18 @@ struct MatcherTests {
         }
         #expect(SSEFraming.check(Array("data: {\"a\":\ndata: 1}\n\ndata: [DONE]\n\n".utf8)).payloads == ["{\"a\":\n1}", "[DONE]"])
     }
+
+    @Test func aDeclarationCoversOnlyWhatTheTargetIsKnownToSend() {
+        func declared(_ pointer: String, _ actual: String, layer: String = "body", in id: String = "errors.wrong_type") -> Bool {
+            Profile.llamaCpp.declared(Mismatch(pointer: pointer, expected: "-", actual: actual, reason: "-"), layer: layer, inCase: id) != nil
+        }
+        #expect(declared("/error/code", "400"))
+        #expect(!declared("/error/code", #""400""#))  // a proxy's string code is not llama-server's integer
+        #expect(declared("/error/param", "(absent)"))
+        #expect(!declared("/error/param", #""request_body""#))
+        #expect(declared("", #"200 {"choices":[]}"#, layer: "status", in: "errors.model_not_found"))
+        #expect(!declared("", #"400 {"error":{}}"#, layer: "status", in: "errors.model_not_found"))
+        #expect(declared("/error/code", "400", in: "chat.basic"))  // "*" covers every case…
+        #expect(!declared("/error/type", #""auth_error""#, in: "errors.invalid_api_key"))  // …but only with the value it names
+    }
 }

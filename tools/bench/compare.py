@@ -1,0 +1,346 @@
+"""Side by side, on one loopback run: what a request costs through Porten next to the usual ways.
+
+Four systems answer the same non-streamed chat completion:
+  upstream  nginx answering a fixed chat completion itself (the instant upstream; 1 worker)
+  nginx     nginx proxying to it (1 worker, keep-alive upstream connections): the passthrough limit
+  litellm   LiteLLM's proxy (PyPI litellm[proxy], one worker: 1.108.7 fails to start two without a database)
+  porten    a Porten Hub and a node with the `openai` engine in front of the upstream
+For each, wrk at c=1 and c=32: latency percentiles, successful requests/s, non-2xx, and the CPU
+time each process spent per successful request (from /proc, so wrk's own CPU is left out).
+Then streaming: the relay cost per SSE chunk through nginx and through Porten (upstream: nginx
+answering a fixed stream of --chunks chunks), and the memory per idle stream with --streams slow
+streams open through Porten (a sim node that sends nothing for a minute).
+
+Usage: compare.py --binary .build/release/porten [--duration 8] [--streams 1000] [--chunks 16]
+Needs nginx, wrk and .venv-litellm (tools/install-deps --bench). A benchmark, not a test.
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
+COMPLETION = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "bench-model",
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!", "refusal": None}, "logprobs": None,
+                           "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
+REQUEST = {"model": "bench-model", "messages": [{"role": "user", "content": "Hello, world!"}]}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url, headers=None, timeout=60, body=None):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, headers={"Content-Type": "application/json", **(headers or {})})
+            if urllib.request.urlopen(request, timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not answer 200 within {timeout} s")
+        time.sleep(0.2)
+
+
+def stream_body(chunks):
+    """A fixed SSE answer: a role chunk, `chunks` content chunks, a finish chunk, [DONE]."""
+    def chunk(delta, finish=None):
+        return "data: " + json.dumps({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000, "model": "bench-stream",
+                                      "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]},
+                                     separators=(",", ":")) + "\n\n"
+    return chunk({"role": "assistant", "content": ""}) + "".join(chunk({"content": f"w{i} "}) for i in range(chunks)) \
+        + chunk({}, "stop") + "data: [DONE]\n\n"
+
+
+class Process:
+    """A started command whose CPU time (its whole process tree) can be read."""
+
+    def __init__(self, name, command, log_dir, env=None):
+        self.name = name
+        self.log = open(os.path.join(log_dir, f"{name}.log"), "ab")
+        self.popen = subprocess.Popen(command, stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})}, start_new_session=True)
+
+    def pids(self):
+        """This process and its descendants."""
+        children = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    children.setdefault(int(fields[1]), []).append(int(entry))
+                except OSError:
+                    pass
+        found, todo = [], [self.popen.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo += children.get(pid, [])
+        return found
+
+    def cpu_ticks(self):
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
+        return total
+
+    def rss_kb(self):
+        with open(f"/proc/{self.popen.pid}/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+    def stop(self):
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, 15)
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, 9)
+
+
+def nginx(name, work, server_block):
+    """An nginx of one worker with `server_block` inside http {}."""
+    prefix = os.path.join(work, name)
+    os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+    conf = os.path.join(prefix, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off; worker_processes 1; pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 8192; }}
+http {{ access_log off; client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
+{server_block}
+}}
+""")
+    return Process(name, ["nginx", "-p", prefix, "-c", conf], work)
+
+
+def wrk(url, connections, duration, headers, body, work):
+    """wrk against `url`; returns its numbers."""
+    script = os.path.join(work, "post.lua")
+    with open(script, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = ' + json.dumps(json.dumps(body)) + "\n")
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            f.write(f'wrk.headers["{name}"] = "{value}"\n')
+    threads = 1 if connections == 1 else 2
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],
+                         capture_output=True, text=True, check=True).stdout
+
+    def ms(text):
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    percentiles = {p: ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M)}
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1])
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return {"total": total, "ok": total - non2xx, "non2xx": non2xx, "errors": errors, "p50": percentiles.get("50"),
+            "p90": percentiles.get("90"), "p99": percentiles.get("99")}
+
+
+def measure(system, url, connections, duration, headers, body, processes, work):
+    before = {p.name: p.cpu_ticks() for p in processes}
+    started = time.monotonic()
+    result = wrk(url, connections, duration, headers, body, work)
+    elapsed = time.monotonic() - started
+    result["rps"] = result["ok"] / elapsed
+    result["cpu_us"] = {p.name: (p.cpu_ticks() - before[p.name]) * TICK_US / max(result["ok"], 1) for p in processes}
+    result.update(system=system, c=connections)
+    return result
+
+
+async def hold_streams(url, key, count):
+    """Opens `count` streamed requests and keeps them open; returns the writers."""
+    body = json.dumps({"model": "ref-chat", "stream": True, "messages": [{"role": "user", "content": "hold"}]})
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    request = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+    writers = []
+    for _ in range(count):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(request)
+        writers.append((reader, writer))
+    await asyncio.gather(*(w.drain() for _, w in writers))
+    return writers
+
+
+def fleet_in_flight(hub_url, token):
+    request = urllib.request.Request(hub_url + "/admin/v1/fleet", headers={"Authorization": f"Bearer {token}"})
+    return sum(n["in_flight"] for n in json.load(urllib.request.urlopen(request, timeout=5))["nodes"])
+
+
+def porten_fleet(binary, work, upstream, stream_upstream, extra_nodes=()):
+    """A Hub offering bench-model and bench-stream, two `openai`-engine nodes; returns (processes, url, key, token)."""
+    data = os.path.join(work, "hub")
+    os.makedirs(data)
+    catalog = os.path.join(work, "catalog.json")
+    with open(catalog, "w") as f:
+        json.dump({"models": [{"id": m, "type": "chat", "ctx": 8192, "vram_mb": 100, "disk_mb": 1} for m in ("bench-model", "bench-stream", "ref-chat")]}, f)
+    port, token = free_port(), "padm-" + secrets.token_hex(16)
+    url = f"http://127.0.0.1:{port}"
+    hub = Process("porten-hub", [binary, "hub", "--port", str(port), "--data-dir", data, "--admin-token", token, "--catalog", catalog,
+                                 "--log-level", "warning"], work)
+    wait_http(url + "/healthz")
+
+    def admin(method, path, body=None):
+        request = urllib.request.Request(f"{url}/admin/v1/{path}", method=method, data=json.dumps(body).encode() if body else None,
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        return json.load(urllib.request.urlopen(request, timeout=10))
+
+    account = admin("POST", "accounts", {"name": "bench"})["id"]
+    key = admin("POST", "keys", {"account_id": account, "name": "bench"})["key"]
+    processes = [hub]
+    for name, args in [("porten-node", ["--engine", "openai", "--engine-url", upstream + "/v1", "--engine-api-key", "x", "--models", "bench-model",
+                                        "--concurrency", "256"]),
+                       ("porten-stream-node", ["--engine", "openai", "--engine-url", stream_upstream + "/v1", "--engine-api-key", "x",
+                                               "--models", "bench-stream", "--concurrency", "256"]), *extra_nodes]:
+        node = admin("POST", "nodes", {"account_id": account, "name": name, "region": "eu", "trust_class": "verified"})
+        processes.append(Process(name, [binary, "node", "--hub", url, "--credential", node["credential"], "--log-level", "warning", *args], work))
+    deadline = time.monotonic() + 30
+    while not all(n["connected"] for n in admin("GET", "nodes")["data"]):
+        if time.monotonic() > deadline:
+            logs = "".join(open(os.path.join(work, f"{p.name}.log"), errors="replace").read()[-1500:] for p in processes)
+            raise SystemExit(f"the Porten nodes did not connect:\n{logs}")
+        time.sleep(0.2)
+    return processes, url, key, token
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=os.environ.get("PORTEN_BIN", os.path.join(ROOT, ".build/release/porten")))
+    parser.add_argument("--litellm", default=os.path.join(ROOT, ".venv-litellm/bin/litellm"))
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--chunks", type=int, default=16)  # nginx keeps a return text under 4 KB
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: tools/install-deps --bench")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    results = []
+    with tempfile.TemporaryDirectory() as work:
+        up_port, stream_port, proxy_port, litellm_port = free_port(), free_port(), free_port(), free_port()
+        upstream = nginx("upstream", work, f"""server {{ listen 127.0.0.1:{up_port};
+  location / {{ default_type application/json; return 200 '{json.dumps(COMPLETION, separators=(",", ":"))}'; }} }}""")
+        stream_upstream = nginx("stream-upstream", work, f"""server {{ listen 127.0.0.1:{stream_port};
+  location / {{ default_type text/event-stream; return 200 '{stream_body(args.chunks)}'; }} }}""")
+        proxy = nginx("nginx-proxy", work, f"""upstream up {{ server 127.0.0.1:{up_port}; keepalive 64; }}
+  upstream sse {{ server 127.0.0.1:{stream_port}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{proxy_port};
+    location /stream/ {{ proxy_pass http://sse/; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }}
+    location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}""")
+        everything = [upstream, stream_upstream, proxy]
+        try:
+            wait_http(f"http://127.0.0.1:{up_port}/v1/chat/completions", body=REQUEST)
+            wait_http(f"http://127.0.0.1:{proxy_port}/v1/chat/completions", body=REQUEST)
+            porten, hub_url, key, token = porten_fleet(args.binary, work, f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{stream_port}",
+                                                        extra_nodes=[("porten-sim", ["--engine", "sim", "--models", "ref-chat", "--concurrency",
+                                                                                      str(args.streams + 16), "--token-delay-ms", "60000"])])
+            everything += porten
+            auth = {"Authorization": f"Bearer {key}"}
+            wait_http(hub_url + "/v1/chat/completions", headers=auth, body=REQUEST)
+            litellm = None
+            if os.path.exists(args.litellm):
+                config = os.path.join(work, "litellm.yaml")
+                with open(config, "w") as f:
+                    f.write(f"model_list:\n  - model_name: bench-model\n    litellm_params:\n      model: openai/bench-model\n"
+                            f"      api_base: http://127.0.0.1:{up_port}/v1\n      api_key: x\n")
+                litellm = Process("litellm", [args.litellm, "--config", config, "--port", str(litellm_port), "--host", "127.0.0.1"], work, env={"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"})
+                everything.append(litellm)
+                wait_http(f"http://127.0.0.1:{litellm_port}/v1/chat/completions", body=REQUEST, timeout=180)
+            else:
+                print(f"(no LiteLLM at {args.litellm}: tools/install-deps --bench)", file=sys.stderr)
+            systems = [("upstream", f"http://127.0.0.1:{up_port}/v1/chat/completions", {}, [upstream]),
+                       ("nginx", f"http://127.0.0.1:{proxy_port}/v1/chat/completions", {}, [proxy, upstream]),
+                       ("porten", hub_url + "/v1/chat/completions", auth, [porten[0], porten[1], upstream])]
+            if litellm:
+                systems.insert(2, ("litellm", f"http://127.0.0.1:{litellm_port}/v1/chat/completions", {}, [litellm, upstream]))
+            for name, url, headers, processes in systems:
+                for connections in (1, 32):
+                    wrk(url, connections, 2, headers, REQUEST, work)  # warm-up
+                    result = measure(name, url, connections, args.duration, headers, REQUEST, processes, work)
+                    results.append(result)
+                    print(json.dumps(result), flush=True)
+            # Streaming: CPU per relayed chunk.
+            stream_request = {**REQUEST, "model": "bench-stream", "stream": True}
+            for name, url, headers, processes in [("nginx", f"http://127.0.0.1:{proxy_port}/stream/v1/chat/completions", {}, [proxy]),
+                                                  ("porten", hub_url + "/v1/chat/completions", auth, [porten[0], porten[2]])]:
+                result = measure(name + "-stream", url, 8, args.duration, headers, stream_request, processes, work)
+                result["cpu_us_per_chunk"] = {k: v / (args.chunks + 3) for k, v in result["cpu_us"].items()}
+                result["chunks_per_s"] = result["rps"] * (args.chunks + 3)
+                results.append(result)
+                print(json.dumps(result), flush=True)
+            # Memory per idle stream through Porten.
+            hub, sim = porten[0], porten[3]
+            time.sleep(1)
+            base = {"hub": hub.rss_kb(), "node": sim.rss_kb()}
+
+            async def idle():
+                writers = await hold_streams(hub_url, key, args.streams)
+                deadline = time.monotonic() + 60
+                while fleet_in_flight(hub_url, token) < args.streams:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"only {fleet_in_flight(hub_url, token)} of {args.streams} streams reached the node")
+                    await asyncio.sleep(0.2)
+                await asyncio.sleep(1)
+                held = {"hub": hub.rss_kb(), "node": sim.rss_kb()}
+                for _, writer in writers:
+                    writer.close()
+                return held
+
+            held = asyncio.run(idle())
+            memory = {"system": "porten-idle-streams", "streams": args.streams, "baseline_kb": base, "held_kb": held,
+                      "kb_per_stream": {k: (held[k] - base[k]) / args.streams for k in base}}
+            results.append(memory)
+            print(json.dumps(memory), flush=True)
+        finally:
+            for process in reversed(everything):
+                process.stop()
+    print()
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+def table(results):
+    lines = ["| system | c | p50 ms | p90 ms | p99 ms | ok req/s | non-2xx | errors | CPU-µs per request (per process) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if "c" not in r:
+            continue
+        cpu = ", ".join(f"{k} {v:.0f}" for k, v in r["cpu_us"].items())
+        if "cpu_us_per_chunk" in r:
+            cpu += " — per chunk: " + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_us_per_chunk"].items())
+        lines.append(f"| {r['system']} | {r['c']} | {r['p50']:.3f} | {r['p90']:.3f} | {r['p99']:.3f} | {r['rps']:.0f} | {r['non2xx']} | {r['errors']} | {cpu} |")
+    for r in results:
+        if "kb_per_stream" in r:
+            lines.append("")
+            lines.append(f"{r['streams']} idle streams through Porten: hub {r['kb_per_stream']['hub']:.1f} KB per stream, "
+                         f"node {r['kb_per_stream']['node']:.1f} KB per stream (RSS {r['baseline_kb']} → {r['held_kb']} KB)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
