@@ -41,12 +41,14 @@ public struct Runner: Sendable {
             result.layers = [layer("transport", [Mismatch(pointer: "", expected: "a response", actual: "\(error)", reason: "no response")], golden)]
             return result
         }
+        // A stream is parsed once, for every expectation and the semantics.
+        let stream = lazyStream(exchange, golden: golden)
         // The golden's expectation, else the first alternative that holds; when none does, the
         // one that expected the status the target sent explains the failure best.
         var judged: [(layers: [CaseResult.Layer], notes: [String], source: String, status: Bool)] = []
         for (expect, source) in golden.expectations(for: profile) {
             var notes: [String] = []
-            let layers = judge(exchange, expect: Golden.substitute(expect, models: target.models), golden: golden, notes: &notes)
+            let layers = judge(exchange, stream: stream, expect: Golden.substitute(expect, models: target.models), golden: golden, notes: &notes)
             judged.append((layers, notes, source, layers.first { $0.name == "status" }?.failures.isEmpty ?? true))
             if !layers.contains(where: { $0.verdict == .fail }) { break }
         }
@@ -55,7 +57,7 @@ public struct Runner: Sendable {
         result.notes = chosen.notes
         if judged.count > 1, chosen.source != judged[0].source { result.notes.append("judged by the alternative from: \(chosen.source)") }
         if (200..<300).contains(exchange.status) {
-            result.layers.append(layer("semantics", semantics(exchange, request: request, golden: golden), golden))
+            result.layers.append(layer("semantics", semantics(exchange, stream: stream, request: request, golden: golden), golden))
         }
         result.seconds = (ContinuousClock.now - started) / .seconds(1)
         return result
@@ -87,7 +89,14 @@ public struct Runner: Sendable {
             method: request["method"]?.string ?? "GET", url: target.root + (request["path"]?.string ?? "/"), headers: headers, body: body)
     }
 
-    private func judge(_ exchange: HTTPExchange, expect: JSON, golden: Golden, notes: inout [String]) -> [CaseResult.Layer] {
+    /// The answer's SSE events, parsed, when the golden expects a stream or the request asked for one.
+    private func lazyStream(_ exchange: HTTPExchange, golden: Golden) -> Stream? {
+        let body = golden.request["body"]
+        let streamed = body?["stream"] == .bool(true) || golden.expect["sse"] != nil
+        return streamed ? Stream(exchange.body, n: body?["n"]?.int ?? 1) : nil
+    }
+
+    private func judge(_ exchange: HTTPExchange, stream: Stream?, expect: JSON, golden: Golden, notes: inout [String]) -> [CaseResult.Layer] {
         var matcher = Matcher(masks: golden.masks + profile.masks, extraKeys: profile.extraKeys)
         let status = expect["status"]?.int ?? 200
         guard Int64(exchange.status) == status else {
@@ -112,8 +121,7 @@ public struct Runner: Sendable {
                 layers.append(layer("body", [Mismatch(pointer: "", expected: "strict JSON", actual: "\(error)", reason: "the body does not parse")], golden))
             }
         }
-        if let events = expect["sse"]?.array {
-            let stream = Stream(exchange.body, n: golden.request["body"]?["n"]?.int ?? 1)
+        if let events = expect["sse"]?.array, let stream {
             layers += judgeStream(stream, events: events, reassembled: expect["reassembled"], golden: golden, matcher: &matcher, notes: &notes)
         }
         return layers
@@ -222,13 +230,12 @@ public struct Runner: Sendable {
     }
 
     /// The checks of meaning on a 2xx answer to a chat or embeddings request (Semantics).
-    private func semantics(_ exchange: HTTPExchange, request: HTTPExchange.Request, golden: Golden) -> [Mismatch] {
+    private func semantics(_ exchange: HTTPExchange, stream: Stream?, request: HTTPExchange.Request, golden: Golden) -> [Mismatch] {
         let path = golden.request["path"]?.string ?? ""
         if path == "/v1/models", let response = try? StrictJSON.parse(exchange.body) { return Semantics.models(response) }
         guard let body = request.body, let sent = try? StrictJSON.parse(body) else { return [] }
         if path.hasSuffix("/chat/completions") {
-            if sent["stream"] == .bool(true) {
-                let stream = Stream(exchange.body, n: sent["n"]?.int ?? 1)
+            if sent["stream"] == .bool(true), let stream {
                 guard !stream.hasError else { return [] }
                 var notes: [String] = []
                 return Semantics.chat(normalize(Reassembler.message(from: stream.chunks), notes: &notes), request: sent)

@@ -80,10 +80,14 @@ final class SlotQueue: Sendable {
         for waiter in waiters { waiter.continuation.resume(returning: .reroute) }
     }
 
-    /// The policy of the request that has waited longest for `model`: a replica is placed where
-    /// it may run.
-    func oldestCaller(of model: String) -> PolicyRouting.Caller? {
-        state.withLock { $0.queues[model]?.elements.min { $0.since < $1.since }?.caller }
+    /// `model`'s queue as the planner weighs it: its depth, the longest wait, and the policy of
+    /// the request that has waited longest (a replica is placed where it may run). Nil when
+    /// nobody waits; only this model's queue is read.
+    func pressure(of model: String, now: ContinuousClock.Instant) -> (depth: Int, longestWait: Duration, oldest: PolicyRouting.Caller)? {
+        state.withLock { state in
+            guard let queue = state.queues[model], let oldest = queue.elements.min(by: { $0.since < $1.since }) else { return nil }
+            return (queue.count, now - oldest.since, oldest.caller)
+        }
     }
 
     /// Models with someone waiting.

@@ -141,8 +141,8 @@ public actor NodeRegistry {
         let nodes = entries.values.map(\.node).filter { !failed.contains($0.id) && !isEjected($0.id, model: model.id, at: time) }
         let decision: PolicyRouting.Route
         do {
-            let queued = slots.snapshot(now: time)[model.id]
-            let pressure = Planner.QueuePressure(depth: queued?.depth ?? 0, longestWait: queued?.longestWait ?? .zero, replicaAfter: replicaAfter)
+            let queued = replicaAfter == nil ? nil : slots.pressure(of: model.id, now: time)
+            let pressure = queued.map { Planner.QueuePressure(depth: $0.depth, longestWait: $0.longestWait, replicaAfter: replicaAfter) } ?? .none
             decision = try PolicyRouting.decide(model: model, for: caller, nodes: nodes, pressure: pressure) { demand.demand(for: $0, now: time) }
         } catch where error.code == "no_available_node" {
             throw ejectionRefusal(model.id, for: caller, at: time) ?? error
@@ -197,9 +197,11 @@ public actor NodeRegistry {
         guard let replicaAfter else { return [] }
         let time = now()
         var commands: [Command] = []
-        for (id, queued) in slots.snapshot(now: time).sorted(by: { $0.key < $1.key }) {
+        for id in slots.waitingModels.sorted() {
+            guard let queued = slots.pressure(of: id, now: time), let model = catalog.offered(id) else { continue }
             let pressure = Planner.QueuePressure(depth: queued.depth, longestWait: queued.longestWait, replicaAfter: replicaAfter)
-            guard pressure.isSustained, let model = catalog.offered(id), let caller = slots.oldestCaller(of: id) else { continue }
+            guard pressure.isSustained else { continue }
+            let caller = queued.oldest
             let nodes = entries.values.map(\.node).filter { !isEjected($0.id, model: id, at: time) }
             let decision = PolicyRouting.route(model: id, vramMB: model.vramMB, for: caller, nodes: nodes, pressure: pressure) {
                 demand.demand(for: $0, now: time)
