@@ -48,11 +48,17 @@ extension TunnelMessage: Codable {
 
     /// The frame as one compact JSON text.
     public func encodedText() throws -> String {
-        String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
+        if let text = hotText { return text }
+        return String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
     }
 
-    /// Decodes one text frame.
+    /// Decodes one text frame: parsed once, the frames of every request read from that parse.
     public init(text: String) throws {
+        let parsed = try JSONParser.parse(Array(text.utf8), maximumDepth: Self.maximumDepth)
+        if let object = parsed.objectValue, let type = object["type"]?.stringValue, let frame = try Self.hotFrame(type: type, object) {
+            self = frame
+            return
+        }
         self = try JSONDecoder().decode(TunnelMessage.self, from: Data(text.utf8))
     }
 }

@@ -22,6 +22,7 @@ import re
 import resource
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -232,7 +233,11 @@ def main():
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--chunks", type=int, default=16)  # nginx keeps a return text under 4 KB
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--only", default="upstream,nginx,litellm,porten,stream,idle",
+                        help="comma-separated parts to run (default: all): upstream, nginx, litellm, porten, stream, idle")
+    parser.add_argument("--perf", metavar="FILE", help="record `perf record -g` of the Hub and the node during Porten at c=32 into FILE")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing: tools/install-deps --bench")
@@ -261,7 +266,9 @@ def main():
             auth = {"Authorization": f"Bearer {key}"}
             wait_http(hub_url + "/v1/chat/completions", headers=auth, body=REQUEST)
             litellm = None
-            if os.path.exists(args.litellm):
+            if "litellm" not in only:
+                pass
+            elif os.path.exists(args.litellm):
                 config = os.path.join(work, "litellm.yaml")
                 with open(config, "w") as f:
                     f.write(f"model_list:\n  - model_name: bench-model\n    litellm_params:\n      model: openai/bench-model\n"
@@ -277,21 +284,34 @@ def main():
             if litellm:
                 systems.insert(2, ("litellm", f"http://127.0.0.1:{litellm_port}/v1/chat/completions", {}, [litellm, upstream]))
             for name, url, headers, processes in systems:
+                if name not in only:
+                    continue
                 for connections in (1, 32):
                     wrk(url, connections, 2, headers, REQUEST, work)  # warm-up
+                    recorder = None
+                    if args.perf and name == "porten" and connections == 32:
+                        pids = ",".join(str(p) for process in porten[:2] for p in process.pids())
+                        recorder = subprocess.Popen(["perf", "record", "-q", "-g", "-o", args.perf, "-p", pids],
+                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     result = measure(name, url, connections, args.duration, headers, REQUEST, processes, work)
+                    if recorder:
+                        recorder.send_signal(signal.SIGINT)
+                        recorder.wait(timeout=60)
                     results.append(result)
                     print(json.dumps(result), flush=True)
             # Streaming: CPU per relayed chunk.
             stream_request = {**REQUEST, "model": "bench-stream", "stream": True}
-            for name, url, headers, processes in [("nginx", f"http://127.0.0.1:{proxy_port}/stream/v1/chat/completions", {}, [proxy]),
-                                                  ("porten", hub_url + "/v1/chat/completions", auth, [porten[0], porten[2]])]:
+            streams = [("nginx", f"http://127.0.0.1:{proxy_port}/stream/v1/chat/completions", {}, [proxy]),
+                       ("porten", hub_url + "/v1/chat/completions", auth, [porten[0], porten[2]])]
+            for name, url, headers, processes in streams if "stream" in only else []:
                 result = measure(name + "-stream", url, 8, args.duration, headers, stream_request, processes, work)
                 result["cpu_us_per_chunk"] = {k: v / (args.chunks + 3) for k, v in result["cpu_us"].items()}
                 result["chunks_per_s"] = result["rps"] * (args.chunks + 3)
                 results.append(result)
                 print(json.dumps(result), flush=True)
             # Memory per idle stream through Porten.
+            if "idle" not in only:
+                return finish(results, args)
             hub, sim = porten[0], porten[3]
             time.sleep(1)
             base = {"hub": hub.rss_kb(), "node": sim.rss_kb()}
@@ -317,6 +337,10 @@ def main():
         finally:
             for process in reversed(everything):
                 process.stop()
+    return finish(results, args)
+
+
+def finish(results, args):
     print()
     print(table(results))
     if args.json:

@@ -68,9 +68,12 @@ extension HubStore {
     }
 
     /// The live key behind a presented `sk-porten-…` string, or nil (unknown, revoked, disabled account).
+    /// A key that authenticated within the last second is answered from memory (``LiveKeyCache``).
     public func authenticateKey(_ presented: String) throws -> AuthenticatedKey? {
-        try liveSecretHolder(presented, prefix: SecretToken.apiKeyPrefix, hash: \APIKey.secretHash, revokedAt: \.revokedAt, accountID: \.accountID)
-            .map { AuthenticatedKey(keyID: $0.id, accountID: $0.accountID, policy: $0.policy) }
+        try liveKeys.key(for: presented) {
+            try liveSecretHolder(presented, prefix: SecretToken.apiKeyPrefix, hash: \APIKey.secretHash, revokedAt: \.revokedAt, accountID: \.accountID)
+                .map { AuthenticatedKey(keyID: $0.id, accountID: $0.accountID, policy: $0.policy) }
+        }
     }
 
     /// The unrevoked row of an enabled account whose secret `presented` is: found by its lookup id,

@@ -4,6 +4,13 @@ import GRDB
 /// The Hub's SQLite database: accounts, keys, nodes, catalog and usage, behind named migrations.
 public struct HubStore: Sendable {
     let writer: any DatabaseWriter
+    /// Keys that authenticated in the last second (``authenticateKey(_:)``).
+    let liveKeys = LiveKeyCache()
+
+    init(writer: any DatabaseWriter) {
+        self.writer = writer
+        writer.add(transactionObserver: liveKeys, extent: .databaseLifetime)
+    }
 
     /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
     public static func open(path: String) throws -> HubStore {

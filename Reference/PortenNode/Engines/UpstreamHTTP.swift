@@ -26,7 +26,7 @@ struct UpstreamHTTP: Sendable {
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+            request.body = .bytes(ByteBuffer(string: JSONText.compact(body)))
         }
         let response: HTTPClientResponse
         do {

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+@testable import PortenHub
+
+/// The per-request key read is answered from memory for at most a second; changes made through
+/// the Hub act at once, changes from another process within the second.
+struct LiveKeyCacheTests {
+    @Test func aPolicyChangeAppliesToTheNextRequest() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        let (key, token) = try store.createKey(accountID: account.id, name: "ci")
+        #expect(try store.authenticateKey(token.plain)?.policy.allowedRegions == nil)
+        _ = try store.updateKeyPolicy(id: key.id) { policy in
+            var policy = policy
+            policy.allowedRegions = ["eu"]
+            return policy
+        }
+        #expect(try store.authenticateKey(token.plain)?.policy.allowedRegions == ["eu"])
+    }
+
+    @Test func anotherProcessRevokingAKeyStopsItWithinASecond() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("porten-keycache-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("hub.sqlite").path
+        let hub = try HubStore.open(path: path)
+        let admin = try HubStore.open(path: path)  // `porten admin` on the same database
+        let account = try hub.createAccount(name: "acme")
+        let (key, token) = try hub.createKey(accountID: account.id, name: "ci")
+        #expect(try hub.authenticateKey(token.plain) != nil)
+        #expect(try admin.revokeKey(id: key.id))
+        // The Hub has not seen the commit: the key still answers from memory, which is the point.
+        #expect(try hub.authenticateKey(token.plain) != nil)
+        try await Task.sleep(for: LiveKeyCache.lifetime + .milliseconds(100))
+        #expect(try hub.authenticateKey(token.plain) == nil)
+    }
+
+    @Test func aLookupThatRacedACommitIsNotRemembered() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        let (_, token) = try store.createKey(accountID: account.id, name: "ci")
+        let cache = LiveKeyCache()
+        try store.writer.add(transactionObserver: cache, extent: .databaseLifetime)
+        let stale = AuthenticatedKey(keyID: "key_stale", accountID: account.id)
+        // The lookup read the row, then an account change committed before it returned.
+        _ = try cache.key(for: token.plain) {
+            _ = try store.disableAccount(id: account.id)
+            return stale
+        }
+        var lookups = 0
+        let answer = cache.key(for: token.plain) {
+            lookups += 1
+            return nil
+        }
+        #expect(lookups == 1)
+        #expect(answer == nil)
+    }
+
+    @Test func onlyLiveKeysAreRemembered() throws {
+        let cache = LiveKeyCache()
+        var lookups = 0
+        for _ in 0..<3 {
+            _ = cache.key(for: "sk-porten-unknown") {
+                lookups += 1
+                return nil
+            }
+        }
+        #expect(lookups == 3)
+        let key = AuthenticatedKey(keyID: "key_1", accountID: "acct_1")
+        for _ in 0..<3 {
+            _ = cache.key(for: "sk-porten-known") {
+                lookups += 1
+                return key
+            }
+        }
+        #expect(lookups == 4)
+    }
+}
