@@ -79,3 +79,34 @@ public struct ChatCompletion: Codable, Sendable, Equatable {
         }
     }
 }
+
+extension ChatCompletion {
+    /// The completion as compact JSON in OpenAI's key order, written by hand: one per
+    /// non-streamed request, where `JSONEncoder` would cost more than the rest of the answer.
+    /// The same JSON as the `Encodable` conformance (tested).
+    public var jsonText: String {
+        var text = "{\"id\":\(JSONText.quote(id)),\"object\":\(JSONText.quote(object)),\"created\":\(created),\"model\":\(JSONText.quote(model)),\"choices\":["
+        for (position, choice) in choices.enumerated() {
+            if position > 0 { text += "," }
+            let message = choice.message
+            text += "{\"index\":\(choice.index),\"message\":{\"role\":\(JSONText.quote(message.role)),\"content\":"
+            text += message.content.map(JSONText.quote) ?? "null"
+            if let reasoning = message.reasoningContent { text += ",\"reasoning_content\":\(JSONText.quote(reasoning))" }
+            text += ",\"refusal\":null"
+            if let calls = message.toolCalls {
+                text += ",\"tool_calls\":[" + calls.map(\.jsonText).joined(separator: ",") + "]"
+            }
+            text += "},\"logprobs\":null,\"finish_reason\":\(JSONText.quote(choice.finishReason))}"
+        }
+        text += "]"
+        if let usage { text += ",\"usage\":\(JSONText.usage(usage))" }
+        return text + "}"
+    }
+}
+
+extension ToolCall {
+    /// `{"id":…,"type":"function","function":{"name":…,"arguments":…}}`.
+    public var jsonText: String {
+        "{\"id\":\(JSONText.quote(id)),\"type\":\(JSONText.quote(type)),\"function\":{\"name\":\(JSONText.quote(function.name)),\"arguments\":\(JSONText.quote(function.arguments))}}"
+    }
+}

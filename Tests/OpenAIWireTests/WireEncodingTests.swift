@@ -28,6 +28,20 @@ struct WireEncodingTests {
         #expect(try JSONDecoder().decode(ChatCompletion.self, from: JSONEncoder().encode(completion)) == completion)
     }
 
+    @Test(arguments: [
+        ChatCompletion(id: "c", created: 1, model: "m", choices: [.init(message: .init(content: nil), finishReason: "stop")], usage: nil),
+        ChatCompletion(
+            id: "chatcmpl-\"x\"", created: 1_700_000_000, model: "ref/chat", choices: [
+                .init(message: .init(content: "héllo\n\u{1}</script>", reasoningContent: "hmm"), finishReason: "length"),
+                .init(index: 1, message: .init(content: nil, toolCalls: [.init(id: "call_1", name: "f", arguments: #"{"a":"\\"}"#)]),
+                      finishReason: "tool_calls"),
+            ], usage: Usage(promptTokens: 2, completionTokens: 3, reasoningTokens: 1)),
+    ])
+    func theHandWrittenCompletionIsTheEncodableOne(_ completion: ChatCompletion) throws {
+        #expect(try JSONParser.parse(completion.jsonText) == json(completion))
+        #expect(try JSONDecoder().decode(ChatCompletion.self, from: Data(completion.jsonText.utf8)) == completion)
+    }
+
     @Test func chunkOmitsAbsentDeltaFieldsAndUsage() throws {
         let chunk = ChatCompletionChunk(id: "c", created: 1, model: "m", choices: [.init(delta: .init(content: "hi"))])
         let value = try json(chunk)

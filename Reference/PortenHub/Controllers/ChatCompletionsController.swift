@@ -39,7 +39,7 @@ struct ChatCompletionsController: Sendable {
             }
             let completion = try await collect(dispatch, id: id, created: created, model: model.id, meter: &meter)
             try await meter.commit(usage: completion.usage)
-            return JSONResponse.make(completion, headers: headers)
+            return JSONResponse.make(text: completion.jsonText, headers: headers)
         } catch {
             meter.finish(status: error.status, usage: nil, code: error.code)
             throw error

@@ -19,6 +19,13 @@ enum JSONResponse {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// JSON already written as text (``ChatCompletion/jsonText``).
+    static func make(text: String, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
     /// The OpenAI error envelope for `error`, with `Retry-After` when it has one.
     static func make(_ error: APIError) -> Response {
         var headers = HTTPFields()

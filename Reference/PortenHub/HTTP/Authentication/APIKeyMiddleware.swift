@@ -29,12 +29,16 @@ struct APIKeyMiddleware: RouterMiddleware {
 }
 
 extension HTTPFields {
-    /// The token of an `Authorization: Bearer …` header.
+    /// The token of an `Authorization: Bearer …` header (the scheme in any case, spaces around the token).
     var bearerToken: String? {
         guard let value = self[.authorization] else { return nil }
-        let parts = value.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        let utf8 = value.utf8
+        guard let space = utf8.firstIndex(of: UInt8(ascii: " ")),
+            utf8[utf8.startIndex..<space].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 })
+        else { return nil }
+        let isSpace: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        let rest = utf8[utf8.index(after: space)...]
+        guard let first = rest.firstIndex(where: { !isSpace($0) }), let last = rest.lastIndex(where: { !isSpace($0) }) else { return nil }
+        return String(value[first...last])
     }
 }
