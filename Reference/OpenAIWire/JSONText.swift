@@ -1,25 +1,46 @@
 /// Hand-written JSON text for the hot path (one SSE chunk per token), in OpenAI's key order.
 public enum JSONText {
-    /// `text` as a JSON string literal, quotes included.
+    /// `text` as a JSON string literal, quotes included: `"` and `\` escaped, control characters
+    /// as `\n`, `\t`… or `\u00XX`, and U+2028/U+2029 as `\u2028`/`\u2029` (JavaScript line breaks).
     public static func quote(_ text: String) -> String {
-        var result = "\""
-        result.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case "\u{08}": result += "\\b"
-            case "\u{0C}": result += "\\f"
-            case "\u{00}"..."\u{1F}", "\u{2028}", "\u{2029}":
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
+        var text = text
+        return text.withUTF8 { bytes in
+            var output: [UInt8] = []
+            output.reserveCapacity(bytes.count + 2)
+            output.append(UInt8(ascii: "\""))
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                index += 1
+                func escaped(_ text: StaticString) {
+                    output.append(UInt8(ascii: "\\"))
+                    text.withUTF8Buffer { output.append(contentsOf: $0) }
+                }
+                switch byte {
+                case UInt8(ascii: "\""): escaped("\"")
+                case UInt8(ascii: "\\"): escaped("\\")
+                case UInt8(ascii: "\n"): escaped("n")
+                case UInt8(ascii: "\r"): escaped("r")
+                case UInt8(ascii: "\t"): escaped("t")
+                case 0x08: escaped("b")
+                case 0x0C: escaped("f")
+                case 0..<0x20:
+                    escaped("u00")
+                    output.append(hexDigit(byte >> 4))
+                    output.append(hexDigit(byte & 0xF))
+                case 0xE2 where index + 1 < bytes.count && bytes[index] == 0x80 && (bytes[index + 1] == 0xA8 || bytes[index + 1] == 0xA9):
+                    escaped(bytes[index + 1] == 0xA8 ? "u2028" : "u2029")
+                    index += 2
+                default: output.append(byte)
+                }
             }
+            output.append(UInt8(ascii: "\""))
+            return String(decoding: output, as: UTF8.self)
         }
-        return result + "\""
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 
     /// A `usage` object: `prompt_tokens`, `completion_tokens`, `total_tokens`[, details].

@@ -58,8 +58,10 @@ struct WireEncodingTests {
     }
 
     @Test func jsonTextQuotesLikeAnEncoder() throws {
-        for text in ["plain", "quote\" back\\slash", "line\nfeed\ttab", "\u{01}\u{1F}", "é😀", "\u{2028}"] {
+        for text in ["plain", "quote\" back\\slash", "line\nfeed\ttab", "\u{01}\u{1F}", "é😀", "\u{2028}", "’—…\u{2029}x", "\u{E2}", ""] {
             #expect(try JSONParser.parse(JSONText.quote(text)) == .string(text))
         }
+        #expect(JSONText.quote("a\"b\\c\n\r\t\u{8}\u{C}\u{1}\u{1F}\u{7F}") == #""a\"b\\c\n\r\t\b\f\u0001\u001f\#u{7F}""#)
+        #expect(JSONText.quote("’ \u{2028} \u{2029} €") == #""’ \u2028 \u2029 €""#)
     }
 }

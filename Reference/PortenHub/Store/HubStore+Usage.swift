@@ -6,7 +6,7 @@ extension HubStore {
     public func insertUsage(_ records: [UsageRecord], ledger: LedgerPolicy = LedgerPolicy()) throws {
         try writer.write { db in
             for record in records {
-                try record.insert(db)
+                try db.cachedStatement(sql: UsageRecord.insertSQL).execute(arguments: record.insertArguments)
                 try Self.postUsage(db, record, policy: ledger)
             }
         }

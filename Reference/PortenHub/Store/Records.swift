@@ -130,27 +130,21 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
-    /// The columns written by hand: a row per request, and `Encodable` costs more than the insert.
-    public func encode(to container: inout PersistenceContainer) {
-        container[CodingKeys.id.rawValue] = id
-        container[CodingKeys.time.rawValue] = time
-        container[CodingKeys.requestID.rawValue] = requestID
-        container[CodingKeys.keyID.rawValue] = keyID
-        container[CodingKeys.accountID.rawValue] = accountID
-        container[CodingKeys.nodeID.rawValue] = nodeID
-        container[CodingKeys.region.rawValue] = region
-        container[CodingKeys.model.rawValue] = model
-        container[CodingKeys.endpoint.rawValue] = endpoint
-        container[CodingKeys.promptTokens.rawValue] = promptTokens
-        container[CodingKeys.completionTokens.rawValue] = completionTokens
-        container[CodingKeys.status.rawValue] = status
-        container[CodingKeys.latencyMS.rawValue] = latencyMS
-        container[CodingKeys.timeToFirstTokenMS.rawValue] = timeToFirstTokenMS
-        container[CodingKeys.user.rawValue] = user
-        container[CodingKeys.metadata.rawValue] = metadata
-        container[CodingKeys.attempts.rawValue] = attempts
-        container[CodingKeys.priceInput.rawValue] = priceInput
-        container[CodingKeys.priceOutput.rawValue] = priceOutput
-        container[CodingKeys.cost.rawValue] = cost
+    /// The row's insert, prepared once per connection: one runs per request, and going through
+    /// `Encodable` and GRDB's persistence container cost more than the insert itself.
+    static let insertSQL: String = {
+        let columns: [CodingKeys] = [
+            .time, .requestID, .keyID, .accountID, .nodeID, .region, .model, .endpoint, .promptTokens, .completionTokens, .status,
+            .latencyMS, .timeToFirstTokenMS, .user, .metadata, .attempts, .priceInput, .priceOutput, .cost,
+        ]
+        return "INSERT INTO usage (\(columns.map(\.rawValue).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+    }()
+
+    /// The values of ``insertSQL``, in its order.
+    var insertArguments: StatementArguments {
+        [
+            time, requestID, keyID, accountID, nodeID, region, model, endpoint, promptTokens, completionTokens, status, latencyMS,
+            timeToFirstTokenMS, user, metadata, attempts, priceInput, priceOutput, cost,
+        ]
     }
 }
