@@ -84,6 +84,18 @@ let package = Package(
             path: "Reference/PortenNode",
             swiftSettings: swiftSettings
         ),
+        /// A small RESP client for the Hub's shared state: the commands it uses, pipelining,
+        /// reconnects and pub/sub (docs/redis.md).
+        .target(
+            name: "PortenRedis",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Reference/PortenRedis",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "PortenCLI",
             dependencies: [
@@ -162,6 +174,17 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/PortenHubTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PortenRedisTests",
+            dependencies: [
+                "PortenRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/PortenRedisTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,134 @@
+import NIOCore
+
+/// Commands written together (one, or a MULTI … EXEC block), each awaiting one reply. Writing them
+/// in one request keeps other writers' commands from landing between them.
+struct RedisRequest: Sendable {
+    let bytes: ByteBuffer
+    let name: String
+    let replies: [EventLoopPromise<RESPValue>]
+    let deadline: NIODeadline
+}
+
+/// The command written to a connection that had already closed: it never reached the server, so
+/// sending it again on the next connection is safe.
+struct RedisNotSent: Error {}
+
+/// Pairs replies with requests: the server answers in order, so each reply completes the oldest
+/// waiting promise. A request whose deadline passes fails with ``RedisError/timeout(_:)`` at once
+/// but keeps its place, so the late reply still lines up; when the oldest request is the one past
+/// its deadline the server is taken as unresponsive and the connection is closed. A closed
+/// connection fails everything still waiting, so no caller waits past its deadline or a close.
+///
+/// On a subscriber connection (`push` set), `message` arrays are not replies: they go to `push`.
+final class RedisCommandHandler: ChannelDuplexHandler {
+    typealias InboundIn = RESPValue
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private struct Waiting {
+        let promise: EventLoopPromise<RESPValue>
+        let name: String
+        let deadline: NIODeadline
+        var expired = false
+    }
+
+    private var waiting = CircularBuffer<Waiting>()
+    /// Why the connection is unusable, once it is.
+    private var closed: RedisError?
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private let push: (@Sendable (RedisMessage) -> Void)?
+
+    init(push: (@Sendable (RedisMessage) -> Void)? = nil) {
+        self.push = push
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        guard closed == nil else {
+            for reply in request.replies { reply.fail(RedisNotSent()) }
+            promise?.fail(RedisNotSent())
+            return
+        }
+        for reply in request.replies {
+            waiting.append(Waiting(promise: reply, name: request.name, deadline: request.deadline))
+        }
+        armTimer(context: context, for: request.deadline)
+        context.write(wrapOutboundOut(request.bytes), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let value = unwrapInboundIn(data)
+        if let push, let message = RedisMessage(pushed: value) {
+            push(message)
+            return
+        }
+        guard let oldest = waiting.popFirst() else {
+            fail(context: context, with: .protocolError("a reply nothing was waiting for: \(value.summary)"))
+            return
+        }
+        oldest.promise.succeed(value)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(.connectionClosed("the connection closed before the reply; the command may or may not have run"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case let error as RESPDecodingError: fail(context: context, with: .protocolError(error.description))
+        default: fail(context: context, with: .connectionClosed("\(error); the command may or may not have run"))
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failAll(.connectionClosed("the connection closed before the reply; the command may or may not have run"))
+    }
+
+    private func fail(context: ChannelHandlerContext, with error: RedisError) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RedisError) {
+        if closed == nil { closed = error }
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+        while let entry = waiting.popFirst() { entry.promise.fail(error) }
+    }
+
+    /// Makes sure the timer fires by `deadline`.
+    private func armTimer(context: ChannelHandlerContext, for deadline: NIODeadline) {
+        if let timerDeadline, timerDeadline <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.timerFired(context: context)
+        }
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        timer = nil
+        timerDeadline = nil
+        let now = NIODeadline.now()
+        var next: NIODeadline?
+        for index in waiting.indices where !waiting[index].expired {
+            let entry = waiting[index]
+            if entry.deadline <= now {
+                waiting[index].expired = true
+                entry.promise.fail(RedisError.timeout("no reply to \(entry.name) within its timeout; it may or may not have run"))
+            } else {
+                next = min(next ?? entry.deadline, entry.deadline)
+            }
+        }
+        if let oldest = waiting.first, oldest.expired {
+            fail(context: context, with: .connectionClosed("the server did not answer an earlier command in time; the command may or may not have run"))
+            return
+        }
+        if let next { armTimer(context: context, for: next) }
+    }
+}
