@@ -29,6 +29,10 @@ public struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
     private var open: [(remaining: Int, elements: [RESPValue])] = []
 
     public init(limits: Limits = .init()) {
+        // "No limit" written as Int.max must not overflow the decoder's `length + 2` arithmetic.
+        var limits = limits
+        limits.maxBulkLength = min(limits.maxBulkLength, Int.max / 2)
+        limits.maxLineLength = min(limits.maxLineLength, Int.max / 2)
         self.limits = limits
     }
 

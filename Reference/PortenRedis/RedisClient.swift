@@ -160,8 +160,10 @@ public final class RedisClient: Sendable {
                             do {
                                 _ = try await connection.send(RESPCommand("PING"), deadline: .now() + TimeAmount(timeout))
                             } catch {
-                                connection.close()
-                                return "health check failed: \(error)"
+                                // Unanswered at the head of the line, the PING closes the
+                                // connection itself (RedisCommandHandler); queued behind a long
+                                // command that is still within its own timeout, it must not.
+                                if !connection.isActive { return "health check failed: \(error)" }
                             }
                         }
                     }

@@ -15,9 +15,11 @@ struct RedisNotSent: Error {}
 
 /// Pairs replies with requests: the server answers in order, so each reply completes the oldest
 /// waiting promise. A request whose deadline passes fails with ``RedisError/timeout(_:)`` at once
-/// but keeps its place, so the late reply still lines up; when the oldest request is the one past
-/// its deadline the server is taken as unresponsive and the connection is closed. A closed
-/// connection fails everything still waiting, so no caller waits past its deadline or a close.
+/// but keeps its place, so the late reply still lines up. When the oldest request is past its
+/// deadline and has waited at least `unresponsiveAfter` (the client's command timeout), the server
+/// is taken as unresponsive and the connection is closed: one caller's short timeout during a
+/// brief stall does not fail everyone else's commands. A closed connection fails everything still
+/// waiting, so no caller waits past its deadline or a close.
 ///
 /// On a subscriber connection (`push` set), `message` arrays are not replies: they go to `push`.
 final class RedisCommandHandler: ChannelDuplexHandler {
@@ -29,6 +31,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         let promise: EventLoopPromise<RESPValue>
         let name: String
         let deadline: NIODeadline
+        /// When this request, still unanswered at the head of the line, closes the connection.
+        let unresponsiveAt: NIODeadline
         var expired = false
     }
 
@@ -38,8 +42,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private let push: (@Sendable (RedisMessage) -> Void)?
+    private let unresponsiveAfter: TimeAmount
 
-    init(push: (@Sendable (RedisMessage) -> Void)? = nil) {
+    init(unresponsiveAfter: TimeAmount = .seconds(2), push: (@Sendable (RedisMessage) -> Void)? = nil) {
+        self.unresponsiveAfter = unresponsiveAfter
         self.push = push
     }
 
@@ -50,8 +56,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             promise?.fail(RedisNotSent())
             return
         }
+        let unresponsiveAt = max(request.deadline, .now() + unresponsiveAfter)
         for reply in request.replies {
-            waiting.append(Waiting(promise: reply, name: request.name, deadline: request.deadline))
+            waiting.append(Waiting(promise: reply, name: request.name, deadline: request.deadline, unresponsiveAt: unresponsiveAt))
         }
         armTimer(context: context, for: request.deadline)
         context.write(wrapOutboundOut(request.bytes), promise: promise)
@@ -126,8 +133,11 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             }
         }
         if let oldest = waiting.first, oldest.expired {
-            fail(context: context, with: .connectionClosed("the server did not answer an earlier command in time; the command may or may not have run"))
-            return
+            if oldest.unresponsiveAt <= now {
+                fail(context: context, with: .connectionClosed("the server did not answer an earlier command in time; the command may or may not have run"))
+                return
+            }
+            next = min(next ?? oldest.unresponsiveAt, oldest.unresponsiveAt)
         }
         if let next { armTimer(context: context, for: next) }
     }

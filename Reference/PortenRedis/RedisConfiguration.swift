@@ -91,14 +91,16 @@ public struct RedisConfiguration: Sendable, Hashable {
         var port = 6379
         if let portText {
             guard let number = Int(portText), (1...65535).contains(number), portText.allSatisfy(\.isASCII) else {
-                throw .invalidURL("port \"\(portText)\" is not a number from 1 to 65535")
+                // Not repeated: a URL missing its '@' puts the password here.
+                throw .invalidURL("the port is not a number from 1 to 65535")
             }
             port = number
         }
         var database = 0
         if !path.isEmpty {
-            guard let number = Int(path), number >= 0, path.allSatisfy(\.isASCII) else {
-                throw .invalidURL("the path must be a database number, got \"/\(path)\"")
+            // Redis numbers databases with a C int; a larger one would be refused at every connect.
+            guard let number = Int(path), (0...Int(Int32.max)).contains(number), path.allSatisfy(\.isASCII) else {
+                throw .invalidURL("the path must be a database number from 0 to \(Int32.max)")
             }
             database = number
         }
@@ -142,4 +144,13 @@ public struct RedisConfiguration: Sendable, Hashable {
         let scheme = url.split(separator: "/", maxSplits: 1).first.map { $0 + "//" } ?? ""
         return String((scheme + "…" + url[at...]).prefix(100))
     }
+}
+
+extension RedisConfiguration: CustomStringConvertible, CustomReflectable {
+    /// The configuration for logs: the endpoint, user and database, never the password.
+    public var description: String {
+        "redis://\(username.map { "\($0):***@" } ?? (password == nil ? "" : ":***@"))\(endpoint)/\(database)"
+    }
+
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 }

@@ -30,7 +30,7 @@ public final class RedisConnection: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers(
-                            ByteToMessageHandler(RESPDecoder(limits: limits)), RedisCommandHandler(push: push))
+                            ByteToMessageHandler(RESPDecoder(limits: limits)), RedisCommandHandler(unresponsiveAfter: TimeAmount(configuration.commandTimeout), push: push))
                     }
                 }
                 .connect(host: configuration.host, port: configuration.port).get()

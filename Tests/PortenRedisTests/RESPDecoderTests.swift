@@ -81,6 +81,17 @@ struct RESPDecoderTests {
         #expect(throws: error) { try decoder.decode(buffer: &buffer) }
     }
 
+    @Test func limitsOfIntMaxMeanNoLimitWithoutOverflow() throws {
+        var decoder = RESPDecoder(limits: .init(maxBulkLength: .max, maxArrayLength: .max, maxDepth: .max, maxLineLength: .max))
+        var partial = ByteBuffer(string: "$\(Int.max / 2)\r\nabc")
+        #expect(try decoder.decode(buffer: &partial) == nil)
+        var complete = ByteBuffer(string: "$3\r\nabc\r\n+OK\r\n")
+        #expect(try decoder.decode(buffer: &complete) == .bulkString(ByteBuffer(string: "abc")))
+        #expect(try decoder.decode(buffer: &complete) == .simpleString("OK"))
+        var huge = ByteBuffer(string: "$\(Int.max)\r\n")
+        #expect(throws: RESPDecodingError.self) { try decoder.decode(buffer: &huge) }
+    }
+
     @Test func oversizedInputThrowsBeforeItArrives() {
         let limits = RESPDecoder.Limits(maxBulkLength: 1000, maxArrayLength: 10, maxDepth: 3, maxLineLength: 64)
         func attempt(_ input: String) -> RESPDecodingError? {

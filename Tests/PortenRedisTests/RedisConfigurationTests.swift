@@ -31,6 +31,7 @@ struct RedisConfigurationTests {
         ("redis://host:", "port"),
         ("redis://host/db1", "database number"),
         ("redis://host/-1", "database number"),
+        ("redis://host/2147483648", "database number"),
         ("redis://user@host", "user:password@"),
         ("redis://:@host", "password"),
         ("redis://:%zz@host", "percent-encoding"),
@@ -47,9 +48,19 @@ struct RedisConfigurationTests {
     }
 
     @Test func refusalsDoNotRepeatThePassword() {
-        for url in ["http://:topsecret@host", "redis://:topsecret@host:99999", "redis://u:topsecret@host/x"] {
+        // The last one forgot its '@': the password lands where the port goes.
+        for url in ["http://:topsecret@host", "redis://:topsecret@host:99999", "redis://u:topsecret@host/x", "redis://admin:topsecret"] {
             let error = #expect(throws: RedisError.self) { try RedisConfiguration(url: url) }
             #expect(error.map { !"\($0)".contains("topsecret") } == true, "\(url)")
         }
+    }
+
+    @Test func aConfigurationInALogShowsNoPassword() throws {
+        let configuration = try RedisConfiguration(url: "redis://app:topsecret@cache.internal:6380/2")
+        #expect("\(configuration)" == "redis://app:***@cache.internal:6380/2")
+        #expect(!String(reflecting: configuration).contains("topsecret"))
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        #expect(!dumped.contains("topsecret"))
     }
 }

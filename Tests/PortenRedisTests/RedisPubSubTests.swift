@@ -52,6 +52,7 @@ struct RedisPubSubTests {
             let redis = RedisClient(configuration: try testConfiguration(server), logger: quietLogger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await redis.run() }
+                try #require(await eventually(within: .seconds(20)) { redis.isSubscriberConnected })
                 let stream = try await redis.subscribe(to: ["ending"])
                 redis.shutdown()
                 // The stream finishes rather than waiting for messages that will never come.

@@ -36,7 +36,6 @@ struct RedisReconnectTests {
                         return await group.reduce(into: [RedisError?]()) { $0.append($1) }
                     }
                     let elapsed = ContinuousClock.now - started
-                    #expect(failures.count == 20)
                     #expect(failures.allSatisfy { if case .unavailable? = $0 { true } else { false } }, "\(failures)")
                     #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(10), "\(elapsed)")
                     let message = failures.first.flatMap { $0.map(String.init(describing:)) } ?? ""
@@ -77,12 +76,17 @@ struct RedisReconnectTests {
                         }
                         #expect(ContinuousClock.now - started < .seconds(15))
                     }
-                    let asleep = await eventually {
+                    // Two PINGs in a row without an answer within a second each: a loaded machine
+                    // may miss one, not two; an early PING's late answer starts the count again.
+                    var misses = 0
+                    let asleep = await eventually(within: .seconds(20)) {
                         do {
-                            _ = try await probe.send(["PING"], timeout: .milliseconds(200))
+                            _ = try await probe.send(["PING"], timeout: .seconds(1))
+                            misses = 0
                             return false
                         } catch {
-                            return true
+                            misses += 1
+                            return misses >= 2
                         }
                     }
                     probe.close()
@@ -90,6 +94,28 @@ struct RedisReconnectTests {
                     server.kill()
                     try await group.waitForAll()
                 }
+            }
+        }
+    }
+
+    @Test func aLongCommandWithinItsOwnTimeoutOutlivesHealthChecksAndShortTimeouts() async throws {
+        try await RedisTestServer.with(arguments: ["--enable-debug-command", "local"]) { server async throws in
+            let configuration = try testConfiguration(server) {
+                $0.commandTimeout = .milliseconds(500)
+                $0.healthCheckInterval = .milliseconds(200)
+            }
+            try await withClient(configuration) { redis async throws in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { () async throws -> Void in
+                        // Queued behind this, health-check PINGs and a short GET time out; the
+                        // connection stays, and the command gets its answer.
+                        #expect(try await redis.send(["DEBUG", "SLEEP", "2"], timeout: .seconds(20)) == .simpleString("OK"))
+                    }
+                    try await Task.sleep(for: .milliseconds(300))
+                    await #expect(throws: RedisError.self) { try await redis.send(["GET", "x"], timeout: .milliseconds(100)) }
+                    try await group.waitForAll()
+                }
+                #expect(try await redis.send(["PING"]) == .simpleString("PONG"))
             }
         }
     }

@@ -235,6 +235,7 @@ def main():
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--only", default="upstream,nginx,litellm,porten,stream,idle",
                         help="comma-separated parts to run (default: all): upstream, nginx, litellm, porten, stream, idle")
+    parser.add_argument("--baseline", metavar="BINARY", help="also measure this porten build (e.g. an older commit's) as porten-baseline")
     parser.add_argument("--perf", metavar="FILE", help="record `perf record -g` of the Hub and the node during Porten at c=32 into FILE")
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -273,16 +274,30 @@ def main():
                 with open(config, "w") as f:
                     f.write(f"model_list:\n  - model_name: bench-model\n    litellm_params:\n      model: openai/bench-model\n"
                             f"      api_base: http://127.0.0.1:{up_port}/v1\n      api_key: x\n")
-                litellm = Process("litellm", [args.litellm, "--config", config, "--port", str(litellm_port), "--host", "127.0.0.1"], work, env={"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"})
+                # Recent LiteLLM refuses to start without a master key; with one, requests present it.
+                litellm_auth = {"Authorization": "Bearer sk-" + secrets.token_hex(16)}
+                litellm = Process("litellm", [args.litellm, "--config", config, "--port", str(litellm_port), "--host", "127.0.0.1"], work,
+                                  env={"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False",
+                                       "LITELLM_MASTER_KEY": litellm_auth["Authorization"].removeprefix("Bearer ")})
                 everything.append(litellm)
-                wait_http(f"http://127.0.0.1:{litellm_port}/v1/chat/completions", body=REQUEST, timeout=180)
+                wait_http(f"http://127.0.0.1:{litellm_port}/v1/chat/completions", headers=litellm_auth, body=REQUEST, timeout=180)
             else:
                 print(f"(no LiteLLM at {args.litellm}: tools/install-deps --bench)", file=sys.stderr)
+            baseline = None
+            if args.baseline:
+                os.makedirs(os.path.join(work, "baseline"))
+                baseline = porten_fleet(args.baseline, os.path.join(work, "baseline"), f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{stream_port}")
+                everything += baseline[0]
+                wait_http(baseline[1] + "/v1/chat/completions", headers={"Authorization": f"Bearer {baseline[2]}"}, body=REQUEST)
             systems = [("upstream", f"http://127.0.0.1:{up_port}/v1/chat/completions", {}, [upstream]),
                        ("nginx", f"http://127.0.0.1:{proxy_port}/v1/chat/completions", {}, [proxy, upstream]),
                        ("porten", hub_url + "/v1/chat/completions", auth, [porten[0], porten[1], upstream])]
+            if baseline:
+                systems.append(("porten-baseline", baseline[1] + "/v1/chat/completions", {"Authorization": f"Bearer {baseline[2]}"},
+                                [baseline[0][0], baseline[0][1], upstream]))
+                only.add("porten-baseline")
             if litellm:
-                systems.insert(2, ("litellm", f"http://127.0.0.1:{litellm_port}/v1/chat/completions", {}, [litellm, upstream]))
+                systems.insert(2, ("litellm", f"http://127.0.0.1:{litellm_port}/v1/chat/completions", litellm_auth, [litellm, upstream]))
             for name, url, headers, processes in systems:
                 if name not in only:
                     continue
@@ -303,6 +318,9 @@ def main():
             stream_request = {**REQUEST, "model": "bench-stream", "stream": True}
             streams = [("nginx", f"http://127.0.0.1:{proxy_port}/stream/v1/chat/completions", {}, [proxy]),
                        ("porten", hub_url + "/v1/chat/completions", auth, [porten[0], porten[2]])]
+            if baseline:
+                streams.append(("porten-baseline", baseline[1] + "/v1/chat/completions", {"Authorization": f"Bearer {baseline[2]}"},
+                                [baseline[0][0], baseline[0][2]]))
             for name, url, headers, processes in streams if "stream" in only else []:
                 result = measure(name + "-stream", url, 8, args.duration, headers, stream_request, processes, work)
                 result["cpu_us_per_chunk"] = {k: v / (args.chunks + 3) for k, v in result["cpu_us"].items()}
