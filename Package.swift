@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "PortenHub",
             dependencies: [
-                "OpenAIWire", "NodeProtocol", "COpenSSL",
+                "OpenAIWire", "NodeProtocol", "COpenSSL", "PortenRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -99,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "PortenCLI",
             dependencies: [
-                "PortenHub", "PortenNode", "OpenAIWire",
+                "PortenHub", "PortenNode", "OpenAIWire", "PortenRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import PortenHub
+import PortenRedis
 
 /// `porten hub`: runs the Hub on SQLite until interrupted.
 struct HubCommand: AsyncParsableCommand {
@@ -41,6 +42,8 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Seconds a streamed request may wait for a node before it gets 200 and SSE keep-alive comments (0: never).")
     var streamKeepaliveAfter = 10.0
     @Option(help: "Seconds between SSE keep-alive comments while a streamed request waits.") var streamKeepaliveInterval = 5.0
+    @Option(help: "Redis shared by the Hub's replicas, redis://[[user]:password@]host[:port][/db] (env PORTEN_REDIS_URL): the keys' rate limits count across every replica on it.")
+    var redisURL: String?
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -111,6 +114,9 @@ struct HubCommand: AsyncParsableCommand {
         configuration.currency = currency
         configuration.streamKeepAliveAfter = streamKeepaliveAfter > 0 ? .seconds(streamKeepaliveAfter) : nil
         configuration.streamKeepAliveInterval = .seconds(streamKeepaliveInterval)
+        if let url = redisURL ?? environment("PORTEN_REDIS_URL") {
+            do { configuration.redis = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis-url: \(error)") }
+        }
         logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host
         let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import OpenAIWire
+import PortenRedis
 import ServiceLifecycle
 
 /// Builds the Hub: store, catalog, routes and background services, as one Hummingbird application.
@@ -16,6 +17,8 @@ public enum HubApplication {
         try store.replaceCatalog(catalog)
         let usage = UsageRecorder(store: store, ledger: configuration.ledger, logger: logger)
         let metrics = HubMetrics(catalog: catalog)
+        let rateLimiter = RateLimiter(
+            redis: configuration.redis.map { RedisClient(configuration: $0, logger: logger) }, metrics: metrics, logger: logger)
         let services = HubServices(
             configuration: configuration, store: store, catalog: catalog, registry: NodeRegistry(
                 // The fleet knows every catalog model: the operator may enable one while the Hub
@@ -26,7 +29,7 @@ public enum HubApplication {
                     return model
                 }), demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength,
                 replicaAfter: configuration.replicaAfter, metrics: metrics),
-            usage: usage, metrics: metrics,
+            usage: usage, rateLimiter: rateLimiter, metrics: metrics,
             logger: logger)
         let router = buildRouter(services)
         let webSocketRouter = Router(context: HubRequestContext.self)
@@ -44,6 +47,7 @@ public enum HubApplication {
                 availableConnectionsDelegate: .maximum(configuration.maximumConnections, logger: logger)),
             services: [
                 usage,
+                rateLimiter,
                 RequestWatchdog(
                     registry: services.registry, idleTimeout: configuration.requestIdleTimeout,
                     interval: min(.seconds(1), configuration.requestIdleTimeout / 4)),

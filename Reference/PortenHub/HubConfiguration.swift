@@ -1,3 +1,5 @@
+import PortenRedis
+
 /// How a Hub runs: where it listens, where its data lives, what it offers.
 public struct HubConfiguration: Sendable {
     public var host: String
@@ -28,6 +30,9 @@ public struct HubConfiguration: Sendable {
     /// A model whose admission queue has held a request this long gets another replica on a
     /// provisionable node that can take it (docs/planner.md); nil: never.
     public var replicaAfter: Duration? = .seconds(5)
+    /// Redis shared by the Hub's replicas (`--redis-url`): the keys' rate windows live there; nil
+    /// keeps them in this process.
+    public var redis: RedisConfiguration?
     /// The demand window: demand counts requests within it, and a provisioned model idle for a
     /// whole window is unloaded.
     public var demandWindow: Duration

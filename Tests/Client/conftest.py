@@ -65,15 +65,17 @@ class Process:
 
 
 class Hub:
-    def __init__(self, tmp_path, extra_args=()):
+    """A Hub process. Replicas share one `data_dir` (and a Redis); each has its own `name` and log."""
+
+    def __init__(self, tmp_path, extra_args=(), name="hub", data_dir=None, admin_token=None):
         self.port = free_port()
-        self.admin_token = "padm-" + secrets.token_hex(16)
+        self.admin_token = admin_token or "padm-" + secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
         self.base_url = self.url + "/v1"
-        self.data_dir = str(tmp_path / "hub")
+        self.data_dir = data_dir or str(tmp_path / "hub")
         self.process = Process(
             [PORTEN_BIN, "hub", "--port", str(self.port), "--data-dir", self.data_dir, "--admin-token", self.admin_token, *extra_args],
-            str(tmp_path / "hub.log"),
+            str(tmp_path / f"{name}.log"),
         )
         self.nodes = []
 
@@ -162,6 +164,37 @@ class Node:
 
     def wait_disconnected(self):
         wait_until(lambda: not self.hub.node_status(self.id)["connected"], what=f"node {self.id} to disconnect")
+
+
+class RedisServer:
+    """A throwaway `redis-server` on a free loopback port, nothing saved; `kill` and `start` again
+    keep the port (a Redis outage and its return)."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        directory = tmp_path / f"redis-{self.port}"
+        directory.mkdir()
+        self.process = Process(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)],
+            str(directory / "redis.log"),
+        )
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self):
+        self.process.start()
+        wait_until(self.ping, what="redis-server")
+        return self
+
+    def kill(self):
+        self.process.stop(sig_kill=True)
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ struct PolicyTests {
             for _ in 0..<200 {
                 group.addTask {
                     do throws(APIError) {
-                        try limiter.admit(key)
+                        try await limiter.admit(key)
                         return true
                     } catch {
                         return error.status == 429 && error.code == "rate_limit_exceeded" && (error.retryAfter ?? 0) >= 1 ? false : true

@@ -104,14 +104,31 @@ struct RedisReconnectTests {
                 $0.commandTimeout = .milliseconds(500)
                 $0.healthCheckInterval = .milliseconds(200)
             }
+            var probeConfiguration = configuration
+            probeConfiguration.commandTimeout = .seconds(40)
             try await withClient(configuration) { redis async throws in
+                // Connected before the server sleeps: the handshake would not get its answer after.
+                let probe = try await RedisConnection.connect(probeConfiguration)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { () async throws -> Void in
                         // Queued behind this, health-check PINGs and a short GET time out; the
                         // connection stays, and the command gets its answer.
-                        #expect(try await redis.send(["DEBUG", "SLEEP", "2"], timeout: .seconds(20)) == .simpleString("OK"))
+                        #expect(try await redis.send(["DEBUG", "SLEEP", "6"], timeout: .seconds(30)) == .simpleString("OK"))
                     }
-                    try await Task.sleep(for: .milliseconds(300))
+                    // The server is asleep once another connection's PINGs go unanswered twice.
+                    var misses = 0
+                    let asleep = await eventually(within: .seconds(20)) {
+                        do {
+                            _ = try await probe.send(["PING"], timeout: .seconds(1))
+                            misses = 0
+                            return false
+                        } catch {
+                            misses += 1
+                            return misses >= 2
+                        }
+                    }
+                    probe.close()
+                    #expect(asleep)
                     await #expect(throws: RedisError.self) { try await redis.send(["GET", "x"], timeout: .milliseconds(100)) }
                     try await group.waitForAll()
                 }

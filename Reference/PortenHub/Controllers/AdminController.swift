@@ -39,7 +39,8 @@ struct AdminController: Sendable {
                     AdminViews.FleetView.Node($0, loads: snapshot.loads[$0.id] ?? [:], ejected: snapshot.ejected[$0.id] ?? [:])
                 }, demand: snapshot.demand,
                 demandWindowSeconds: Int(services.configuration.demandWindow / .seconds(1)),
-                queues: snapshot.queues.mapValues { .init(depth: $0.depth, longestWaitMS: UsageMeter.milliseconds($0.longestWait)) }))
+                queues: snapshot.queues.mapValues { .init(depth: $0.depth, longestWaitMS: UsageMeter.milliseconds($0.longestWait)) },
+                rateLimits: services.rateLimiter.mode.rawValue))
     }
 
     // MARK: Accounts

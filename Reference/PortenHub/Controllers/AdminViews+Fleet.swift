@@ -7,6 +7,9 @@ extension AdminViews {
         var demandWindowSeconds: Int
         /// Requests waiting in each model's admission queue, and the longest wait so far.
         var queues: [String: Queue]
+        /// How the keys' rate limits are counted: `local` (one Hub), `shared` (Redis, across the
+        /// replicas) or `per_replica` (Redis configured but unavailable).
+        var rateLimits: String
 
         struct Queue: Encodable {
             var depth: Int
@@ -61,6 +64,6 @@ extension AdminViews {
             enum CodingKeys: String, CodingKey { case id, state, pct, vramMB = "vram_mb", inFlight = "in_flight" }
         }
 
-        enum CodingKeys: String, CodingKey { case nodes, demand, queues, demandWindowSeconds = "demand_window_seconds" }
+        enum CodingKeys: String, CodingKey { case nodes, demand, queues, demandWindowSeconds = "demand_window_seconds", rateLimits = "rate_limits" }
     }
 }

@@ -17,7 +17,7 @@ struct InferenceGate: Sendable {
             let most = (meter.price ?? Price(model)).cost(prompt: meter.promptLimit, completion: meter.completionLimit)
             meter.reservation = try reserveCredit(key, most: most)
         }
-        try services.rateLimiter.admit(key)
+        try await services.rateLimiter.admit(key)
         let dispatch = try await InferenceDispatch.start(
             kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry, metrics: services.metrics,
             budgets: try RequestBudgets.of(request, configuration: services.configuration))

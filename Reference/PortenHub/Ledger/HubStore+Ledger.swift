@@ -24,7 +24,7 @@ extension HubStore {
         precondition(postings.reduce(0) { $0 + $1.amount } == 0, "unbalanced ledger transaction \(txn)")
         if let requestID, try LedgerEntry.filter(Column("request_id") == requestID).fetchCount(db) > 0 { return false }
         for posting in postings where posting.amount != 0 {
-            var entry = LedgerEntry(
+            let entry = LedgerEntry(
                 id: nil, txn: txn, ledgerAccount: posting.account, kind: posting.kind, amount: posting.amount, requestID: requestID,
                 nodeID: nodeID, model: model, createdAt: time, memo: memo)
             try entry.insert(db)

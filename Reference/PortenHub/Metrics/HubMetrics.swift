@@ -27,6 +27,16 @@ public final class HubMetrics: Sendable {
         MetricNameDescriptor(namespace: "porten", metricName: name, unitName: unit, helpText: help)
     }
 
+    // MARK: Replicas
+
+    /// Whether Redis answers (`--redis-url`); nil without Redis leaves the gauge out.
+    func redisUp(_ up: Bool?) {
+        guard let up else { return }
+        registry.makeGauge(
+            descriptor: descriptor("redis_up", unit: "", "1 while Redis answers; 0 while rate limits fall back to each replica's own count.")
+        ).set(to: up ? 1 : 0)
+    }
+
     // MARK: Requests
 
     /// The error codes the Hub itself answers; anything else (a node's own code) is `other`, so

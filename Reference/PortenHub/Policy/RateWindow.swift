@@ -29,6 +29,12 @@ public struct RateWindow: Sendable {
         return nil
     }
 
+    /// Counts a request admitted elsewhere (by the windows shared in Redis) at `now`.
+    public mutating func count(now: ContinuousClock.Instant) {
+        prune(now: now)
+        requests.append(now)
+    }
+
     /// Counts the tokens of a request that ended at `now`.
     public mutating func record(tokens count: Int, at now: ContinuousClock.Instant) {
         guard count > 0 else { return }
