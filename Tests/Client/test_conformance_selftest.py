@@ -29,7 +29,7 @@ def mutate(fault, method, body, status, headers, content):
         text = text.replace("data: ", "data:")
     elif fault == "crlf" and stream:
         text = text.replace("\n", "\r\n")
-    elif fault == "additive_field" and not stream and text.startswith('{"choices"'):
+    elif fault == "additive_field" and not stream and '"object":"chat.completion"' in text:
         text = '{"provider_specific_fields":{},' + text[1:]
     elif fault == "changed_id" and stream:
         events = text.split("\n\n")
@@ -41,7 +41,7 @@ def mutate(fault, method, body, status, headers, content):
         text = text.replace('"choices":[],"usage"', '"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":null}],"usage"')
     elif fault == "integer_error_code" and status >= 400:
         text = re.sub(r'"code":"[a-z_]+"', '"code":404', text)
-    elif fault == "duplicate_key" and not stream and text.startswith('{"choices"'):
+    elif fault == "duplicate_key" and not stream and '"object":"chat.completion"' in text:
         text = '{"object":"chat.completion",' + text[1:]
     return status, text.encode()
 
