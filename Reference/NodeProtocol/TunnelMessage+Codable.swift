@@ -53,9 +53,12 @@ extension TunnelMessage: Codable {
     }
 
     /// Decodes one text frame: parsed once, the frames of every request read from that parse.
+    /// What the strict parser refuses (duplicate keys, deeper nesting) is left to `JSONDecoder`,
+    /// so a frame is accepted exactly when the `Codable` reading accepts it.
     public init(text: String) throws {
-        let parsed = try JSONParser.parse(Array(text.utf8), maximumDepth: Self.maximumDepth)
-        if let object = parsed.objectValue, let type = object["type"]?.stringValue, let frame = try Self.hotFrame(type: type, object) {
+        if let parsed = try? JSONParser.parse(Array(text.utf8), maximumDepth: Self.maximumDepth), let object = parsed.objectValue,
+            let type = object["type"]?.stringValue, let frame = try Self.hotFrame(type: type, object)
+        {
             self = frame
             return
         }

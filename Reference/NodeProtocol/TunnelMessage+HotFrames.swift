@@ -150,7 +150,7 @@ private struct Fields {
     static func integer(_ value: JSONValue) -> Int? {
         switch value {
         case .int(let int): int
-        case .double(let double): double.rounded() == double && abs(double) < 0x1p63 ? Int(double) : nil
+        case .double(let double): Int(exactly: double)
         default: nil
         }
     }

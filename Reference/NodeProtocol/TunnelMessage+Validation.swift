@@ -42,7 +42,7 @@ extension TunnelMessage {
         let decoded: TunnelMessage
         do { decoded = try TunnelMessage(text: text) } catch {
             // A frame about a request that cannot be read (a count of 1e300) still ends that request.
-            let id = (try? JSONParser.parse(text))?["id"]?.stringValue
+            let id = (try? JSONParser.parse(Array(text.utf8), maximumDepth: maximumDepth))?["id"]?.stringValue
             throw InvalidFrame(description: "undecodable frame: \(error)".prefix(Bounds.text).description, requestID: id)
         }
         return try decoded.checkedFromNode()

@@ -54,12 +54,15 @@ public enum JSONText {
 }
 
 extension JSONText {
-    /// `value` as compact JSON with object keys sorted: one stable text for a value.
+    /// `value` as compact JSON with object keys sorted: one stable text for a value. Numbers are
+    /// written as `JSONEncoder` writes them: an integral double up to 2^53 without a fraction.
     public static func compact(_ value: JSONValue) -> String {
         switch value {
         case .null: "null"
         case .bool(let bool): bool ? "true" : "false"
         case .int(let int): String(int)
+        // As JSONEncoder writes a Double: 40.0 as 40 (a strict integer reader upstream takes it).
+        case .double(let double) where double.rounded() == double && abs(double) <= 0x1p53: String(Int(double))
         case .double(let double): double.isFinite ? "\(double)" : "null"
         case .string(let string): quote(string)
         case .array(let elements): "[" + elements.map(compact).joined(separator: ",") + "]"

@@ -57,6 +57,15 @@ struct WireEncodingTests {
         #expect(vector.floats == [1.0, -0.5])
     }
 
+    @Test func compactWritesNumbersAsJSONEncoderDoes() throws {
+        let values: [JSONValue] = [.double(40), .double(-3), .double(0.5), .double(1e-7), .double(1e300), .double(-0.0), .int(7), .double(0x1p53)]
+        for value in values {
+            let encoder = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+            #expect(try JSONParser.parse(JSONText.compact(value)) == JSONParser.parse(encoder), "\(value)")
+        }
+        #expect(JSONText.compact(.object(["top_k": .double(40), "temperature": .double(0.7)])) == #"{"temperature":0.7,"top_k":40}"#)
+    }
+
     @Test func jsonTextQuotesLikeAnEncoder() throws {
         for text in ["plain", "quote\" back\\slash", "line\nfeed\ttab", "\u{01}\u{1F}", "é😀", "\u{2028}", "’—…\u{2029}x", "\u{E2}", ""] {
             #expect(try JSONParser.parse(JSONText.quote(text)) == .string(text))

@@ -44,12 +44,12 @@ struct LiveKeyCacheTests {
         try store.writer.add(transactionObserver: cache, extent: .databaseLifetime)
         let stale = AuthenticatedKey(keyID: "key_stale", accountID: account.id)
         // The lookup read the row, then an account change committed before it returned.
-        _ = try cache.key(for: token.plain) {
+        _ = try cache.key(for: token.hash) {
             _ = try store.disableAccount(id: account.id)
             return stale
         }
         var lookups = 0
-        let answer = cache.key(for: token.plain) {
+        let answer = cache.key(for: token.hash) {
             lookups += 1
             return nil
         }
@@ -57,11 +57,26 @@ struct LiveKeyCacheTests {
         #expect(answer == nil)
     }
 
+    @Test func aLookAlikeOfACachedKeyIsRefusedAsTheStoreRefusesIt() throws {
+        let store = try HubStore.inMemory()
+        let account = try store.createAccount(name: "acme")
+        // A key with a "K" in it (about every other one has).
+        var plain = ""
+        for _ in 0..<64 where !plain.dropFirst(SecretToken.apiKeyPrefix.count).contains("K") {
+            plain = try store.createKey(accountID: account.id, name: "ci").1.plain
+        }
+        let kelvin = SecretToken.apiKeyPrefix + plain.dropFirst(SecretToken.apiKeyPrefix.count).replacing("K", with: "\u{212A}")
+        // U+212A KELVIN SIGN is canonically equivalent to K: the same String, not the same token.
+        #expect(kelvin == plain)
+        #expect(try store.authenticateKey(plain) != nil)
+        #expect(try store.authenticateKey(kelvin) == nil)
+    }
+
     @Test func onlyLiveKeysAreRemembered() throws {
         let cache = LiveKeyCache()
         var lookups = 0
         for _ in 0..<3 {
-            _ = cache.key(for: "sk-porten-unknown") {
+            _ = cache.key(for: [1, 2, 3]) {
                 lookups += 1
                 return nil
             }
@@ -69,7 +84,7 @@ struct LiveKeyCacheTests {
         #expect(lookups == 3)
         let key = AuthenticatedKey(keyID: "key_1", accountID: "acct_1")
         for _ in 0..<3 {
-            _ = cache.key(for: "sk-porten-known") {
+            _ = cache.key(for: [4, 5, 6]) {
                 lookups += 1
                 return key
             }

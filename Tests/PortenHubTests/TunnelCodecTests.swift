@@ -58,6 +58,14 @@ struct TunnelCodecTests {
         #expect(infer == .infer(.init(id: "r", kind: .chat, model: "m", body: .object(["a": .array([.int(1)])]))))
     }
 
+    @Test func whatOnlyJSONDecoderReadsIsStillRead() throws {
+        // Duplicate keys (the strict parser refuses them) and the most negative integer as a double.
+        let duplicated = #"{"type":"delta","id":"r","id":"r","content":"x"}"#
+        #expect(try TunnelMessage(text: duplicated) == JSONDecoder().decode(TunnelMessage.self, from: Data(duplicated.utf8)))
+        let lowest = #"{"type":"delta","id":"r","tool_call":{"index":-9223372036854775808.0}}"#
+        #expect(try TunnelMessage(text: lowest) == .delta(.init(id: "r", toolCall: .init(index: .min))))
+    }
+
     @Test func aRequestBodyAsDeepAsTheHubAcceptsFitsInAFrame() throws {
         var body = JSONValue.int(1)
         for _ in 1..<JSONParser.defaultMaximumDepth { body = .array([body]) }

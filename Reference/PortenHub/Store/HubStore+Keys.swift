@@ -70,7 +70,8 @@ extension HubStore {
     /// The live key behind a presented `sk-porten-…` string, or nil (unknown, revoked, disabled account).
     /// A key that authenticated within the last second is answered from memory (``LiveKeyCache``).
     public func authenticateKey(_ presented: String) throws -> AuthenticatedKey? {
-        try liveKeys.key(for: presented) {
+        guard let token = SecretToken(plain: presented, prefix: SecretToken.apiKeyPrefix) else { return nil }
+        return try liveKeys.key(for: token.hash) {
             try liveSecretHolder(presented, prefix: SecretToken.apiKeyPrefix, hash: \APIKey.secretHash, revokedAt: \.revokedAt, accountID: \.accountID)
                 .map { AuthenticatedKey(keyID: $0.id, accountID: $0.accountID, policy: $0.policy) }
         }

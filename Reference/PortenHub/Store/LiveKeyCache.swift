@@ -9,7 +9,8 @@ import Synchronization
 /// made through this Hub's own connection act at once: every committed write to `api_key` or
 /// `account` forgets all entries, and a lookup that raced with such a commit is not remembered
 /// (the generation it started under has passed). Only successes are kept; an unknown key always
-/// reads the database.
+/// reads the database. Entries are found by the token's SHA-256, never by the presented text: a
+/// look-alike string (U+212A for `K`) that the store refuses is not a cached key either.
 final class LiveKeyCache: TransactionObserver, Sendable {
     static let lifetime: Duration = .seconds(1)
     static let capacity = 10_000
@@ -20,14 +21,14 @@ final class LiveKeyCache: TransactionObserver, Sendable {
     }
 
     private struct State {
-        var entries: [String: Entry] = [:]
+        var entries: [[UInt8]: Entry] = [:]
         var generation = 0
         /// Set while a write transaction has changed a watched table, until it commits or rolls back.
         var changed = false
 
         enum Probe { case hit(AuthenticatedKey), miss(generation: Int) }
 
-        mutating func probe(_ presented: String, now: ContinuousClock.Instant) -> Probe {
+        mutating func probe(_ presented: [UInt8], now: ContinuousClock.Instant) -> Probe {
             if let entry = entries[presented] {
                 if entry.expires > now { return .hit(entry.key) }
                 entries[presented] = nil
@@ -39,8 +40,9 @@ final class LiveKeyCache: TransactionObserver, Sendable {
     private let state = Mutex(State())
     private static let watched: Set<String> = [APIKey.databaseTableName, Account.databaseTableName]
 
-    /// The cached key for `presented`, or the result of `lookup` (remembered when it is a key).
-    func key(for presented: String, lookup: () throws -> AuthenticatedKey?) rethrows -> AuthenticatedKey? {
+    /// The cached key for the token whose SHA-256 is `presented`, or the result of `lookup`
+    /// (remembered when it is a key).
+    func key(for presented: [UInt8], lookup: () throws -> AuthenticatedKey?) rethrows -> AuthenticatedKey? {
         let now = ContinuousClock.now
         let generation: Int
         switch state.withLock({ $0.probe(presented, now: now) }) {
