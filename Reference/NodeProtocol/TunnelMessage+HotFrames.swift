@@ -14,7 +14,7 @@ extension TunnelMessage {
 
     /// The frame `object` as one of the hot types, or nil for another type.
     static func hotFrame(type: String, _ object: [String: JSONValue]) throws(FieldError) -> TunnelMessage? {
-        var fields = Fields(object)
+        let fields = Fields(object)
         switch type {
         case "infer":
             return .infer(

@@ -54,19 +54,31 @@ public enum JSONText {
 }
 
 extension JSONText {
-    /// `value` as compact JSON with object keys sorted: one stable text for a value. Numbers are
-    /// written as `JSONEncoder` writes them: an integral double up to 2^53 without a fraction.
+    /// `value` as compact JSON with object keys sorted: one stable text for a value, which parses
+    /// back to the same value (`40.0` stays a double).
     public static func compact(_ value: JSONValue) -> String {
+        write(value, integralDoublesAsIntegers: false)
+    }
+
+    /// `value` as ``compact(_:)`` writes it, but numbers as `JSONEncoder` writes them: an integral
+    /// double up to 2^53 without its fraction. For an upstream server whose integer fields refuse
+    /// `40.0` (Go's and serde's readers do).
+    public static func compactForUpstream(_ value: JSONValue) -> String {
+        write(value, integralDoublesAsIntegers: true)
+    }
+
+    private static func write(_ value: JSONValue, integralDoublesAsIntegers: Bool) -> String {
         switch value {
         case .null: "null"
         case .bool(let bool): bool ? "true" : "false"
         case .int(let int): String(int)
-        // As JSONEncoder writes a Double: 40.0 as 40 (a strict integer reader upstream takes it).
-        case .double(let double) where double.rounded() == double && abs(double) <= 0x1p53: String(Int(double))
+        case .double(let double) where integralDoublesAsIntegers && double.rounded() == double && abs(double) <= 0x1p53: String(Int(double))
         case .double(let double): double.isFinite ? "\(double)" : "null"
         case .string(let string): quote(string)
-        case .array(let elements): "[" + elements.map(compact).joined(separator: ",") + "]"
-        case .object(let members): "{" + members.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + compact($0.value) }.joined(separator: ",") + "}"
+        case .array(let elements): "[" + elements.map { write($0, integralDoublesAsIntegers: integralDoublesAsIntegers) }.joined(separator: ",") + "]"
+        case .object(let members):
+            "{" + members.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + write($0.value, integralDoublesAsIntegers: integralDoublesAsIntegers) }
+                .joined(separator: ",") + "}"
         }
     }
 }

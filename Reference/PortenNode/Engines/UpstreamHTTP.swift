@@ -26,7 +26,7 @@ struct UpstreamHTTP: Sendable {
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: JSONText.compact(body)))
+            request.body = .bytes(ByteBuffer(string: JSONText.compactForUpstream(body)))
         }
         let response: HTTPClientResponse
         do {
