@@ -76,21 +76,7 @@ struct RedisReconnectTests {
                         }
                         #expect(ContinuousClock.now - started < .seconds(15))
                     }
-                    // Two PINGs in a row without an answer within a second each: a loaded machine
-                    // may miss one, not two; an early PING's late answer starts the count again.
-                    var misses = 0
-                    let asleep = await eventually(within: .seconds(20)) {
-                        do {
-                            _ = try await probe.send(["PING"], timeout: .seconds(1))
-                            misses = 0
-                            return false
-                        } catch {
-                            misses += 1
-                            return misses >= 2
-                        }
-                    }
-                    probe.close()
-                    #expect(asleep)
+                    #expect(await serverIsAsleep(probe))
                     server.kill()
                     try await group.waitForAll()
                 }
@@ -115,20 +101,7 @@ struct RedisReconnectTests {
                         // connection stays, and the command gets its answer.
                         #expect(try await redis.send(["DEBUG", "SLEEP", "6"], timeout: .seconds(30)) == .simpleString("OK"))
                     }
-                    // The server is asleep once another connection's PINGs go unanswered twice.
-                    var misses = 0
-                    let asleep = await eventually(within: .seconds(20)) {
-                        do {
-                            _ = try await probe.send(["PING"], timeout: .seconds(1))
-                            misses = 0
-                            return false
-                        } catch {
-                            misses += 1
-                            return misses >= 2
-                        }
-                    }
-                    probe.close()
-                    #expect(asleep)
+                    #expect(await serverIsAsleep(probe))
                     await #expect(throws: RedisError.self) { try await redis.send(["GET", "x"], timeout: .milliseconds(100)) }
                     try await group.waitForAll()
                 }

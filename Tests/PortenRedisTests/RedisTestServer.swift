@@ -185,3 +185,23 @@ extension RedisMessage {
         self.init(channel: channel, payload: ByteBuffer(string: payload))
     }
 }
+
+/// Whether the server stopped answering `probe` (a `DEBUG SLEEP` began): two PINGs in a row
+/// without an answer within a second each. A loaded machine may miss one, not two; an earlier
+/// PING's late answer starts the count again. Closes `probe`.
+func serverIsAsleep(_ probe: RedisConnection) async -> Bool {
+    var misses = 0
+    let asleep = await eventually(within: .seconds(20)) {
+        do {
+            _ = try await probe.send(["PING"], timeout: .seconds(1))
+            misses = 0
+            return false
+        } catch {
+            misses += 1
+            return misses >= 2
+        }
+    }
+    probe.close()
+    return asleep
+}
+
