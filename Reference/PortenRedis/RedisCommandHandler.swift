@@ -16,10 +16,15 @@ struct RedisNotSent: Error {}
 /// Pairs replies with requests: the server answers in order, so each reply completes the oldest
 /// waiting promise. A request whose deadline passes fails with ``RedisError/timeout(_:)`` at once
 /// but keeps its place, so the late reply still lines up. When the oldest request is past its
-/// deadline and has waited at least `unresponsiveAfter` (the client's command timeout), the server
-/// is taken as unresponsive and the connection is closed: one caller's short timeout during a
-/// brief stall does not fail everyone else's commands. A closed connection fails everything still
-/// waiting, so no caller waits past its deadline or a close.
+/// deadline and every request waiting has waited at least `unresponsiveAfter` (the client's command
+/// timeout) and is past its own deadline, the server is taken as unresponsive and the connection is
+/// closed: one caller's short timeout during a brief stall does not fail everyone else's commands,
+/// and a command whose caller allowed it longer keeps the connection that long. Redis writes the
+/// replies to commands that arrived together only after the last of them ran, so a PING pipelined
+/// just before a long `DEBUG SLEEP` or script is answered late without the server being gone. A
+/// closed connection fails everything still waiting, so no caller waits past its deadline or a close.
+///
+/// Time is the event loop's (`EventLoop.now`), so tests drive it with an embedded loop.
 ///
 /// On a subscriber connection (`push` set), `message` arrays are not replies: they go to `push`.
 final class RedisCommandHandler: ChannelDuplexHandler {
@@ -31,7 +36,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         let promise: EventLoopPromise<RESPValue>
         let name: String
         let deadline: NIODeadline
-        /// When this request, still unanswered at the head of the line, closes the connection.
+        /// When the server, silent on this request, counts as unresponsive.
         let unresponsiveAt: NIODeadline
         var expired = false
     }
@@ -56,7 +61,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             promise?.fail(RedisNotSent())
             return
         }
-        let unresponsiveAt = max(request.deadline, .now() + unresponsiveAfter)
+        let unresponsiveAt = max(request.deadline, context.eventLoop.now + unresponsiveAfter)
         for reply in request.replies {
             waiting.append(Waiting(promise: reply, name: request.name, deadline: request.deadline, unresponsiveAt: unresponsiveAt))
         }
@@ -121,10 +126,13 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private func timerFired(context: ChannelHandlerContext) {
         timer = nil
         timerDeadline = nil
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         var next: NIODeadline?
-        for index in waiting.indices where !waiting[index].expired {
+        var patience: NIODeadline?
+        for index in waiting.indices {
             let entry = waiting[index]
+            patience = max(patience ?? entry.unresponsiveAt, entry.unresponsiveAt)
+            guard !entry.expired else { continue }
             if entry.deadline <= now {
                 waiting[index].expired = true
                 entry.promise.fail(RedisError.timeout("no reply to \(entry.name) within its timeout; it may or may not have run"))
@@ -132,12 +140,12 @@ final class RedisCommandHandler: ChannelDuplexHandler {
                 next = min(next ?? entry.deadline, entry.deadline)
             }
         }
-        if let oldest = waiting.first, oldest.expired {
-            if oldest.unresponsiveAt <= now {
+        if let oldest = waiting.first, oldest.expired, let patience {
+            if patience <= now {
                 fail(context: context, with: .connectionClosed("the server did not answer an earlier command in time; the command may or may not have run"))
                 return
             }
-            next = min(next ?? oldest.unresponsiveAt, oldest.unresponsiveAt)
+            next = min(next ?? patience, patience)
         }
         if let next { armTimer(context: context, for: next) }
     }

@@ -8,7 +8,8 @@ import NIOPosix
 public final class RedisConnection: Sendable {
     let channel: any Channel
 
-    private init(channel: any Channel) {
+    /// Wraps a channel whose pipeline holds the RESP decoder (or a test's replies) and a ``RedisCommandHandler``.
+    init(channel: any Channel) {
         self.channel = channel
     }
 
