@@ -20,14 +20,14 @@ struct DevCommand: AsyncParsableCommand {
         let adminToken = try data.adminToken(explicit: nil)
         var configuration = HubConfiguration(port: port, databasePath: data.databasePath, catalog: .reference, adminToken: adminToken)
         configuration.maximumConnections = ProcessLimits.defaultMaximumConnections(openFiles: openFiles)
-        let store = try HubStore.open(path: data.databasePath)
-        let setup = try DevSetup(store: store, data: data)
+        let store = try SQLiteStore.open(path: data.databasePath)
+        let setup = try await DevSetup(store: store, data: data)
         let node = NodeAgent(
             hubURL: "http://127.0.0.1:\(port)", credential: setup.nodeCredential,
             engine: SimEngine(provisioning: SimProvisioning(vramBudgetMB: 8192, downloadMBps: 800, loadMBps: 3000)), logger: logger)
         let apiKey = setup.apiKey
         let signIn = setup.signIn
-        let (application, _) = try HubApplication.build(configuration: configuration, logger: logger, extraServices: [node]) { port in
+        let (application, _) = try await HubApplication.build(configuration: configuration, logger: logger, extraServices: [node]) { port in
             Console.write(
                 """
                 PORTEN_BASE_URL=http://127.0.0.1:\(port)/v1
@@ -56,32 +56,33 @@ struct DevSetup {
     let signIn: (email: String, password: String)
     static let devEmail = "dev@porten.test"
 
-    init(store: HubStore, data: DataDirectory) throws {
-        let account = try store.accounts().first { $0.name == "dev" && $0.disabledAt == nil } ?? store.createAccount(name: "dev")
-        if let key = data.read("dev-api-key"), try store.authenticateKey(key) != nil {
+    init(store: any HubStore, data: DataDirectory) async throws {
+        let existing = try await store.accounts().first { $0.name == "dev" && $0.disabledAt == nil }
+        let account = if let existing { existing } else { try await store.createAccount(name: "dev") }
+        if let key = data.read("dev-api-key"), try await store.authenticateKey(key) != nil {
             apiKey = key
         } else {
-            apiKey = try store.createKey(accountID: account.id, name: "dev").token.plain
+            apiKey = try await store.createKey(accountID: account.id, name: "dev").token.plain
             try data.write("dev-api-key", apiKey)
         }
-        if let credential = data.read("dev-node-credential"), try store.authenticateNode(credential) != nil {
+        if let credential = data.read("dev-node-credential"), try await store.authenticateNode(credential) != nil {
             nodeCredential = credential
         } else {
-            nodeCredential = try store.createNode(accountID: account.id, name: "dev-sim", region: "local", trustClass: "trusted")
+            nodeCredential = try await store.createNode(accountID: account.id, name: "dev-sim", region: "local", trustClass: "trusted")
                 .credential.plain
             try data.write("dev-node-credential", nodeCredential)
         }
-        if let password = data.read("dev-password"), let user = try store.user(email: Self.devEmail),
+        if let password = data.read("dev-password"), let user = try await store.user(email: Self.devEmail),
             let hash = user.passwordHash, PasswordHasher.verify(password, against: hash)
         {
             signIn = (Self.devEmail, password)
         } else {
             let password = SecretToken.randomBase62(count: 16)
             let hash = PasswordHasher.standard.hash(password)
-            if let user = try store.user(email: Self.devEmail) {
-                try store.setPassword(userID: user.id, hash: hash)
+            if let user = try await store.user(email: Self.devEmail) {
+                try await store.setPassword(userID: user.id, hash: hash)
             } else {
-                _ = try store.createUser(
+                _ = try await store.createUser(
                     accountID: account.id, email: Self.devEmail, displayName: "Dev", role: .owner, isOperator: true, passwordHash: hash)
             }
             try data.write("dev-password", password)

@@ -44,6 +44,8 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Seconds between SSE keep-alive comments while a streamed request waits.") var streamKeepaliveInterval = 5.0
     @Option(help: "Redis shared by the Hub's replicas, redis://[[user]:password@]host[:port][/db] (env PORTEN_REDIS_URL): the keys' rate limits count across every replica on it.")
     var redisURL: String?
+    @Option(help: "PostgreSQL shared by the Hub's replicas, postgres://user:password@host:5432/database[?sslmode=require] (env PORTEN_DATABASE_URL); SQLite in --data-dir when omitted.")
+    var databaseURL: String?
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -119,9 +121,21 @@ struct HubCommand: AsyncParsableCommand {
         }
         logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host
-        let (application, _) = try HubApplication.build(configuration: configuration, logger: logger) { port in
-            Console.write("PORTEN_BASE_URL=http://\(host):\(port)/v1")
+        guard let url = databaseURL ?? environment("PORTEN_DATABASE_URL") else {
+            let (application, _) = try await HubApplication.build(configuration: configuration, logger: logger) { port in
+                Console.write("PORTEN_BASE_URL=http://\(host):\(port)/v1")
+            }
+            return try await application.runService()
         }
-        try await application.runService()
+        let store: PostgresStore
+        do { store = try PostgresStore(url: url, logger: logger) } catch { throw ValidationError("--database-url: \(error)") }
+        try await store.withRunning {
+            let applied = try await store.migrate()
+            logger.info("database \(store.endpoint): \(applied.isEmpty ? "schema up to date" : "applied \(applied.joined(separator: ", "))")")
+            let (application, _) = try await HubApplication.build(configuration: configuration, store: store, logger: logger) { port in
+                Console.write("PORTEN_BASE_URL=http://\(host):\(port)/v1")
+            }
+            try await application.runService()
+        }
     }
 }

@@ -10,11 +10,13 @@ import ServiceLifecycle
 public enum HubApplication {
     /// - Parameter onServerRunning: called with the bound port once the Hub accepts connections.
     public static func build(
-        configuration: HubConfiguration, logger: Logger, extraServices: [any Service] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> (application: some ApplicationProtocol, services: HubServices) {
-        let store = try configuration.databasePath.map { try HubStore.open(path: $0) } ?? HubStore.inMemory()
-        let catalog = try store.applyingSwitches(to: configuration.catalog)
-        try store.replaceCatalog(catalog)
+        configuration: HubConfiguration, store: (any HubStore)? = nil, logger: Logger, extraServices: [any Service] = [],
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> (application: some ApplicationProtocol, services: HubServices) {
+        /// Postgres when the caller opened it (`--database-url`), else SQLite in the data directory.
+        let store: any HubStore = try store ?? configuration.databasePath.map { try SQLiteStore.open(path: $0) } ?? SQLiteStore.inMemory()
+        let catalog = try await store.applyingSwitches(to: configuration.catalog)
+        try await store.replaceCatalog(catalog)
         let usage = UsageRecorder(store: store, ledger: configuration.ledger, logger: logger)
         let metrics = HubMetrics(catalog: catalog)
         let rateLimiter = RateLimiter(

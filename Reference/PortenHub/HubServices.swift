@@ -3,7 +3,7 @@ import Logging
 /// What the Hub's controllers share: the store, the catalog, the connected fleet and metering.
 public struct HubServices: Sendable {
     public let configuration: HubConfiguration
-    public let store: HubStore
+    public let store: any HubStore
     /// The catalog as the operator has switched it.
     public let liveCatalog: LiveCatalog
     public let registry: NodeRegistry
@@ -25,7 +25,7 @@ public struct HubServices: Sendable {
     let tunnelSockets = TunnelSockets()
 
     public init(
-        configuration: HubConfiguration, store: HubStore, catalog: Catalog, registry: NodeRegistry, usage: UsageRecorder,
+        configuration: HubConfiguration, store: any HubStore, catalog: Catalog, registry: NodeRegistry, usage: UsageRecorder,
         rateLimiter: RateLimiter = RateLimiter(), metrics: HubMetrics? = nil, logger: Logger
     ) {
         self.metrics = metrics ?? HubMetrics(catalog: catalog)

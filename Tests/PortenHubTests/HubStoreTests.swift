@@ -2,57 +2,64 @@ import PortenHub
 import Testing
 
 struct HubStoreTests {
-    @Test func migrationsApplyInOrder() throws {
-        let store = try HubStore.inMemory()
-        #expect(try store.appliedMigrations() == ["v1-accounts-keys-nodes", "v1-catalog", "v1-usage", "v2-usage-user-metadata", "v3-usage-attempts", "v4-portal-users-sessions", "v5-enrollment", "v6-ledger"])
+    @Test(arguments: StoreEngine.allCases) func migrationsApplyInOrder(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let applied = try await store.appliedMigrations()
+            #expect(applied == ["v1-accounts-keys-nodes", "v1-catalog", "v1-usage", "v2-usage-user-metadata", "v3-usage-attempts", "v4-portal-users-sessions", "v5-enrollment", "v6-ledger"])
+        }
     }
 
-    @Test func keysAuthenticateUntilRevoked() throws {
-        let store = try HubStore.inMemory()
-        let account = try store.createAccount(name: "acme")
-        let (key, token) = try store.createKey(accountID: account.id, name: "ci")
-        #expect(try store.authenticateKey(token.plain) == AuthenticatedKey(keyID: key.id, accountID: account.id))
-        #expect(try store.keys(accountID: account.id).map(\.id) == [key.id])
-        #expect(try store.authenticateKey(token.plain + "x") == nil)
-        #expect(try store.revokeKey(id: key.id))
-        #expect(try store.authenticateKey(token.plain) == nil)
-        #expect(try !store.revokeKey(id: key.id))
+    @Test(arguments: StoreEngine.allCases) func keysAuthenticateUntilRevoked(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let account = try await store.createAccount(name: "acme")
+            let (key, token) = try await store.createKey(accountID: account.id, name: "ci")
+            #expect(try await store.authenticateKey(token.plain) == AuthenticatedKey(keyID: key.id, accountID: account.id))
+            #expect(try await store.keys(accountID: account.id).map(\.id) == [key.id])
+            #expect(try await store.authenticateKey(token.plain + "x") == nil)
+            #expect(try await store.revokeKey(id: key.id))
+            #expect(try await store.authenticateKey(token.plain) == nil)
+            #expect(try await !store.revokeKey(id: key.id))
+        }
     }
 
-    @Test func theStoreNeverHoldsThePlainKey() throws {
-        let store = try HubStore.inMemory()
-        let account = try store.createAccount(name: "acme")
-        let (key, token) = try store.createKey(accountID: account.id, name: "ci")
-        #expect(Array(key.secretHash) == token.hash)
-        #expect(!"\(key)".contains(String(token.plain.suffix(32))))
+    @Test(arguments: StoreEngine.allCases) func theStoreNeverHoldsThePlainKey(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let account = try await store.createAccount(name: "acme")
+            let (key, token) = try await store.createKey(accountID: account.id, name: "ci")
+            #expect(Array(key.secretHash) == token.hash)
+            #expect(!"\(key)".contains(String(token.plain.suffix(32))))
+        }
     }
 
-    @Test func disablingAnAccountStopsItsKeysAndNodes() throws {
-        let store = try HubStore.inMemory()
-        let account = try store.createAccount(name: "acme")
-        let (_, token) = try store.createKey(accountID: account.id, name: "ci")
-        let (node, credential) = try store.createNode(accountID: account.id, name: "n", region: "eu", trustClass: "verified")
-        #expect(try store.authenticateNode(credential.plain)?.id == node.id)
-        try store.disableAccount(id: account.id)
-        #expect(try store.authenticateKey(token.plain) == nil)
-        #expect(try store.authenticateNode(credential.plain) == nil)
+    @Test(arguments: StoreEngine.allCases) func disablingAnAccountStopsItsKeysAndNodes(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let account = try await store.createAccount(name: "acme")
+            let (_, token) = try await store.createKey(accountID: account.id, name: "ci")
+            let (node, credential) = try await store.createNode(accountID: account.id, name: "n", region: "eu", trustClass: "verified")
+            #expect(try await store.authenticateNode(credential.plain)?.id == node.id)
+            try await store.disableAccount(id: account.id)
+            #expect(try await store.authenticateKey(token.plain) == nil)
+            #expect(try await store.authenticateNode(credential.plain) == nil)
+        }
     }
 
-    @Test func keysNeedAnExistingAccount() throws {
-        let store = try HubStore.inMemory()
-        #expect(throws: StoreError.self) { try store.createKey(accountID: "acct_missing", name: "x") }
+    @Test(arguments: StoreEngine.allCases) func keysNeedAnExistingAccount(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            _ = await #expect(throws: StoreError.self) { try await store.createKey(accountID: "acct_missing", name: "x") }
+        }
     }
 
-    @Test func catalogIsReplacedByTheFile() throws {
-        let store = try HubStore.inMemory()
-        try store.replaceCatalog(.reference)
-        try store.replaceCatalog(Catalog(models: [CatalogModel(id: "only", type: .chat, ctx: 4096, enabled: false)]))
-        let catalog = try store.catalog()
-        #expect(catalog.models.map(\.id) == ["only"])
-        #expect(catalog.offered("only") == nil)
+    @Test(arguments: StoreEngine.allCases) func catalogIsReplacedByTheFile(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            try await store.replaceCatalog(.reference)
+            try await store.replaceCatalog(Catalog(models: [CatalogModel(id: "only", type: .chat, ctx: 4096, enabled: false)]))
+            let catalog = try await store.catalog()
+            #expect(catalog.models.map(\.id) == ["only"])
+            #expect(catalog.offered("only") == nil)
+        }
     }
 
-    @Test func catalogFilesAreValidated() throws {
+    @Test func catalogFilesAreValidated() async throws {
         let ok = try Catalog(json: Array(#"{"models":[{"id":"a","type":"chat","ctx":10,"capabilities":["tools"]}]}"#.utf8).data)
         #expect(ok.offered("a")?.capabilities == ["tools"])
         #expect(throws: CatalogError.self) {
@@ -71,19 +78,20 @@ struct HubStoreTests {
         #expect(try Catalog(json: Array(good.utf8).data).models[0].sha256?.count == 64)
     }
 
-    @Test func usageRowsRoundTrip() throws {
-        let store = try HubStore.inMemory()
-        // Every column set, each to a value of its own: the hand-written encoder must write them all.
-        let row = UsageRecord(
-            time: .init(timeIntervalSince1970: 1000.25), requestID: "req_1", keyID: "key_1", accountID: "acct_1", nodeID: "node_1",
-            region: "eu", model: "ref-chat", endpoint: "chat.completions", promptTokens: 3, completionTokens: 4, status: 200,
-            latencyMS: 12, timeToFirstTokenMS: 5, user: "u-7", metadata: #"{"a":"b"}"#, attempts: 2,
-            price: Price(inputMicrosPerMillion: 11, outputMicrosPerMillion: 13))
-        try store.insertUsage([row, row])
-        let rows = try store.recentUsage(limit: 1, keyID: "key_1")
-        var expected = row
-        expected.id = 2
-        #expect(rows == [expected])
+    @Test(arguments: StoreEngine.allCases) func usageRowsRoundTrip(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            // Every column set, each to a value of its own: the hand-written encoder must write them all.
+            let row = UsageRecord(
+                time: .init(timeIntervalSince1970: 1000.25), requestID: "req_1", keyID: "key_1", accountID: "acct_1", nodeID: "node_1",
+                region: "eu", model: "ref-chat", endpoint: "chat.completions", promptTokens: 3, completionTokens: 4, status: 200,
+                latencyMS: 12, timeToFirstTokenMS: 5, user: "u-7", metadata: #"{"a":"b"}"#, attempts: 2,
+                price: Price(inputMicrosPerMillion: 11, outputMicrosPerMillion: 13))
+            try await store.insertUsage([row, row])
+            let rows = try await store.recentUsage(limit: 1, keyID: "key_1")
+            var expected = row
+            expected.id = 2
+            #expect(rows == [expected])
+        }
     }
 }
 

@@ -41,40 +41,43 @@ struct PayoutOwedTests {
     let debtor = (name: "Porten", iban: "GB82WEST12345698765432", bic: "NWBKGB2L")
 
     /// An owner who earned 10.005 (in three months) and spent 4 of it on inference.
-    func setUp() throws -> (HubStore, String, Date) {
-        let store = try HubStore.inMemory()
-        let owner = try store.createAccount(name: "owner").id
-        let node = try store.createNode(accountID: owner, name: "n", region: "eu", trustClass: "verified").node.id
-        let start = HubStore.period("2026-09")!.start
+    func setUp(_ store: any HubStore) async throws -> (String, Date) {
+        let owner = try await store.createAccount(name: "owner").id
+        let node = try await store.createNode(accountID: owner, name: "n", region: "eu", trustClass: "verified").node.id
+        let start = PayoutPeriod.range("2026-09")!.start
         let price = Price(inputMicrosPerMillion: 1_000_000, outputMicrosPerMillion: 0)
         func row(_ id: String, _ account: String, _ tokens: Int, at time: Date) -> UsageRecord {
             UsageRecord(
                 time: time, requestID: id, keyID: "k", accountID: account, nodeID: node, region: "eu", model: "m", endpoint: "chat.completions",
                 promptTokens: tokens, completionTokens: 0, status: 200, latencyMS: 1, timeToFirstTokenMS: nil, price: price)
         }
-        let consumer = try store.createAccount(name: "consumer").id
-        try store.insertUsage([row("r1", consumer, 5_000_000, at: start), row("r2", consumer, 5_005_000, at: start + 40 * 86_400)])
+        let consumer = try await store.createAccount(name: "consumer").id
+        try await store.insertUsage([row("r1", consumer, 5_000_000, at: start), row("r2", consumer, 5_005_000, at: start + 40 * 86_400)])
         // The owner uses its own node: a charge of 4 and an earning of 4 on one account.
-        try store.insertUsage([row("r3", owner, 4_000_000, at: start + 41 * 86_400)])
-        return (store, owner, start)
+        try await store.insertUsage([row("r3", owner, 4_000_000, at: start + 41 * 86_400)])
+        return (owner, start)
     }
 
-    @Test func payoutsPayWholeCentsOfWhatIsOwedAndNeverMoreThanTheBalance() throws {
-        let (store, owner, start) = try setUp()
-        _ = try store.setPayoutAccount(accountID: owner, holder: "Zoë Müller & Söhne", iban: "DE89370400440532013000", bic: "DEUTDEFF")
-        let september = try store.runPayouts(period: "2026-09", minimum: .zero, debtor: debtor, now: start + 100 * 86_400)
+    @Test(arguments: StoreEngine.allCases) func payoutsPayWholeCentsOfWhatIsOwedAndNeverMoreThanTheBalance(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in try await payouts(store) }
+    }
+
+    func payouts(_ store: any HubStore) async throws {
+        let (owner, start) = try await setUp(store)
+        _ = try await store.setPayoutAccount(accountID: owner, holder: "Zoë Müller & Söhne", iban: "DE89370400440532013000", bic: "DEUTDEFF")
+        let september = try await store.runPayouts(period: "2026-09", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 100 * 86_400)
         #expect(september.payouts.map(\.amount) == [5_000_000])
         // October: earned 5.005 + 4 (own node), spent 4: owed 9.005, balance 5.005 → 5.00, the half cent stays.
-        let october = try store.runPayouts(period: "2026-10", minimum: .zero, debtor: debtor, now: start + 100 * 86_400)
+        let october = try await store.runPayouts(period: "2026-10", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 100 * 86_400)
         #expect(october.payouts.map(\.amount) == [5_000_000])
-        #expect(try store.balance(owner).micros == 5_000)
+        #expect(try await store.balance(owner).micros == 5_000)
         // A failed payout is owed again in the next run.
-        _ = try store.settlePayout(id: october.payouts[0].id, paid: false)
-        let november = try store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, now: start + 100 * 86_400)
+        _ = try await store.settlePayout(id: october.payouts[0].id, paid: false)
+        let november = try await store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 100 * 86_400)
         #expect(november.payouts.map(\.amount) == [5_000_000])
         let xml = SEPACreditTransfer.xml(run: november.run, payouts: november.payouts, currency: "EUR")
         #expect(xml.contains("<Nm>Zoe Muller   Sohne</Nm>") && xml.contains("<CtrlSum>5.00</CtrlSum>"))
-        #expect(try store.ledgerTotal() == 0)
+        #expect(try await store.ledgerTotal() == 0)
     }
 }
 
@@ -110,9 +113,10 @@ struct LedgerPropertyTests {
         return steps
     }
 
-    @Test func theLedgerBalancesAndChargesExactlyUsageTimesPrice() async throws {
-        await propertyCheck(count: 200, input: Self.sequences) { steps in
-            try Self.check(steps)
+    /// 200 sequences on SQLite; 25 on Postgres, a database each.
+    @Test(arguments: StoreEngine.allCases) func theLedgerBalancesAndChargesExactlyUsageTimesPrice(_ engine: StoreEngine) async throws {
+        await propertyCheck(count: engine == .sqlite ? 200 : 25, input: Self.sequences) { steps in
+            try await engine.withStore { store in try await Self.check(steps, store) }
         }
     }
 
@@ -123,14 +127,13 @@ struct LedgerPropertyTests {
         return (input + output + 500_000) / 1_000_000
     }
 
-    static func check(_ steps: [Step]) throws {
-        let store = try HubStore.inMemory()
+    static func check(_ steps: [Step], _ store: any HubStore) async throws {
         var accounts: [String] = []
         var nodes: [String] = []
         for index in 0..<3 {
-            let account = try store.createAccount(name: "a\(index)").id
+            let account = try await store.createAccount(name: "a\(index)").id
             accounts.append(account)
-            nodes.append(try store.createNode(accountID: account, name: "n\(index)", region: "eu", trustClass: "verified").node.id)
+            nodes.append(try await store.createNode(accountID: account, name: "n\(index)", region: "eu", trustClass: "verified").node.id)
         }
         let policy = LedgerPolicy(feeBasisPoints: 2000)
         var expected: [String: Int64] = [:]
@@ -140,7 +143,7 @@ struct LedgerPropertyTests {
                 time: Date(), requestID: step.requestID, keyID: "k", accountID: accounts[step.consumer], nodeID: nodes[step.node], region: "eu",
                 model: "m", endpoint: "chat.completions", promptTokens: step.prompt, completionTokens: step.completion, status: step.status,
                 latencyMS: 1, timeToFirstTokenMS: nil, price: step.price)
-            try store.insertUsage([row], ledger: policy)
+            try await store.insertUsage([row], ledger: policy)
             let cost = expectedCost(step)
             #expect(row.cost == cost, "\(step)")
             guard cost > 0, charged.insert(step.requestID).inserted else { continue }
@@ -149,62 +152,65 @@ struct LedgerPropertyTests {
             expected[accounts[step.node], default: 0] += cost - fee
             expected["platform", default: 0] += fee
         }
-        #expect(try store.ledgerTotal() == 0)
+        #expect(try await store.ledgerTotal() == 0)
         for (account, amount) in expected {
-            #expect(try store.balance(account).micros == amount, "\(account) after \(steps)")
+            #expect(try await store.balance(account).micros == amount, "\(account) after \(steps)")
         }
         // Each transaction balances on its own, and only charged requests have one.
-        let byTxn = Dictionary(grouping: try store.ledgerEntries(limit: 100_000), by: \.txn)
+        let byTxn = Dictionary(grouping: try await store.ledgerEntries(account: nil, from: nil, to: nil, limit: 100_000), by: \.txn)
         for (txn, entries) in byTxn {
             #expect(entries.reduce(Int64(0)) { $0 + $1.amount } == 0, "\(txn)")
         }
         #expect(Set(byTxn.keys) == charged)
     }
 
-    @Test func creditsAndPayoutsMoveMoneyOnceAndBalance() throws {
-        let store = try HubStore.inMemory()
-        let consumer = try store.createAccount(name: "consumer").id
-        let owner = try store.createAccount(name: "owner").id
-        let node = try store.createNode(accountID: owner, name: "n", region: "eu", trustClass: "verified").node.id
-        _ = try store.grantCredit(accountID: consumer, amount: Money(decimal: "50")!, memo: "welcome")
-        let start = HubStore.period("2026-11")!.start
-        let price = Price(inputMicrosPerMillion: 1_000_000, outputMicrosPerMillion: 2_000_000)
-        try store.insertUsage(
-            (0..<10).map {
-                UsageRecord(
-                    time: start + Double($0) * 3600, requestID: "req_\($0)", keyID: "k", accountID: consumer, nodeID: node, region: "eu", model: "m",
-                    endpoint: "chat.completions", promptTokens: 1_000_000, completionTokens: 1_000_000, status: 200, latencyMS: 1,
-                    timeToFirstTokenMS: nil, price: price)
-            }, ledger: LedgerPolicy(feeBasisPoints: 1000))
-        #expect(try store.balance(consumer) == Money(decimal: "20")!)
-        #expect(try store.balance(owner) == Money(decimal: "27")!)
-        #expect(try store.balance("platform") == Money(decimal: "3")!)
-        _ = try store.setPayoutAccount(accountID: owner, holder: "Owner", iban: "DE89370400440532013000", bic: "DEUTDEFF")
-        let debtor = (name: "Porten", iban: "GB82WEST12345698765432", bic: "NWBKGB2L")
-        #expect(throws: HubStore.PayoutRunError.periodNotEnded) {
-            try store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, now: start + 86_400)
+    @Test(arguments: StoreEngine.allCases) func creditsAndPayoutsMoveMoneyOnceAndBalance(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let consumer = try await store.createAccount(name: "consumer").id
+            let owner = try await store.createAccount(name: "owner").id
+            let node = try await store.createNode(accountID: owner, name: "n", region: "eu", trustClass: "verified").node.id
+            _ = try await store.grantCredit(accountID: consumer, amount: Money(decimal: "50")!, memo: "welcome")
+            let start = PayoutPeriod.range("2026-11")!.start
+            let price = Price(inputMicrosPerMillion: 1_000_000, outputMicrosPerMillion: 2_000_000)
+            try await store.insertUsage(
+                (0..<10).map {
+                    UsageRecord(
+                        time: start + Double($0) * 3600, requestID: "req_\($0)", keyID: "k", accountID: consumer, nodeID: node, region: "eu", model: "m",
+                        endpoint: "chat.completions", promptTokens: 1_000_000, completionTokens: 1_000_000, status: 200, latencyMS: 1,
+                        timeToFirstTokenMS: nil, price: price)
+                }, ledger: LedgerPolicy(feeBasisPoints: 1000))
+            #expect(try await store.balance(consumer) == Money(decimal: "20")!)
+            #expect(try await store.balance(owner) == Money(decimal: "27")!)
+            #expect(try await store.balance("platform") == Money(decimal: "3")!)
+            _ = try await store.setPayoutAccount(accountID: owner, holder: "Owner", iban: "DE89370400440532013000", bic: "DEUTDEFF")
+            let debtor = (name: "Porten", iban: "GB82WEST12345698765432", bic: "NWBKGB2L")
+            await #expect(throws: PayoutRunError.periodNotEnded) {
+                try await store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 86_400)
+            }
+            let first = try await store.runPayouts(period: "2026-11", minimum: Money(decimal: "10")!, debtor: debtor, allowOpenPeriod: false, now: start + 40 * 86_400)
+            #expect(first.created && first.payouts.map(\.amount) == [27_000_000])
+            #expect(try await store.balance(owner) == .zero)
+            #expect(try await store.balance("payable:" + owner) == Money(decimal: "27")!)
+            let second = try await store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 41 * 86_400)
+            #expect(!second.created && second.payouts == first.payouts)
+            #expect(try await store.balance("payable:" + owner) == Money(decimal: "27")!)
+            #expect(try await store.settlePayout(id: first.payouts[0].id, paid: true)?.status == .paid)
+            #expect(try await store.settlePayout(id: first.payouts[0].id, paid: false) == nil)
+            #expect(try await store.balance("payable:" + owner) == .zero)
+            #expect(try await store.balance("external") == Money(decimal: "-23")!)
+            #expect(try await store.ledgerTotal() == 0)
+            // Periods are spelled one way only: no second run of a month under another name.
+            for alias in ["2026-+8", "+2026-8", "02026-8", "2026-8", "2026-08 ", "２０２６-08"] { #expect(PayoutPeriod.range(alias) == nil, "\(alias)") }
+            await #expect(throws: PayoutRunError.periodNotStarted) {
+                try await store.runPayouts(period: "2999-01", minimum: .zero, debtor: debtor, allowOpenPeriod: true, now: start)
+            }
+            // Below the minimum: nobody is paid, nothing moves.
+            let quiet = try await store.runPayouts(period: "2026-10", minimum: Money(decimal: "1")!, debtor: debtor, allowOpenPeriod: false, now: start + 40 * 86_400)
+            #expect(quiet.payouts.isEmpty)
+            let xml = SEPACreditTransfer.xml(run: first.run, payouts: first.payouts, currency: "EUR")
+            #expect(xml.contains("<EndToEndId>" + first.payouts[0].id.replacingOccurrences(of: "_", with: "-") + "</EndToEndId>"))
+            #expect(xml.contains("<InstdAmt Ccy=\"EUR\">27.00</InstdAmt>") && xml.contains("<NbOfTxs>1</NbOfTxs>"))
         }
-        let first = try store.runPayouts(period: "2026-11", minimum: Money(decimal: "10")!, debtor: debtor, now: start + 40 * 86_400)
-        #expect(first.created && first.payouts.map(\.amount) == [27_000_000])
-        #expect(try store.balance(owner) == .zero && store.balance("payable:" + owner) == Money(decimal: "27")!)
-        let second = try store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, now: start + 41 * 86_400)
-        #expect(!second.created && second.payouts == first.payouts)
-        #expect(try store.balance("payable:" + owner) == Money(decimal: "27")!)
-        #expect(try store.settlePayout(id: first.payouts[0].id, paid: true)?.status == .paid)
-        #expect(try store.settlePayout(id: first.payouts[0].id, paid: false) == nil)
-        #expect(try store.balance("payable:" + owner) == .zero && store.balance("external") == Money(decimal: "-23")!)
-        #expect(try store.ledgerTotal() == 0)
-        // Periods are spelled one way only: no second run of a month under another name.
-        for alias in ["2026-+8", "+2026-8", "02026-8", "2026-8", "2026-08 ", "２０２６-08"] { #expect(HubStore.period(alias) == nil, "\(alias)") }
-        #expect(throws: HubStore.PayoutRunError.periodNotStarted) {
-            try store.runPayouts(period: "2999-01", minimum: .zero, debtor: debtor, allowOpenPeriod: true, now: start)
-        }
-        // Below the minimum: nobody is paid, nothing moves.
-        let quiet = try store.runPayouts(period: "2026-10", minimum: Money(decimal: "1")!, debtor: debtor, now: start + 40 * 86_400)
-        #expect(quiet.payouts.isEmpty)
-        let xml = SEPACreditTransfer.xml(run: first.run, payouts: first.payouts, currency: "EUR")
-        #expect(xml.contains("<EndToEndId>" + first.payouts[0].id.replacingOccurrences(of: "_", with: "-") + "</EndToEndId>"))
-        #expect(xml.contains("<InstdAmt Ccy=\"EUR\">27.00</InstdAmt>") && xml.contains("<NbOfTxs>1</NbOfTxs>"))
     }
 }
 

@@ -99,98 +99,104 @@ struct SignInThrottleTests {
 struct PortalStoreTests {
     let hash = PasswordHasher(logN: 10, r: 8, p: 1).hash("pw-1234567890")
 
-    @Test func aPasswordLinkWorksOnceAndExpires() throws {
-        let store = try HubStore.inMemory()
-        let account = try store.createAccount(name: "acme")
-        let user = try store.createUser(accountID: account.id, email: "Ada@Example.com", displayName: "Ada", role: .owner)
-        #expect(user.email == "ada@example.com")
-        let now = Date()
-        let link = try store.createPasswordLink(userID: user.id, lifetime: 60, now: now)
-        #expect(try store.passwordLinkUser(link, now: now + 61) == nil)
-        #expect(try store.passwordLinkUser(String(link.dropLast()) + (link.hasSuffix("x") ? "y" : "x"), now: now) == nil)
-        #expect(try store.usePasswordLink(link, passwordHash: hash, now: now)?.id == user.id)
-        #expect(try store.usePasswordLink(link, passwordHash: hash, now: now) == nil)
-        #expect(try store.user(email: "ADA@example.com")?.passwordHash == hash)
-    }
-
-    @Test func emailsAreUnique() throws {
-        let store = try HubStore.inMemory()
-        let account = try store.createAccount(name: "acme")
-        _ = try store.createUser(accountID: account.id, email: "ada@example.com", displayName: "Ada", role: .owner)
-        #expect(throws: StoreError.self) {
-            try store.createUser(accountID: account.id, email: "ADA@example.com", displayName: "Ada 2", role: .member)
+    @Test(arguments: StoreEngine.allCases) func aPasswordLinkWorksOnceAndExpires(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let account = try await store.createAccount(name: "acme")
+            let user = try await store.createUser(accountID: account.id, email: "Ada@Example.com", displayName: "Ada", role: .owner)
+            #expect(user.email == "ada@example.com")
+            let now = Date()
+            let link = try await store.createPasswordLink(userID: user.id, lifetime: 60, now: now)
+            #expect(try await store.passwordLinkUser(link, now: now + 61) == nil)
+            #expect(try await store.passwordLinkUser(String(link.dropLast()) + (link.hasSuffix("x") ? "y" : "x"), now: now) == nil)
+            #expect(try await store.usePasswordLink(link, passwordHash: hash, now: now)?.id == user.id)
+            #expect(try await store.usePasswordLink(link, passwordHash: hash, now: now) == nil)
+            #expect(try await store.user(email: "ADA@example.com")?.passwordHash == hash)
         }
-        #expect(throws: StoreError.self) { try store.signUp(email: "ada@example.com", displayName: "Ada", passwordHash: hash) }
-        // A refused user leaves no empty account behind.
-        #expect(try store.accounts().count == 1)
-        #expect(throws: StoreError.self) { try store.createUser(accountID: "acct_nope", email: "new@x.io", displayName: "N", role: .member) }
-        let fresh = try store.createUser(accountID: nil, email: "new@x.io", displayName: "Nia", role: .owner)
-        #expect(try store.accounts().map(\.name) == ["acme", "Nia"] && fresh.accountID != account.id)
     }
 
-    @Test func sessionsEndOnExpiryDisableSignOutAndNewPassword() throws {
-        let store = try HubStore.inMemory()
-        let account = try store.createAccount(name: "acme")
-        let user = try store.createUser(accountID: account.id, email: "a@x.io", displayName: "A", role: .owner, passwordHash: hash)
-        let now = Date()
-        let token = try store.createSession(userID: user.id, lifetime: 3600, now: now)
-        let identity = try #require(try store.session(token, now: now))
-        #expect(identity.user.id == user.id && identity.account.id == account.id && identity.csrfToken.count == 32)
-        #expect(try store.session(token, now: now + 3601) == nil)
-        #expect(try store.session("", now: now) == nil)
-        #expect(try store.session(String(repeating: "x", count: 10_000), now: now) == nil)
-
-        let second = try store.createSession(userID: user.id, lifetime: 3600, now: now)
-        try store.deleteSession(second)
-        #expect(try store.session(second, now: now) == nil)
-        #expect(try store.session(token, now: now) != nil)
-
-        try store.setPassword(userID: user.id, hash: hash)
-        #expect(try store.session(token, now: now) == nil)
-
-        let third = try store.createSession(userID: user.id, lifetime: 3600, now: now)
-        try store.disableAccount(id: account.id)
-        #expect(try store.session(third, now: now) == nil)
+    @Test(arguments: StoreEngine.allCases) func emailsAreUnique(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let account = try await store.createAccount(name: "acme")
+            _ = try await store.createUser(accountID: account.id, email: "ada@example.com", displayName: "Ada", role: .owner)
+            await #expect(throws: StoreError.self) {
+                try await store.createUser(accountID: account.id, email: "ADA@example.com", displayName: "Ada 2", role: .member)
+            }
+            await #expect(throws: StoreError.self) { try await store.signUp(email: "ada@example.com", displayName: "Ada", passwordHash: hash) }
+            // A refused user leaves no empty account behind.
+            #expect(try await store.accounts().count == 1)
+            await #expect(throws: StoreError.self) { try await store.createUser(accountID: "acct_nope", email: "new@x.io", displayName: "N", role: .member) }
+            let fresh = try await store.createUser(accountID: nil, email: "new@x.io", displayName: "Nia", role: .owner)
+            #expect(try await store.accounts().map(\.name) == ["acme", "Nia"] && fresh.accountID != account.id)
+        }
     }
 
-    @Test func theStoreKeepsOnlyHashesOfSessionsAndLinks() throws {
-        let store = try HubStore.inMemory()
-        let account = try store.createAccount(name: "acme")
-        let user = try store.createUser(accountID: account.id, email: "a@x.io", displayName: "A", role: .owner, passwordHash: hash)
-        let token = try store.createSession(userID: user.id, lifetime: 3600)
-        let link = try store.createPasswordLink(userID: user.id)
-        let dump = try store.writer.read { db in
+    @Test(arguments: StoreEngine.allCases) func sessionsEndOnExpiryDisableSignOutAndNewPassword(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let account = try await store.createAccount(name: "acme")
+            let user = try await store.createUser(accountID: account.id, email: "a@x.io", displayName: "A", role: .owner, passwordHash: hash)
+            let now = Date()
+            let token = try await store.createSession(userID: user.id, lifetime: 3600, now: now)
+            let identity = try #require(try await store.session(token, now: now))
+            #expect(identity.user.id == user.id && identity.account.id == account.id && identity.csrfToken.count == 32)
+            #expect(try await store.session(token, now: now + 3601) == nil)
+            #expect(try await store.session("", now: now) == nil)
+            #expect(try await store.session(String(repeating: "x", count: 10_000), now: now) == nil)
+
+            let second = try await store.createSession(userID: user.id, lifetime: 3600, now: now)
+            try await store.deleteSession(second)
+            #expect(try await store.session(second, now: now) == nil)
+            #expect(try await store.session(token, now: now) != nil)
+
+            try await store.setPassword(userID: user.id, hash: hash)
+            #expect(try await store.session(token, now: now) == nil)
+
+            let third = try await store.createSession(userID: user.id, lifetime: 3600, now: now)
+            try await store.disableAccount(id: account.id)
+            #expect(try await store.session(third, now: now) == nil)
+        }
+    }
+
+    /// On SQLite, read back raw (the Postgres engine writes the same records).
+    @Test func theStoreKeepsOnlyHashesOfSessionsAndLinks() async throws {
+        let store = try SQLiteStore.inMemory()
+        let account = try await store.createAccount(name: "acme")
+        let user = try await store.createUser(accountID: account.id, email: "a@x.io", displayName: "A", role: .owner, passwordHash: hash)
+        let token = try await store.createSession(userID: user.id, lifetime: 3600)
+        let link = try await store.createPasswordLink(userID: user.id)
+        let dump = try await store.writer.read { db in
             try String(describing: SessionRecord.fetchAll(db)) + String(describing: PasswordLink.fetchAll(db))
         }
         #expect(!dump.contains(token) && !dump.contains(link))
     }
 
-    @Test func thePlaygroundKeyIsOnePerAccountAndReplacedWhenRevoked() throws {
-        let store = try HubStore.inMemory()
-        let account = try store.createAccount(name: "acme")
-        let first = try store.playgroundKey(accountID: account.id)
-        #expect(try store.playgroundKey(accountID: account.id) == first)
-        #expect(try store.keys(accountID: account.id).map(\.purpose) == ["playground"])
-        try store.revokeKey(id: first.keyID)
-        #expect(try store.playgroundKey(accountID: account.id).keyID != first.keyID)
+    @Test(arguments: StoreEngine.allCases) func thePlaygroundKeyIsOnePerAccountAndReplacedWhenRevoked(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let account = try await store.createAccount(name: "acme")
+            let first = try await store.playgroundKey(accountID: account.id)
+            #expect(try await store.playgroundKey(accountID: account.id) == first)
+            #expect(try await store.keys(accountID: account.id).map(\.purpose) == ["playground"])
+            try await store.revokeKey(id: first.keyID)
+            #expect(try await store.playgroundKey(accountID: account.id).keyID != first.keyID)
+        }
     }
 
-    @Test func dailyUsageGroupsAnAccountsRowsByDayAndModel() throws {
-        let store = try HubStore.inMemory()
-        let day = Date(timeIntervalSince1970: 1_795_996_800)  // 2026-11-30 00:00 UTC
-        func row(_ account: String, _ model: String, _ time: Date, _ tokens: Int) -> UsageRecord {
-            UsageRecord(
-                time: time, requestID: UUID().uuidString, keyID: "k", accountID: account, nodeID: nil, region: nil, model: model,
-                endpoint: "chat.completions", promptTokens: tokens, completionTokens: 1, status: 200, latencyMS: 1, timeToFirstTokenMS: nil)
+    @Test(arguments: StoreEngine.allCases) func dailyUsageGroupsAnAccountsRowsByDayAndModel(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let day = Date(timeIntervalSince1970: 1_795_996_800)  // 2026-11-30 00:00 UTC
+            func row(_ account: String, _ model: String, _ time: Date, _ tokens: Int) -> UsageRecord {
+                UsageRecord(
+                    time: time, requestID: UUID().uuidString, keyID: "k", accountID: account, nodeID: nil, region: nil, model: model,
+                    endpoint: "chat.completions", promptTokens: tokens, completionTokens: 1, status: 200, latencyMS: 1, timeToFirstTokenMS: nil)
+            }
+            try await store.insertUsage([
+                row("a", "m1", day + 10, 5), row("a", "m1", day + 20, 7), row("a", "m2", day + 30, 1), row("a", "m1", day - 10, 100),
+                row("b", "m1", day + 10, 1000),
+            ])
+            let rows = try await store.dailyUsage(accountID: "a", since: day - 86_400)
+            #expect(rows.map(\.day) == ["2026-11-29", "2026-11-30", "2026-11-30"])
+            #expect(rows[1] == DailyUsage(day: "2026-11-30", model: "m1", requests: 2, promptTokens: 12, completionTokens: 2))
+            #expect(try await store.dailyUsage(accountID: "a", since: day).count == 2)
         }
-        try store.insertUsage([
-            row("a", "m1", day + 10, 5), row("a", "m1", day + 20, 7), row("a", "m2", day + 30, 1), row("a", "m1", day - 10, 100),
-            row("b", "m1", day + 10, 1000),
-        ])
-        let rows = try store.dailyUsage(accountID: "a", since: day - 86_400)
-        #expect(rows.map(\.day) == ["2026-11-29", "2026-11-30", "2026-11-30"])
-        #expect(rows[1] == DailyUsage(day: "2026-11-30", model: "m1", requests: 2, promptTokens: 12, completionTokens: 2))
-        #expect(try store.dailyUsage(accountID: "a", since: day).count == 2)
     }
 }
 
@@ -212,7 +218,7 @@ struct PortalPageTests {
         #expect(form["missing"] == nil)
     }
 
-    @Test func theKeyFormBecomesTheAdminAPIsPolicy() throws {
+    @Test func theKeyFormBecomesTheAdminAPIsPolicy() async throws {
         let form = FormFields(urlEncoded: "region=eu&own_nodes_only=1&min_trust_class=verified&model=ref-chat&requests_per_minute=60&tokens_per_minute=")
         let policy = try KeyPolicyFields.parse(try .init(BuildController.policyJSON(form)), base: .unrestricted)
         #expect(policy == KeyPolicy(allowedRegions: ["eu"], minTrustClass: .verified, ownNodesOnly: true, modelAllowlist: ["ref-chat"], requestsPerMinute: 60))
@@ -248,7 +254,7 @@ struct PortalPageTests {
         #expect(model.totals.requests == 3 && model.totals.completionTokens == 10)
     }
 
-    @Test func emailsAreCheckedAndNormalised() throws {
+    @Test func emailsAreCheckedAndNormalised() async throws {
         #expect(try EmailAddress.validated("  Ada@Example.COM ", param: "email") == "ada@example.com")
         for bad in ["", "ada", "ada@", "@x.io", "ada@localhost", "a b@x.io", "ada@x.io\n", "a@b@c.io", "ada@.io", "ada@x."] {
             #expect(throws: (any Error).self, "\(bad)") { try EmailAddress.validated(bad, param: "email") }

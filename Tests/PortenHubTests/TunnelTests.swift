@@ -22,10 +22,10 @@ struct TunnelTests {
     ) async throws {
         let logger = { var logger = Logger(label: "test"); logger.logLevel = .warning; return logger }()
         let configuration = HubConfiguration(port: 0, adminToken: adminToken, requestIdleTimeout: idleTimeout)
-        let (application, services) = try HubApplication.build(configuration: configuration, logger: logger)
-        let account = try services.store.createAccount(name: "t")
-        let key = try services.store.createKey(accountID: account.id, name: "k").token.plain
-        let credential = try services.store.createNode(accountID: account.id, name: "n", region: "eu", trustClass: "verified").credential.plain
+        let (application, services) = try await HubApplication.build(configuration: configuration, logger: logger)
+        let account = try await services.store.createAccount(name: "t")
+        let key = try await services.store.createKey(accountID: account.id, name: "k").token.plain
+        let credential = try await services.store.createNode(accountID: account.id, name: "n", region: "eu", trustClass: "verified").credential.plain
         try await application.test(.live) { client in
             let port = try #require(client.port)
             let agent = NodeAgent(
@@ -97,8 +97,8 @@ struct TunnelTests {
     @Test func whatANodeClaimsInItsHelloIsIgnored() async throws {
         try await withHubAndNode { client, services, _ in
             let port = try #require(client.port)
-            let account = try services.store.createAccount(name: "claims")
-            let record = try services.store.createNode(accountID: account.id, name: "liar", region: "eu", trustClass: "community")
+            let account = try await services.store.createAccount(name: "claims")
+            let record = try await services.store.createNode(accountID: account.id, name: "liar", region: "eu", trustClass: "community")
             let welcome = Mutex<String?>(nil)
             var configuration = WebSocketClientConfiguration()
             configuration.additionalHeaders[.authorization] = "Bearer \(record.credential.plain)"
@@ -132,9 +132,9 @@ struct TunnelTests {
         let logger = Logger(label: "test")
         var configuration = HubConfiguration(port: 0, adminToken: adminToken)
         configuration.helloTimeout = .milliseconds(300)
-        let (application, services) = try HubApplication.build(configuration: configuration, logger: logger)
-        let account = try services.store.createAccount(name: "t")
-        let credential = try services.store.createNode(accountID: account.id, name: "mute", region: "eu", trustClass: "verified").credential.plain
+        let (application, services) = try await HubApplication.build(configuration: configuration, logger: logger)
+        let account = try await services.store.createAccount(name: "t")
+        let credential = try await services.store.createNode(accountID: account.id, name: "mute", region: "eu", trustClass: "verified").credential.plain
         try await application.test(.live) { client in
             let port = try #require(client.port)
             var options = WebSocketClientConfiguration()

@@ -13,7 +13,7 @@ extension AdminController {
         let prefix = try Self.name(fields, "name_prefix", default: "node")
         guard prefix.count <= 40 else { throw APIError.invalidRequest("'name_prefix' is at most 40 characters.", param: "name_prefix") }
         do {
-            let (token, plain) = try services.store.createEnrollmentToken(
+            let (token, plain) = try await services.store.createEnrollmentToken(
                 accountID: accountID, namePrefix: prefix, usesAllowed: uses, lifetime: TimeInterval(lifetime))
             return JSONResponse.make(AdminViews.EnrollmentTokenView(token, plain: plain), status: .created)
         } catch StoreError.notFound {
@@ -22,13 +22,13 @@ extension AdminController {
     }
 
     func listEnrollmentTokens(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let tokens = try services.store.enrollmentTokens(accountID: request.uri.queryParameters["account_id"].map(String.init))
+        let tokens = try await services.store.enrollmentTokens(accountID: request.uri.queryParameters["account_id"].map(String.init))
         return JSONResponse.make(AdminViews.List(data: tokens.map { AdminViews.EnrollmentTokenView($0) }))
     }
 
     func revokeEnrollmentToken(_ request: Request, context: HubRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard try services.store.revokeEnrollmentToken(id: id) else { throw notFound("live enrollment token", id) }
+        guard try await services.store.revokeEnrollmentToken(id: id) else { throw notFound("live enrollment token", id) }
         return JSONResponse.make(["id": JSONValue.string(id), "revoked": true])
     }
 }

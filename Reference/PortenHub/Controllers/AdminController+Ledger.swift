@@ -25,14 +25,14 @@ extension AdminController {
         guard amount > .zero, amount <= Self.largestCredit else {
             throw APIError.invalidRequest("'amount' must be positive and at most \(Self.largestCredit.decimal(places: 0)).", param: "amount")
         }
-        guard (try services.store.balance(accountID)).micros <= Self.largestBalance.micros - amount.micros else {
+        guard (try await services.store.balance(accountID)).micros <= Self.largestBalance.micros - amount.micros else {
             throw APIError.invalidRequest("The account's balance would exceed \(Self.largestBalance.decimal(places: 0)).", param: "amount")
         }
         do {
-            let txn = try services.store.grantCredit(accountID: accountID, amount: amount, memo: try fields.string("memo"))
+            let txn = try await services.store.grantCredit(accountID: accountID, amount: amount, memo: try fields.string("memo"))
             return JSONResponse.make(
                 ["txn": JSONValue.string(txn), "account_id": .string(accountID),
-                 "balance": .string(try services.store.balance(accountID).decimal()), "currency": .string(services.configuration.currency)],
+                 "balance": .string(try await services.store.balance(accountID).decimal()), "currency": .string(services.configuration.currency)],
                 status: .created)
         } catch StoreError.notFound {
             throw notFound("account", accountID, param: "account_id")
@@ -46,8 +46,8 @@ extension AdminController {
     func listLedger(_ request: Request, context: HubRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let limit = min(max(Int(query["limit"].map(String.init) ?? "") ?? 1000, 1), 100_000)
-        let entries = try services.store.ledgerEntries(account: query["account"].map(String.init), limit: limit)
-        return try Self.entries(entries, csv: query["format"] == "csv", extra: ["total": .string(Money(micros: try services.store.ledgerTotal()).decimal())],
+        let entries = try await services.store.ledgerEntries(account: query["account"].map(String.init), from: nil, to: nil, limit: limit)
+        return try Self.entries(entries, csv: query["format"] == "csv", extra: ["total": .string(Money(micros: try await services.store.ledgerTotal()).decimal())],
             currency: services.configuration.currency)
     }
 
@@ -57,13 +57,13 @@ extension AdminController {
         guard let account = query["account_id"].map(String.init), !account.isEmpty else {
             throw APIError.invalidRequest("Pass ?account_id=acct_….", param: "account_id", code: "missing_required_parameter")
         }
-        guard let text = query["period"].map(String.init), let range = HubStore.period(text) else {
+        guard let text = query["period"].map(String.init), let range = PayoutPeriod.range(text) else {
             throw APIError.invalidRequest("Pass ?period=YYYY-MM.", param: "period", code: "missing_required_parameter")
         }
-        guard try services.store.account(id: account) != nil else { throw notFound("account", account, param: "account_id") }
-        let entries = try services.store.ledgerEntries(account: account, from: range.start, to: range.end, limit: 1_000_000)
-        let after = try services.store.ledgerEntries(account: account, from: range.end, limit: 1_000_000).reduce(0) { $0 + $1.amount }
-        let closing = try services.store.balance(account).micros - after
+        guard try await services.store.account(id: account) != nil else { throw notFound("account", account, param: "account_id") }
+        let entries = try await services.store.ledgerEntries(account: account, from: range.start, to: range.end, limit: 1_000_000)
+        let after = try await services.store.ledgerEntries(account: account, from: range.end, to: nil, limit: 1_000_000).reduce(0) { $0 + $1.amount }
+        let closing = try await services.store.balance(account).micros - after
         let opening = closing - entries.reduce(0) { $0 + $1.amount }
         return try Self.entries(
             entries.reversed(), csv: query["format"] == "csv",
@@ -78,7 +78,7 @@ extension AdminController {
         let (holder, iban, bic) = try Self.bankDetails(
             holder: try fields.requiredString("holder"), iban: try fields.requiredString("iban"), bic: try fields.requiredString("bic"))
         do {
-            let saved = try services.store.setPayoutAccount(accountID: accountID, holder: holder, iban: iban, bic: bic)
+            let saved = try await services.store.setPayoutAccount(accountID: accountID, holder: holder, iban: iban, bic: bic)
             return JSONResponse.make(["account_id": JSONValue.string(saved.accountID), "holder": .string(holder), "iban": .string(iban), "bic": .string(bic)])
         } catch StoreError.notFound {
             throw notFound("account", accountID)
@@ -104,16 +104,16 @@ extension AdminController {
         let (name, iban, bic) = try Self.bankDetails(
             holder: try fields.requiredString("debtor_name"), iban: try fields.requiredString("debtor_iban"), bic: try fields.requiredString("debtor_bic"))
         do {
-            let (run, payouts, created) = try services.store.runPayouts(
+            let (run, payouts, created) = try await services.store.runPayouts(
                 period: period, minimum: minimum, debtor: (name, iban, bic), allowOpenPeriod: try fields.bool("allow_open_period") ?? false)
             return JSONResponse.make(
                 PayoutRunView(period: run.period, created: created, payouts: payouts.map(PayoutView.init), currency: services.configuration.currency),
                 status: created ? .created : .ok)
-        } catch HubStore.PayoutRunError.invalidPeriod {
+        } catch PayoutRunError.invalidPeriod {
             throw APIError.invalidRequest("Invalid 'period': use YYYY-MM, such as 2026-11.", param: "period")
-        } catch HubStore.PayoutRunError.periodNotStarted {
+        } catch PayoutRunError.periodNotStarted {
             throw APIError.invalidRequest("The period \(period) has not begun.", param: "period", code: "period_open")
-        } catch HubStore.PayoutRunError.periodNotEnded {
+        } catch PayoutRunError.periodNotEnded {
             throw APIError.invalidRequest(
                 "The period \(period) has not ended; run it afterwards (or pass allow_open_period: later earnings of the period would then never be paid).",
                 param: "period", code: "period_open")
@@ -121,17 +121,17 @@ extension AdminController {
     }
 
     func listPayouts(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let payouts = try services.store.payouts(period: request.uri.queryParameters["period"].map(String.init))
+        let payouts = try await services.store.payouts(period: request.uri.queryParameters["period"].map(String.init), accountID: nil)
         return JSONResponse.make(AdminViews.List(data: payouts.map(PayoutView.init)))
     }
 
     func sepaFile(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let (run, payouts) = try runOf(request)
+        let (run, payouts) = try await runOf(request)
         return Self.text(SEPACreditTransfer.xml(run: run, payouts: payouts, currency: services.configuration.currency), type: "application/xml")
     }
 
     func payoutsCSV(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let (_, payouts) = try runOf(request)
+        let (_, payouts) = try await runOf(request)
         return Self.text(SEPACreditTransfer.csv(payouts: payouts, currency: services.configuration.currency), type: "text/csv; charset=utf-8")
     }
 
@@ -140,14 +140,14 @@ extension AdminController {
         let id = try context.parameters.require("id")
         let status = try (try await body(request)).oneOf("status", ["paid", "failed"])
         guard let status else { throw APIError.invalidRequest("Pass 'status': 'paid' or 'failed'.", param: "status") }
-        guard let payout = try services.store.settlePayout(id: id, paid: status == "paid") else { throw notFound("pending payout", id) }
+        guard let payout = try await services.store.settlePayout(id: id, paid: status == "paid") else { throw notFound("pending payout", id) }
         return JSONResponse.make(PayoutView(payout))
     }
 
-    private func runOf(_ request: Request) throws -> (PayoutRun, [Payout]) {
+    private func runOf(_ request: Request) async throws -> (PayoutRun, [Payout]) {
         let period = request.uri.queryParameters["period"].map(String.init) ?? ""
-        guard let run = try services.store.payoutRun(period: period) else { throw notFound("payout run for period", period, param: "period") }
-        let payouts = try services.store.payouts(period: period).filter { $0.status != .failed }
+        guard let run = try await services.store.payoutRun(period: period) else { throw notFound("payout run for period", period, param: "period") }
+        let payouts = try await services.store.payouts(period: period, accountID: nil).filter { $0.status != .failed }
         guard !payouts.isEmpty else {
             throw APIError(status: 404, message: "The run of \(period) pays nobody.", type: "invalid_request_error", code: "not_found")
         }

@@ -13,9 +13,9 @@ extension AdminController {
         let role = try fields.oneOf("role", User.Role.allCases.map(\.rawValue)).flatMap(User.Role.init(rawValue:))
             ?? (accountID == nil ? .owner : .member)
         do {
-            let user = try services.store.createUser(
+            let user = try await services.store.createUser(
                 accountID: accountID, email: email, displayName: displayName, role: role, isOperator: isOperator)
-            let link = try services.store.createPasswordLink(userID: user.id)
+            let link = try await services.store.createPasswordLink(userID: user.id)
             return JSONResponse.make(
                 AdminViews.UserView(user, setPasswordURL: PortalLinks.base(request, services.configuration) + "/set-password?token=" + link),
                 status: .created)
@@ -27,7 +27,7 @@ extension AdminController {
     }
 
     func listUsers(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let users = try services.store.users(accountID: request.uri.queryParameters["account_id"].map(String.init))
+        let users = try await services.store.users(accountID: request.uri.queryParameters["account_id"].map(String.init))
         return JSONResponse.make(AdminViews.List(data: users.map { AdminViews.UserView($0) }))
     }
 }

@@ -47,18 +47,18 @@ struct AdminController: Sendable {
 
     func createAccount(_ request: Request, context: HubRequestContext) async throws -> Response {
         let fields = try await body(request)
-        let account = try services.store.createAccount(name: try Self.name(fields, default: nil))
+        let account = try await services.store.createAccount(name: try Self.name(fields, default: nil))
         return JSONResponse.make(AdminViews.AccountView(account), status: .created)
     }
 
     func listAccounts(_ request: Request, context: HubRequestContext) async throws -> Response {
-        return JSONResponse.make(AdminViews.List(data: try services.store.accounts().map(AdminViews.AccountView.init)))
+        return JSONResponse.make(AdminViews.List(data: try await services.store.accounts().map(AdminViews.AccountView.init)))
     }
 
     func disableAccount(_ request: Request, context: HubRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard try services.store.disableAccount(id: id) else { throw notFound("account", id) }
-        for node in try services.store.nodes() where node.accountID == id {
+        guard try await services.store.disableAccount(id: id) else { throw notFound("account", id) }
+        for node in try await services.store.nodes() where node.accountID == id {
             await services.disconnectNode(node.id, reason: "account disabled")
         }
         return JSONResponse.make(["id": JSONValue.string(id), "disabled": true])
@@ -70,7 +70,7 @@ struct AdminController: Sendable {
         let fields = try await body(request)
         let accountID = try fields.requiredString("account_id")
         do {
-            let (key, token) = try services.store.createKey(
+            let (key, token) = try await services.store.createKey(
                 accountID: accountID, name: try Self.name(fields, default: "default"), policy: try KeyPolicyFields.parse(fields, base: .unrestricted))
             return JSONResponse.make(AdminViews.KeyView(key, plain: token.plain), status: .created)
         } catch StoreError.notFound {
@@ -79,7 +79,7 @@ struct AdminController: Sendable {
     }
 
     func listKeys(_ request: Request, context: HubRequestContext) async throws -> Response {
-        let keys = try services.store.keys(accountID: request.uri.queryParameters["account_id"].map(String.init))
+        let keys = try await services.store.keys(accountID: request.uri.queryParameters["account_id"].map(String.init))
         return JSONResponse.make(AdminViews.List(data: keys.map { AdminViews.KeyView($0) }))
     }
 
@@ -88,7 +88,7 @@ struct AdminController: Sendable {
         let id = try context.parameters.require("id")
         let fields = try await body(request)
         do {
-            let key = try services.store.updateKeyPolicy(id: id) { current in try KeyPolicyFields.parse(fields, base: current) }
+            let key = try await services.store.updateKeyPolicy(id: id) { current in try KeyPolicyFields.parse(fields, base: current) }
             return JSONResponse.make(AdminViews.KeyView(key))
         } catch StoreError.notFound {
             throw notFound("key", id)
@@ -97,7 +97,7 @@ struct AdminController: Sendable {
 
     func revokeKey(_ request: Request, context: HubRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard try services.store.revokeKey(id: id) else { throw notFound("live key", id) }
+        guard try await services.store.revokeKey(id: id) else { throw notFound("live key", id) }
         return JSONResponse.make(["id": JSONValue.string(id), "revoked": true])
     }
 
@@ -110,7 +110,7 @@ struct AdminController: Sendable {
         try Self.checkRegion(region, param: "region")
         let trustClass = try fields.oneOf("trust_class", TrustClass.allCases.map(\.rawValue)) ?? "community"
         do {
-            let (node, credential) = try services.store.createNode(
+            let (node, credential) = try await services.store.createNode(
                 accountID: accountID, name: try Self.name(fields, default: "node"), region: region, trustClass: trustClass)
             return JSONResponse.make(AdminViews.NodeView(node, credential: credential.plain), status: .created)
         } catch StoreError.notFound {
@@ -121,7 +121,7 @@ struct AdminController: Sendable {
     func listNodes(_ request: Request, context: HubRequestContext) async throws -> Response {
         let connected = await services.registry.connectedNodeIDs()
         var views: [AdminViews.NodeView] = []
-        for node in try services.store.nodes() {
+        for node in try await services.store.nodes() {
             views.append(
                 AdminViews.NodeView(
                     node, connected: connected.contains(node.id), inFlight: await services.registry.inFlight(nodeID: node.id)))
@@ -139,7 +139,7 @@ struct AdminController: Sendable {
         let trustClass = try fields.oneOf("trust_class", TrustClass.allCases.map(\.rawValue))
         let node: NodeRecord
         do {
-            node = try services.store.updateNode(id: id, region: region, trustClass: trustClass)
+            node = try await services.store.updateNode(id: id, region: region, trustClass: trustClass)
         } catch StoreError.notFound {
             throw notFound("node", id)
         }
@@ -181,7 +181,7 @@ struct AdminController: Sendable {
 
     func revokeNode(_ request: Request, context: HubRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard try services.store.revokeNode(id: id) else { throw notFound("live node", id) }
+        guard try await services.store.revokeNode(id: id) else { throw notFound("live node", id) }
         await services.disconnectNode(id, reason: "node revoked")
         return JSONResponse.make(["id": JSONValue.string(id), "revoked": true])
     }
@@ -189,9 +189,9 @@ struct AdminController: Sendable {
     // MARK: Usage
 
     func listUsage(_ request: Request, context: HubRequestContext) async throws -> Response {
-        services.usage.flush()
+        await services.usage.flush()
         let limit = min(max(Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 100, 1), 10_000)
-        let rows = try services.store.recentUsage(limit: limit, keyID: request.uri.queryParameters["key_id"].map(String.init))
+        let rows = try await services.store.recentUsage(limit: limit, keyID: request.uri.queryParameters["key_id"].map(String.init))
         return JSONResponse.make(AdminViews.List(data: rows))
     }
 

@@ -24,7 +24,7 @@ struct EnrollmentController: Sendable {
         }
         let name = try AdminController.checkedName(fields["name"] ?? "node", param: "name")
         let configuration = services.configuration
-        let (deviceCode, authorization) = try services.store.startDeviceAuthorization(
+        let (deviceCode, authorization) = try await services.store.startDeviceAuthorization(
             machineName: name, lifetime: TimeInterval(configuration.deviceCodeLifetime / .seconds(1)), interval: configuration.devicePollInterval)
         let verification = PortalLinks.base(request, configuration) + "/device"
         return JSONResponse.make(
@@ -46,7 +46,7 @@ struct EnrollmentController: Sendable {
         guard let deviceCode = fields["device_code"], !deviceCode.isEmpty else {
             return Self.oauthError("invalid_request", "Missing device_code.")
         }
-        switch try services.store.pollDeviceAuthorization(deviceCode: deviceCode, policy: services.configuration.enrollmentPolicy) {
+        switch try await services.store.pollDeviceAuthorization(deviceCode: deviceCode, policy: services.configuration.enrollmentPolicy) {
         case .pending: return Self.oauthError("authorization_pending", "Waiting for someone to approve the code in the browser.")
         case .slowDown(let interval):
             return Self.oauthError("slow_down", "Polling too fast; wait \(interval) seconds between polls.", extra: ["interval": .int(interval)])
@@ -68,12 +68,12 @@ struct EnrollmentController: Sendable {
             throw APIError.rateLimitExceeded("Too many failed enrollments from this address; try again later.", retryAfter: Int(wait.rounded(.up)))
         }
         do {
-            let (node, credential) = try services.store.enroll(
+            let (node, credential) = try await services.store.enroll(
                 token: token, machineName: name, policy: services.configuration.enrollmentPolicy, address: context.remoteAddress)
             services.enrollFailures.succeeded(email: "", address: context.remoteAddress)
             services.logger.info("node \(node.id) enrolled with a token for account \(node.accountID)")
             return JSONResponse.make(Self.credentialView(node, credential: credential, tokenType: false), status: .created, headers: Self.noStore)
-        } catch let refusal as HubStore.EnrollmentRefusal {
+        } catch let refusal as EnrollmentRefusal {
             let reason =
                 switch refusal {
                 case .unknown: "This enrollment token is not valid."

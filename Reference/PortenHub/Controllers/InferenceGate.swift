@@ -15,7 +15,7 @@ struct InferenceGate: Sendable {
         guard key.policy.allowsModel(model.id) else { throw .modelNotAllowed(model.id) }
         if services.configuration.requireCredit {
             let most = (meter.price ?? Price(model)).cost(prompt: meter.promptLimit, completion: meter.completionLimit)
-            meter.reservation = try reserveCredit(key, most: most)
+            meter.reservation = try await reserveCredit(key, most: most)
         }
         try await services.rateLimiter.admit(key)
         let dispatch = try await InferenceDispatch.start(
@@ -30,12 +30,12 @@ struct InferenceGate: Sendable {
     /// With `--require-credit`, an account whose balance is not above what its running requests
     /// may still cost is refused before any node is used, as OpenAI answers an exhausted quota;
     /// otherwise this request's most is reserved until it ends.
-    private func reserveCredit(_ key: AuthenticatedKey, most: Money) throws(APIError) -> CreditReservations.Ticket {
+    private func reserveCredit(_ key: AuthenticatedKey, most: Money) async throws(APIError) -> CreditReservations.Ticket {
         let balance: Money
         do {
-            balance = try services.store.balance(key.accountID)
+            balance = try await services.store.balance(key.accountID)
         } catch {
-            throw .internalError("The ledger is unavailable.")
+            throw .storeUnavailable("The ledger")
         }
         guard balance > .zero, let ticket = services.creditReservations.reserve(account: key.accountID, amount: most, balance: balance) else {
             throw APIError(

@@ -70,7 +70,7 @@ struct TunnelController: Sendable {
             try await outbound.close(.policyViolation, reason: "unsupported protocol \(hello.protocol); this hub speaks \(TunnelMessage.protocolVersion)")
             return
         }
-        guard let node = try services.store.authenticateNode(credential), node.id == ticket.nodeID, !services.tunnelSockets.isStale(ticket) else {
+        guard let node = try await services.store.authenticateNode(credential), node.id == ticket.nodeID, !services.tunnelSockets.isStale(ticket) else {
             logger.warning("node credential revoked or node changed before its hello")
             try await outbound.close(.policyViolation, reason: "node revoked or changed; reconnect")
             return
@@ -93,7 +93,7 @@ struct TunnelController: Sendable {
             previous.markClosed()
             await previous.disconnect(reason: "replaced by a newer connection")
         }
-        try? services.store.markNodeSeen(id: node.id)
+        try? await services.store.markNodeSeen(id: node.id)
         logger.info("node connected", metadata: ["engine": .string(String(hello.engine.prefix(64))), "models": .string(accepted.sorted().joined(separator: ","))])
         defer { logger.info("node disconnected") }
         var refused = 0
@@ -125,6 +125,6 @@ struct TunnelController: Sendable {
         }
         await services.registry.unregister(connection)
         connection.markClosed()
-        try? services.store.markNodeSeen(id: node.id)
+        try? await services.store.markNodeSeen(id: node.id)
     }
 }

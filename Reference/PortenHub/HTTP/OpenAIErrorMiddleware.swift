@@ -37,6 +37,9 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
                     status: Int(error.status.code), message: error.body ?? error.status.reasonPhrase,
                     type: error.status.code < 500 ? "invalid_request_error" : "api_error")
             }
+        case StoreError.unavailable(let why):
+            context.logger.error("store unavailable: \(why)", metadata: ["request_id": .string(context.requestID)])
+            return .storeUnavailable()
         default:
             context.logger.error("unexpected error: \(error)", metadata: ["request_id": .string(context.requestID)])
             return .internalError()

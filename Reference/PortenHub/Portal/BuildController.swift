@@ -57,20 +57,20 @@ struct BuildController: Sendable {
     }
 
     func keysPage(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try keys(context, request: request)
+        try await keys(context, request: request)
     }
 
     private func keys(
         _ context: HubRequestContext, request: Request, form: FormFields = FormFields(), error: String? = nil, created: KeysModel.Created? = nil
-    ) throws -> Response {
+    ) async throws -> Response {
         let account = context.portal!.account
-        let rows = try services.store.keys(accountID: account.id).filter { $0.purpose == "api" }.reversed().map { key in
+        let rows = try await services.store.keys(accountID: account.id).filter { $0.purpose == "api" }.reversed().map { key in
             KeysModel.KeyRow(
                 id: key.id, name: key.name, prefix: key.displayPrefix, created: Self.day(key.createdAt), policy: Self.summary(key.policy),
                 revoked: key.revokedAt != nil, revokedAt: key.revokedAt.map(Self.day) ?? "")
         }
         var regions = Set(["eu", "us"])
-        for node in try services.store.nodes() { regions.insert(node.region) }
+        for node in try await services.store.nodes() { regions.insert(node.region) }
         let chosenRegions = Set(form.all("region"))
         let chosenModels = Set(form.all("model"))
         let keep = created == nil
@@ -99,12 +99,12 @@ struct BuildController: Sendable {
             for model in policy.modelAllowlist ?? [] where services.catalog.offered(model) == nil {
                 throw APIError.invalidRequest("Unknown model '\(model)'.", param: "model_allowlist")
             }
-            let (_, token) = try services.store.createKey(accountID: context.portal!.account.id, name: name, policy: policy)
-            return try keys(
+            let (_, token) = try await services.store.createKey(accountID: context.portal!.account.id, name: name, policy: policy)
+            return try await keys(
                 context, request: request,
                 created: .init(name: name, key: token.plain, baseURL: PortalLinks.base(request, services.configuration) + "/v1"))
         } catch let error as APIError {
-            return try keys(context, request: request, form: form, error: error.message)
+            return try await keys(context, request: request, form: form, error: error.message)
         }
     }
 
@@ -127,9 +127,9 @@ struct BuildController: Sendable {
 
     func revokeKey(_ request: Request, context: HubRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard let key = try services.store.keys(accountID: context.portal!.account.id).first(where: { $0.id == id && $0.purpose == "api" })
+        guard let key = try await services.store.keys(accountID: context.portal!.account.id).first(where: { $0.id == id && $0.purpose == "api" })
         else { throw PageError(status: .notFound, message: "No key '\(id)' in your account.", code: "not_found") }
-        try services.store.revokeKey(id: key.id)
+        try await services.store.revokeKey(id: key.id)
         return .redirect(to: "/build/keys", type: .normal)
     }
 
@@ -170,7 +170,7 @@ struct BuildController: Sendable {
     /// are validated, routed, limited and metered exactly like an SDK's.
     func playgroundChat(_ request: Request, context: HubRequestContext) async throws -> Response {
         var context = context
-        context.apiKey = try services.store.playgroundKey(accountID: context.portal!.account.id)
+        context.apiKey = try await services.store.playgroundKey(accountID: context.portal!.account.id)
         return try await ChatCompletionsController(services: services).create(request, context: context)
     }
 
@@ -212,9 +212,9 @@ struct BuildController: Sendable {
 
     func usagePage(_ request: Request, context: HubRequestContext) async throws -> Response {
         let days = 30
-        services.usage.flush()
+        await services.usage.flush()
         let since = UTC.startOfDay(Date()).addingTimeInterval(-Double(days - 1) * 86_400)
-        let rows = try services.store.dailyUsage(accountID: context.portal!.account.id, since: since)
+        let rows = try await services.store.dailyUsage(accountID: context.portal!.account.id, since: since)
         var model = Self.usageModel(rows, days: days, since: since)
         model.currency = services.configuration.currency
         return pages.page("usage", title: "Usage", model: model, context: context, section: .usage)

@@ -58,13 +58,13 @@ struct EarnController: Sendable {
         let account = context.portal!.account.id
         let now = Date()
         let monthStart = UTC.startOfMonth(now)
-        services.usage.flush()
-        let today = try services.store.tokensServed(accountID: account, since: UTC.startOfDay(now))
-        let month = try services.store.tokensServed(accountID: account, since: monthStart)
+        await services.usage.flush()
+        let today = try await services.store.tokensServed(accountID: account, since: UTC.startOfDay(now))
+        let month = try await services.store.tokensServed(accountID: account, since: monthStart)
         let live = Dictionary((await services.registry.snapshot()).nodes.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         var rows: [NodesModel.Row] = []
         var names: [String: String] = [:]
-        for node in try services.store.nodes() where node.accountID == account {
+        for node in try await services.store.nodes() where node.accountID == account {
             names[node.id] = node.name
             guard node.revokedAt == nil else { continue }
             let fleet = live[node.id]
@@ -75,15 +75,15 @@ struct EarnController: Sendable {
                     models: fleet?.models.filter(\.value.ready).keys.sorted() ?? [], inFlight: fleet?.inFlight ?? 0,
                     today: today[node.id] ?? 0, month: month[node.id] ?? 0))
         }
-        let earnings = try services.store.dailyEarnings(accountID: account, since: UTC.startOfDay(now) - 29 * 86_400)
-        let monthEarned = try services.store.dailyEarnings(accountID: account, since: monthStart).reduce(0) { $0 + $1.amount.micros }
-        let payouts = try services.store.payouts(accountID: account).map(AdminController.PayoutView.init)
+        let earnings = try await services.store.dailyEarnings(accountID: account, since: UTC.startOfDay(now) - 29 * 86_400)
+        let monthEarned = try await services.store.dailyEarnings(accountID: account, since: monthStart).reduce(0) { $0 + $1.amount.micros }
+        let payouts = try await services.store.payouts(period: nil, accountID: account).map(AdminController.PayoutView.init)
         let model = NodesModel(
             nodes: rows, hasNodes: !rows.isEmpty, base: PortalLinks.base(request, services.configuration), csrf: context.csrfToken,
-            currency: services.configuration.currency, balance: try services.store.balance(account).decimal(places: 2),
+            currency: services.configuration.currency, balance: try await services.store.balance(account).decimal(places: 2),
             monthEarnings: Money(micros: monthEarned).decimal(places: 2),
             earnings: earnings.map { .init(day: $0.day, node: names[$0.node] ?? $0.node, model: $0.model, amount: $0.amount.decimal(places: 4)) },
-            hasEarnings: !earnings.isEmpty, payoutAccount: try services.store.payoutAccount(accountID: account), payoutHistory: payouts,
+            hasEarnings: !earnings.isEmpty, payoutAccount: try await services.store.payoutAccount(accountID: account), payoutHistory: payouts,
             hasPayouts: !payouts.isEmpty, payoutError: payoutError, payoutSaved: payoutSaved)
         return pages.page("earn", title: "Earn", model: model, context: context, section: .earn, status: payoutError == nil ? .ok : .badRequest)
     }
@@ -93,7 +93,7 @@ struct EarnController: Sendable {
         let form = context.form
         do {
             let (holder, iban, bic) = try AdminController.bankDetails(holder: form.text("holder") ?? "", iban: form.text("iban") ?? "", bic: form.text("bic") ?? "")
-            _ = try services.store.setPayoutAccount(accountID: context.portal!.account.id, holder: holder, iban: iban, bic: bic)
+            _ = try await services.store.setPayoutAccount(accountID: context.portal!.account.id, holder: holder, iban: iban, bic: bic)
             return try await nodes(request, context, payoutSaved: true)
         } catch let error as APIError {
             return try await nodes(request, context, payoutError: error.message)
@@ -123,14 +123,14 @@ struct EarnController: Sendable {
     }
 
     func tokensPage(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try tokens(request, context)
+        try await tokens(request, context)
     }
 
-    private func tokens(_ request: Request, _ context: HubRequestContext, created: TokensModel.Created? = nil, error: String? = nil) throws
+    private func tokens(_ request: Request, _ context: HubRequestContext, created: TokensModel.Created? = nil, error: String? = nil) async throws
         -> Response
     {
         let now = Date()
-        let rows = try services.store.enrollmentTokens(accountID: context.portal!.account.id).map { token in
+        let rows = try await services.store.enrollmentTokens(accountID: context.portal!.account.id).map { token in
             let state = token.revokedAt != nil ? "revoked" : token.expiresAt <= now ? "expired" : token.uses >= token.usesAllowed ? "used up" : ""
             return TokensModel.Row(
                 id: token.id, prefix: token.displayPrefix, namePrefix: token.namePrefix, expires: Self.time(token.expiresAt), state: state,
@@ -147,22 +147,22 @@ struct EarnController: Sendable {
     func mintToken(_ request: Request, context: HubRequestContext) async throws -> Response {
         let form = context.form
         guard let uses = form.text("uses").flatMap(Int.init), (1...10_000).contains(uses) else {
-            return try tokens(request, context, error: "Machines: a number from 1 to 10000.")
+            return try await tokens(request, context, error: "Machines: a number from 1 to 10000.")
         }
         guard let hours = form.text("hours").flatMap(Int.init), (1...8760).contains(hours) else {
-            return try tokens(request, context, error: "Valid for: 1 to 8760 hours.")
+            return try await tokens(request, context, error: "Valid for: 1 to 8760 hours.")
         }
         let prefix = form.text("name_prefix") ?? "node"
         guard prefix.count <= 40, (try? AdminController.checkedName(prefix, param: "name_prefix")) != nil else {
-            return try tokens(request, context, error: "Name new nodes: 1 to 40 characters, without control characters.")
+            return try await tokens(request, context, error: "Name new nodes: 1 to 40 characters, without control characters.")
         }
-        let (token, plain) = try services.store.createEnrollmentToken(
+        let (token, plain) = try await services.store.createEnrollmentToken(
             accountID: context.portal!.account.id, namePrefix: prefix, usesAllowed: uses, lifetime: Double(hours) * 3600)
-        return try tokens(request, context, created: .init(token: plain, uses: uses, expires: Self.time(token.expiresAt)))
+        return try await tokens(request, context, created: .init(token: plain, uses: uses, expires: Self.time(token.expiresAt)))
     }
 
     func revokeToken(_ request: Request, context: HubRequestContext) async throws -> Response {
-        guard let id = context.form["id"], try services.store.revokeEnrollmentToken(id: id, accountID: context.portal!.account.id) else {
+        guard let id = context.form["id"], try await services.store.revokeEnrollmentToken(id: id, accountID: context.portal!.account.id) else {
             throw PageError(status: .notFound, message: "No live enrollment token with that id in your account.", code: "not_found")
         }
         return .redirect(to: "/earn/add", type: .normal)
@@ -187,7 +187,7 @@ struct EarnController: Sendable {
             return pages.page("device", title: "Connect a machine", model: model, context: context, section: .earn)
         }
         model.typed = typed
-        guard let authorization = try lookUp(typed, context: context, model: &model) else {
+        guard let authorization = try await lookUp(typed, context: context, model: &model) else {
             return pages.page("device", title: "Connect a machine", model: model, context: context, section: .earn, status: .badRequest)
         }
         let policy = services.configuration.enrollmentPolicy
@@ -204,7 +204,7 @@ struct EarnController: Sendable {
     func decide(_ request: Request, context: HubRequestContext) async throws -> Response {
         let form = context.form
         var model = DeviceModel(csrf: context.csrfToken, typed: form["user_code"] ?? "")
-        guard let authorization = try lookUp(form["user_code"] ?? "", context: context, model: &model) else {
+        guard let authorization = try await lookUp(form["user_code"] ?? "", context: context, model: &model) else {
             return pages.page("device", title: "Connect a machine", model: model, context: context, section: .earn, status: .badRequest)
         }
         let approve = form["decision"] == "approve"
@@ -216,7 +216,7 @@ struct EarnController: Sendable {
             return pages.page("device", title: "Connect a machine", model: model, context: context, section: .earn, status: .badRequest)
         }
         let user = context.portal!.user
-        guard try services.store.decideDeviceAuthorization(userCode: authorization.userCode, approve: approve, by: user, machineName: name) != nil
+        guard try await services.store.decideDeviceAuthorization(userCode: authorization.userCode, approve: approve, by: user, machineName: name) != nil
         else { throw Self.deadCode }
         services.logger.info("device code \(approve ? "approved" : "denied") by \(user.email) for machine \(name)")
         let done =
@@ -233,14 +233,14 @@ struct EarnController: Sendable {
     /// The pending authorization a typed code names. Wrong codes count against the person (and
     /// their address); a right code takes nothing back: after 5, each further try waits, so codes
     /// cannot be guessed from the portal.
-    private func lookUp(_ typed: String, context: HubRequestContext, model: inout DeviceModel) throws -> DeviceAuthorization? {
+    private func lookUp(_ typed: String, context: HubRequestContext, model: inout DeviceModel) async throws -> DeviceAuthorization? {
         let throttle = services.codeGuesses
         let person = context.portal!.user.id
         if let wait = throttle.waiting(email: person, address: context.remoteAddress) {
             model.error = "Too many wrong codes. Try again in \(Int(wait.rounded(.up))) seconds."
             return nil
         }
-        guard let code = HubStore.normalizedUserCode(typed), let authorization = try services.store.pendingDeviceAuthorization(userCode: code)
+        guard let code = UserCode.normalized(typed), let authorization = try await services.store.pendingDeviceAuthorization(userCode: code)
         else {
             throttle.fail(email: person, address: context.remoteAddress)
             model.error = Self.deadCode.message

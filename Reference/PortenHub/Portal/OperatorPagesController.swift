@@ -49,7 +49,7 @@ struct OperatorPagesController: Sendable {
 
     func fleetPage(_ request: Request, context: HubRequestContext) async throws -> Response {
         let snapshot = await services.registry.snapshot()
-        let records = Dictionary(try services.store.nodes().map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        let records = Dictionary(try await services.store.nodes().map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         let nodes = snapshot.nodes.map { node in
             let view = AdminViews.FleetView.Node(node, loads: snapshot.loads[node.id] ?? [:], ejected: snapshot.ejected[node.id] ?? [:])
             return FleetModel.Node(
@@ -106,7 +106,7 @@ struct OperatorPagesController: Sendable {
         guard let enabled = context.form["enabled"].flatMap(Bool.init), services.catalog.models.contains(where: { $0.id == id }) else {
             throw PageError(status: .badRequest, message: "Choose a catalog model and whether to enable it.", code: "invalid_form")
         }
-        try services.store.setModelEnabled(id, enabled)
+        try await services.store.setModelEnabled(id, enabled)
         services.liveCatalog.setEnabled(id, enabled)
         services.logger.info("catalog model \(id) \(enabled ? "enabled" : "disabled") by \(context.portal!.user.email)")
         return .redirect(to: "/admin/catalog", type: .normal)
@@ -128,8 +128,8 @@ struct OperatorPagesController: Sendable {
     func nodesPage(_ request: Request, context: HubRequestContext) async throws -> Response {
         let snapshot = await services.registry.snapshot()
         let live = Dictionary(snapshot.nodes.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
-        let accounts = Dictionary(try services.store.accounts().map { ($0.id, $0.name) }, uniquingKeysWith: { $1 })
-        let rows = try services.store.nodes().map { node in
+        let accounts = Dictionary(try await services.store.accounts().map { ($0.id, $0.name) }, uniquingKeysWith: { $1 })
+        let rows = try await services.store.nodes().map { node in
             NodesModel.Row(
                 id: node.id, name: node.name, account: accounts[node.accountID] ?? node.accountID, region: node.region,
                 trustClass: node.trustClass, connected: live[node.id] != nil, revoked: node.revokedAt != nil,
@@ -160,14 +160,14 @@ struct OperatorPagesController: Sendable {
     }
 
     func accountsPage(_ request: Request, context: HubRequestContext) async throws -> Response {
-        try accounts(context)
+        try await accounts(context)
     }
 
-    private func accounts(_ context: HubRequestContext, created: AccountsModel.Created? = nil, error: String? = nil) throws -> Response {
-        let users = Dictionary(grouping: try services.store.users(), by: \.accountID)
-        let keys = Dictionary(grouping: try services.store.keys().filter { $0.purpose == "api" && $0.revokedAt == nil }, by: \.accountID)
-        let nodes = Dictionary(grouping: try services.store.nodes().filter { $0.revokedAt == nil }, by: \.accountID)
-        let rows = try services.store.accounts().map { account in
+    private func accounts(_ context: HubRequestContext, created: AccountsModel.Created? = nil, error: String? = nil) async throws -> Response {
+        let users = Dictionary(grouping: try await services.store.users(), by: \.accountID)
+        let keys = Dictionary(grouping: try await services.store.keys().filter { $0.purpose == "api" && $0.revokedAt == nil }, by: \.accountID)
+        let nodes = Dictionary(grouping: try await services.store.nodes().filter { $0.revokedAt == nil }, by: \.accountID)
+        let rows = try await services.store.accounts().map { account in
             AccountsModel.Row(
                 id: account.id, name: account.name, disabled: account.disabledAt != nil, keys: keys[account.id]?.count ?? 0,
                 nodes: nodes[account.id]?.count ?? 0, users: (users[account.id] ?? []).map { AdminViews.UserView($0) },
@@ -192,18 +192,18 @@ struct OperatorPagesController: Sendable {
             } else {
                 role = nil
             }
-            let user = try services.store.createUser(
+            let user = try await services.store.createUser(
                 accountID: accountID, email: email, displayName: name, role: role ?? (accountID == nil ? .owner : .member),
                 isOperator: form["operator"] != nil)
-            let link = PortalLinks.base(request, services.configuration) + "/set-password?token=" + (try services.store.createPasswordLink(userID: user.id))
+            let link = PortalLinks.base(request, services.configuration) + "/set-password?token=" + (try await services.store.createPasswordLink(userID: user.id))
             services.logger.info("user \(email) created by \(context.portal!.user.email)")
-            return try accounts(context, created: .init(email: email, link: link))
+            return try await accounts(context, created: .init(email: email, link: link))
         } catch let error as APIError {
-            return try accounts(context, error: error.message)
+            return try await accounts(context, error: error.message)
         } catch StoreError.conflict {
-            return try accounts(context, error: "A user with this email already exists.")
+            return try await accounts(context, error: "A user with this email already exists.")
         } catch StoreError.notFound {
-            return try accounts(context, error: "That account does not exist.")
+            return try await accounts(context, error: "That account does not exist.")
         }
     }
 }

@@ -56,7 +56,7 @@ struct SignInController: Sendable {
             response.headers[.retryAfter] = String(Int(wait.rounded(.up)))
             return response
         }
-        let user = try services.store.user(email: email)
+        let user = try await services.store.user(email: email)
         let stored = user.flatMap { $0.disabledAt == nil ? $0.passwordHash : nil }
         let hasher = hasher
         let matches = try await offLoop {
@@ -66,16 +66,16 @@ struct SignInController: Sendable {
             }
             return PasswordHasher.verify(password, against: stored)
         }
-        guard matches, let user, try services.store.account(id: user.accountID)?.disabledAt == nil else {
+        guard matches, let user, try await services.store.account(id: user.accountID)?.disabledAt == nil else {
             model.error = "Wrong email or password."
             return pages.page("signin", title: "Sign in", model: model, context: context, status: .unauthorized)
         }
         throttle.succeeded(email: email, address: context.remoteAddress)
-        return try startSession(for: user, request: request, then: Self.safeNext(context.form["next"]))
+        return try await startSession(for: user, request: request, then: Self.safeNext(context.form["next"]))
     }
 
     func signOut(_ request: Request, context: HubRequestContext) async throws -> Response {
-        if let token = request.cookies[SessionMiddleware.sessionCookie]?.value { try services.store.deleteSession(token) }
+        if let token = request.cookies[SessionMiddleware.sessionCookie]?.value { try await services.store.deleteSession(token) }
         var response = Response.redirect(to: "/signin?signed_out=1", type: .normal)
         response.setCookie(session.cookie(SessionMiddleware.sessionCookie, "", request: request, maxAge: 0))
         return response
@@ -92,7 +92,7 @@ struct SignInController: Sendable {
 
     func setPasswordPage(_ request: Request, context: HubRequestContext) async throws -> Response {
         let token = request.uri.queryParameters["token"].map(String.init) ?? ""
-        guard let user = try services.store.passwordLinkUser(token) else { throw Self.deadLink }
+        guard let user = try await services.store.passwordLinkUser(token) else { throw Self.deadLink }
         return pages.page(
             "set-password", title: "Set your password", model: SetPasswordModel(csrf: context.csrfToken, token: token, email: user.email),
             context: context)
@@ -100,7 +100,7 @@ struct SignInController: Sendable {
 
     func setPassword(_ request: Request, context: HubRequestContext) async throws -> Response {
         let token = context.form["token"] ?? ""
-        guard let user = try services.store.passwordLinkUser(token) else { throw Self.deadLink }
+        guard let user = try await services.store.passwordLinkUser(token) else { throw Self.deadLink }
         let password = context.form["password"] ?? ""
         if let problem = Self.passwordProblem(password, repeat: context.form["repeat"]) {
             return pages.page(
@@ -109,8 +109,8 @@ struct SignInController: Sendable {
                 status: .badRequest)
         }
         let hash = try await hashOffLoop(password)
-        guard let updated = try services.store.usePasswordLink(token, passwordHash: hash) else { throw Self.deadLink }
-        return try startSession(for: updated, request: request, then: "/build/playground")
+        guard let updated = try await services.store.usePasswordLink(token, passwordHash: hash) else { throw Self.deadLink }
+        return try await startSession(for: updated, request: request, then: "/build/playground")
     }
 
     static let deadLink = PageError(
@@ -143,8 +143,8 @@ struct SignInController: Sendable {
             let email = try EmailAddress.validated(model.email, param: "email")
             let name = try AdminController.checkedName(model.displayName, param: "display_name")
             if let problem = Self.passwordProblem(password, repeat: nil) { throw APIError.invalidRequest(problem, param: "password") }
-            let user = try services.store.signUp(email: email, displayName: name, passwordHash: try await hashOffLoop(password))
-            return try startSession(for: user, request: request, then: "/build/keys")
+            let user = try await services.store.signUp(email: email, displayName: name, passwordHash: try await hashOffLoop(password))
+            return try await startSession(for: user, request: request, then: "/build/keys")
         } catch let error as APIError {
             model.error = error.message
         } catch StoreError.conflict {
@@ -161,9 +161,9 @@ struct SignInController: Sendable {
     var session: SessionMiddleware { SessionMiddleware(store: services.store, configuration: services.configuration) }
 
     /// Opens a session and sends the browser on with its cookie.
-    private func startSession(for user: User, request: Request, then next: String) throws -> Response {
+    private func startSession(for user: User, request: Request, then next: String) async throws -> Response {
         let lifetime = services.configuration.sessionLifetime
-        let token = try services.store.createSession(userID: user.id, lifetime: TimeInterval(lifetime / .seconds(1)))
+        let token = try await services.store.createSession(userID: user.id, lifetime: TimeInterval(lifetime / .seconds(1)))
         var response = Response.redirect(to: next, type: .normal)
         response.setCookie(session.cookie(SessionMiddleware.sessionCookie, token, request: request, maxAge: Int(lifetime / .seconds(1))))
         return response

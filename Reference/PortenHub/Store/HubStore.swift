@@ -1,248 +1,157 @@
 import Foundation
-import GRDB
+import OpenAIWire
 
-/// The Hub's SQLite database: accounts, keys, nodes, catalog and usage, behind named migrations.
-public struct HubStore: Sendable {
-    let writer: any DatabaseWriter
-    /// Keys that authenticated in the last second (``authenticateKey(_:)``).
-    let liveKeys = LiveKeyCache()
+/// The Hub's durable state: accounts, keys, nodes, catalog switches, usage, people, enrollment and
+/// the ledger. One implementation per database engine (``SQLiteStore`` embedded, ``PostgresStore``
+/// for replicas); every one passes the same contract suite (`StoreContractTests`). Every call is
+/// async: a request never blocks a thread on the database. Times are passed in (`now:`) where they
+/// decide something, so tests set them; the `HubStore+Now` forms use the wall clock.
+public protocol HubStore: Sendable {
+    /// Names of the migrations applied, in order.
+    func appliedMigrations() async throws -> [String]
 
-    init(writer: any DatabaseWriter) {
-        self.writer = writer
-        writer.add(transactionObserver: liveKeys, extent: .databaseLifetime)
-    }
+    // MARK: Accounts
+    func createAccount(name: String, now: Date) async throws -> Account
+    func accounts() async throws -> [Account]
+    func account(id: String) async throws -> Account?
+    /// Disables account `id`: its keys, nodes and sessions stop working. False when there is no such account.
+    func disableAccount(id: String, now: Date) async throws -> Bool
 
-    /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
-    public static func open(path: String) throws -> HubStore {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        let store = HubStore(writer: try DatabasePool(path: path, configuration: configuration))
-        try store.migrate()
-        return store
-    }
+    // MARK: Catalog
+    func replaceCatalog(_ catalog: Catalog) async throws
+    func setModelEnabled(_ modelID: String, _ enabled: Bool, now: Date) async throws
+    /// `catalog` with the operator's on/off switches applied.
+    func applyingSwitches(to catalog: Catalog) async throws -> Catalog
+    func catalog() async throws -> Catalog
 
-    /// A private in-memory database, for tests.
-    public static func inMemory() throws -> HubStore {
-        let store = HubStore(writer: try DatabaseQueue())
-        try store.migrate()
-        return store
-    }
+    // MARK: API keys
+    /// Creates a key for `accountID`; the plain key is in the returned token and nowhere else.
+    func createKey(accountID: String, name: String, policy: KeyPolicy, now: Date) async throws -> (key: APIKey, token: SecretToken)
+    func keys(accountID: String?) async throws -> [APIKey]
+    /// Changes the policy of key `id` with `change` (given the current one), in one transaction.
+    func updateKeyPolicy(id: String, _ change: @escaping @Sendable (KeyPolicy) throws -> KeyPolicy) async throws -> APIKey
+    func revokeKey(id: String, now: Date) async throws -> Bool
+    /// The live key `presented` names (not revoked, account not disabled), or nil. A change made
+    /// anywhere applies within a second.
+    func authenticateKey(_ presented: String) async throws -> AuthenticatedKey?
+    /// The account's playground key, created on first use (one, however many ask at once).
+    func playgroundKey(accountID: String, now: Date) async throws -> AuthenticatedKey
 
-    /// The migrations, applied in order; each name is applied once per database.
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-accounts-keys-nodes") { db in
-            try db.create(table: "account") { t in
-                t.primaryKey("id", .text)
-                t.column("name", .text).notNull()
-                t.column("created_at", .datetime).notNull()
-                t.column("disabled_at", .datetime)
-            }
-            try db.create(table: "api_key") { t in
-                t.primaryKey("id", .text)
-                t.column("account_id", .text).notNull().references("account")
-                t.column("name", .text).notNull()
-                t.column("lookup_id", .text).notNull().unique()
-                t.column("secret_hash", .blob).notNull()
-                t.column("display_prefix", .text).notNull()
-                t.column("created_at", .datetime).notNull()
-                t.column("revoked_at", .datetime)
-                t.column("allowed_regions", .text)
-                t.column("min_trust_class", .text)
-                t.column("own_nodes_only", .boolean).notNull().defaults(to: false)
-                t.column("model_allowlist", .text)
-                t.column("requests_per_minute", .integer)
-                t.column("tokens_per_minute", .integer)
-            }
-            try db.create(table: "node") { t in
-                t.primaryKey("id", .text)
-                t.column("account_id", .text).notNull().references("account")
-                t.column("name", .text).notNull()
-                t.column("lookup_id", .text).notNull().unique()
-                t.column("credential_hash", .blob).notNull()
-                t.column("region", .text).notNull()
-                t.column("trust_class", .text).notNull()
-                t.column("created_at", .datetime).notNull()
-                t.column("revoked_at", .datetime)
-                t.column("last_seen_at", .datetime)
-            }
-        }
-        migrator.registerMigration("v1-catalog") { db in
-            try db.create(table: "catalog_model") { t in
-                t.primaryKey("id", .text)
-                t.column("type", .text).notNull()
-                t.column("ctx", .integer).notNull()
-                t.column("capabilities", .text).notNull()
-                t.column("vram_mb", .integer).notNull()
-                t.column("disk_mb", .integer).notNull()
-                t.column("download_ref", .text)
-                t.column("sha256", .text)
-                t.column("price_input", .double).notNull()
-                t.column("price_output", .double).notNull()
-                t.column("enabled", .boolean).notNull()
-                t.column("owned_by", .text).notNull()
-            }
-        }
-        migrator.registerMigration("v1-usage") { db in
-            try db.create(table: "usage") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("time", .datetime).notNull().indexed()
-                t.column("request_id", .text).notNull()
-                t.column("key_id", .text).indexed()
-                t.column("account_id", .text)
-                t.column("node_id", .text)
-                t.column("region", .text)
-                t.column("model", .text)
-                t.column("endpoint", .text).notNull()
-                t.column("prompt_tokens", .integer).notNull()
-                t.column("completion_tokens", .integer).notNull()
-                t.column("status", .integer).notNull()
-                t.column("latency_ms", .integer).notNull()
-                t.column("ttft_ms", .integer)
-            }
-        }
-        migrator.registerMigration("v2-usage-user-metadata") { db in
-            try db.alter(table: "usage") { t in
-                t.add(column: "user", .text)
-                t.add(column: "metadata", .text)
-            }
-        }
-        migrator.registerMigration("v3-usage-attempts") { db in
-            try db.alter(table: "usage") { t in t.add(column: "attempts", .integer).notNull().defaults(to: 1) }
-        }
-        migrator.registerMigration("v4-portal-users-sessions") { db in
-            try db.alter(table: "api_key") { t in t.add(column: "purpose", .text).notNull().defaults(to: "api") }
-            try db.create(table: "portal_user") { t in
-                t.primaryKey("id", .text)
-                t.column("account_id", .text).notNull().references("account")
-                t.column("email", .text).notNull().unique()
-                t.column("display_name", .text).notNull()
-                t.column("role", .text).notNull()
-                t.column("is_operator", .boolean).notNull().defaults(to: false)
-                t.column("password_hash", .text)
-                t.column("created_at", .datetime).notNull()
-                t.column("disabled_at", .datetime)
-            }
-            try db.create(table: "portal_session") { t in
-                t.primaryKey("token_hash", .blob)
-                t.column("user_id", .text).notNull().references("portal_user").indexed()
-                t.column("csrf_token", .text).notNull()
-                t.column("created_at", .datetime).notNull()
-                t.column("expires_at", .datetime).notNull()
-            }
-            try db.create(table: "catalog_switch") { t in
-                t.primaryKey("model_id", .text)
-                t.column("enabled", .boolean).notNull()
-                t.column("changed_at", .datetime).notNull()
-            }
-            try db.create(table: "password_link") { t in
-                t.primaryKey("token_hash", .blob)
-                t.column("user_id", .text).notNull().references("portal_user")
-                t.column("expires_at", .datetime).notNull()
-                t.column("used_at", .datetime)
-            }
-        }
-        migrator.registerMigration("v5-enrollment") { db in
-            try db.create(table: "device_authorization") { t in
-                t.primaryKey("device_code_hash", .blob)
-                t.column("user_code", .text).notNull().unique()
-                t.column("machine_name", .text).notNull()
-                t.column("status", .text).notNull()
-                t.column("created_at", .datetime).notNull()
-                t.column("expires_at", .datetime).notNull()
-                t.column("interval", .integer).notNull()
-                t.column("last_poll_at", .datetime)
-                t.column("account_id", .text)
-                t.column("approved_by", .text)
-                t.column("node_id", .text)
-            }
-            try db.create(table: "enrollment_token") { t in
-                t.primaryKey("id", .text)
-                t.column("account_id", .text).notNull().references("account")
-                t.column("lookup_id", .text).notNull().unique()
-                t.column("token_hash", .blob).notNull()
-                t.column("display_prefix", .text).notNull()
-                t.column("name_prefix", .text).notNull()
-                t.column("uses_allowed", .integer).notNull()
-                t.column("uses", .integer).notNull().defaults(to: 0)
-                t.column("created_at", .datetime).notNull()
-                t.column("expires_at", .datetime).notNull()
-                t.column("revoked_at", .datetime)
-            }
-            try db.create(table: "enrollment_use") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("token_id", .text).notNull().references("enrollment_token").indexed()
-                t.column("node_id", .text).notNull()
-                t.column("used_at", .datetime).notNull()
-                t.column("address", .text)
-            }
-        }
-        migrator.registerMigration("v6-ledger") { db in
-            try db.alter(table: "usage") { t in
-                t.add(column: "price_input", .integer).notNull().defaults(to: 0)
-                t.add(column: "price_output", .integer).notNull().defaults(to: 0)
-                t.add(column: "cost", .integer).notNull().defaults(to: 0)
-            }
-            try db.create(table: "ledger_entry") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("txn", .text).notNull().indexed()
-                t.column("ledger_account", .text).notNull()
-                t.column("kind", .text).notNull()
-                t.column("amount", .integer).notNull()
-                t.column("request_id", .text)
-                t.column("node_id", .text)
-                t.column("model", .text)
-                t.column("created_at", .datetime).notNull()
-                t.column("memo", .text)
-            }
-            try db.create(index: "ledger_entry_account_time", on: "ledger_entry", columns: ["ledger_account", "created_at"])
-            // The request id is the idempotency key: one posting per request and ledger account.
-            try db.execute(
-                sql: "CREATE UNIQUE INDEX ledger_entry_request ON ledger_entry (request_id, ledger_account, kind) WHERE request_id IS NOT NULL")
-            try db.create(table: "ledger_balance") { t in
-                t.primaryKey("ledger_account", .text)
-                t.column("amount", .integer).notNull()
-            }
-            try db.create(table: "payout_account") { t in
-                t.primaryKey("account_id", .text).references("account")
-                t.column("holder", .text).notNull()
-                t.column("iban", .text).notNull()
-                t.column("bic", .text).notNull()
-                t.column("updated_at", .datetime).notNull()
-            }
-            try db.create(table: "payout_run") { t in
-                t.primaryKey("period", .text)
-                t.column("created_at", .datetime).notNull()
-                t.column("minimum", .integer).notNull()
-                t.column("debtor_name", .text).notNull()
-                t.column("debtor_iban", .text).notNull()
-                t.column("debtor_bic", .text).notNull()
-            }
-            try db.create(table: "payout") { t in
-                t.primaryKey("id", .text)
-                t.column("period", .text).notNull().indexed()
-                t.column("account_id", .text).notNull()
-                t.column("amount", .integer).notNull()
-                t.column("holder", .text).notNull()
-                t.column("iban", .text).notNull()
-                t.column("bic", .text).notNull()
-                t.column("status", .text).notNull()
-                t.column("created_at", .datetime).notNull()
-                t.column("settled_at", .datetime)
-                t.uniqueKey(["period", "account_id"])
-            }
-        }
-        return migrator
-    }
+    // MARK: Nodes
+    func createNode(accountID: String, name: String, region: String, trustClass: String, now: Date) async throws -> (
+        node: NodeRecord, credential: SecretToken
+    )
+    func nodes() async throws -> [NodeRecord]
+    func updateNode(id: String, region: String?, trustClass: String?) async throws -> NodeRecord
+    func revokeNode(id: String, now: Date) async throws -> Bool
+    /// The live node `presented` is the credential of, or nil.
+    func authenticateNode(_ presented: String) async throws -> NodeRecord?
+    func markNodeSeen(id: String, now: Date) async throws
 
-    func migrate() throws { try Self.migrator.migrate(writer) }
+    // MARK: Usage
+    /// Inserts usage rows and posts their charges to the ledger, in one transaction.
+    func insertUsage(_ records: [UsageRecord], ledger: LedgerPolicy) async throws
+    func recentUsage(limit: Int, keyID: String?) async throws -> [UsageRecord]
+    func dailyUsage(accountID: String, since: Date) async throws -> [DailyUsage]
+    /// Tokens (prompt + completion) each node of the account served since `since`.
+    func tokensServed(accountID: String, since: Date) async throws -> [String: Int]
 
-    /// Names of the migrations applied to this database, in order.
-    public func appliedMigrations() throws -> [String] {
-        try writer.read { db in try Self.migrator.appliedMigrations(db) }
-    }
+    // MARK: People and sessions
+    func createUser(
+        accountID: String?, email: String, displayName: String, role: User.Role, isOperator: Bool, passwordHash: String?, now: Date
+    ) async throws -> User
+    func users(accountID: String?) async throws -> [User]
+    func user(email: String) async throws -> User?
+    func setPassword(userID: String, hash: String) async throws
+    func createPasswordLink(userID: String, lifetime: TimeInterval, now: Date) async throws -> String
+    func passwordLinkUser(_ token: String, now: Date) async throws -> User?
+    func usePasswordLink(_ token: String, passwordHash: String, now: Date) async throws -> User?
+    func createSession(userID: String, lifetime: TimeInterval, now: Date) async throws -> String
+    func session(_ token: String, now: Date) async throws -> PortalIdentity?
+    func deleteSession(_ token: String) async throws
 
+    // MARK: Enrollment
+    func startDeviceAuthorization(machineName: String, lifetime: TimeInterval, interval: Int, now: Date) async throws -> (
+        deviceCode: String, authorization: DeviceAuthorization
+    )
+    func pendingDeviceAuthorization(userCode: String, now: Date) async throws -> DeviceAuthorization?
+    func decideDeviceAuthorization(userCode: String, approve: Bool, by user: User, machineName: String, now: Date) async throws
+        -> DeviceAuthorization?
+    func pollDeviceAuthorization(deviceCode: String, policy: EnrollmentPolicy, now: Date) async throws -> DevicePoll
+    func createEnrollmentToken(accountID: String, namePrefix: String, usesAllowed: Int, lifetime: TimeInterval, now: Date) async throws -> (
+        token: EnrollmentToken, plain: String
+    )
+    func enrollmentTokens(accountID: String?) async throws -> [EnrollmentToken]
+    func revokeEnrollmentToken(id: String, accountID: String?, now: Date) async throws -> Bool
+    func enroll(token presented: String, machineName: String?, policy: EnrollmentPolicy, address: String?, now: Date) async throws -> (
+        node: NodeRecord, credential: String
+    )
+
+    // MARK: Ledger and payouts
+    func balance(_ ledgerAccount: String) async throws -> Money
+    func grantCredit(accountID: String, amount: Money, memo: String?, now: Date) async throws -> String
+    func ledgerEntries(account: String?, from: Date?, to: Date?, limit: Int) async throws -> [LedgerEntry]
+    func ledgerTotal() async throws -> Int64
+    func dailyEarnings(accountID: String, since: Date) async throws -> [(day: String, node: String, model: String, amount: Money)]
+    func setPayoutAccount(accountID: String, holder: String, iban: String, bic: String, now: Date) async throws -> PayoutAccount
+    func payoutAccount(accountID: String) async throws -> PayoutAccount?
+    func runPayouts(
+        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, now: Date
+    ) async throws -> (run: PayoutRun, payouts: [Payout], created: Bool)
+    func payouts(period: String?, accountID: String?) async throws -> [Payout]
+    func payoutRun(period: String) async throws -> PayoutRun?
+    func settlePayout(id: String, paid: Bool, now: Date) async throws -> Payout?
+}
+
+extension HubStore {
     /// A new prefixed random id such as `acct_3Fz…`.
     static func newID(_ prefix: String) -> String { prefix + "_" + SecretToken.randomBase62(count: 16) }
+
+    /// A new key's row and its token, not yet stored.
+    static func newKey(accountID: String, name: String, policy: KeyPolicy = .unrestricted, now: Date) -> (key: APIKey, token: SecretToken) {
+        let token = SecretToken.generate(prefix: SecretToken.apiKeyPrefix)
+        var key = APIKey(
+            id: Self.newID("key"), accountID: accountID, name: name, lookupID: token.lookupID, secretHash: Data(token.hash),
+            displayPrefix: token.displayPrefix, createdAt: now, revokedAt: nil, allowedRegions: nil, minTrustClass: nil,
+            ownNodesOnly: false, modelAllowlist: nil, requestsPerMinute: nil, tokensPerMinute: nil)
+        key.policy = policy
+        return (key, token)
+    }
+
+    // MARK: Ledger accounts besides the customers' own
+
+    /// The operator's fees.
+    static var platformLedger: String { "platform" }
+    /// Money from and to outside: credit grants, payouts.
+    static var externalLedger: String { "external" }
+    /// What is owed to an account by a payout run, until it settles.
+    static func payableLedger(_ accountID: String) -> String { "payable:" + accountID }
+}
+
+/// Why the store refused an operation.
+public enum StoreError: Error, CustomStringConvertible {
+    case notFound(String)
+    case conflict(String)
+    /// The database did not answer in time or cannot be reached: the Hub answers `503`.
+    case unavailable(String)
+    /// The database refused a statement for a reason of its own.
+    case database(String)
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let what): "\(what) does not exist"
+        case .conflict(let what): "\(what) already exists"
+        case .unavailable(let why): "the database is unavailable: \(why)"
+        case .database(let why): "the database refused: \(why)"
+        case .invalidConfiguration(let why): why
+        }
+    }
+}
+
+extension APIError {
+    /// The store could not be read or written: retry shortly (the cause is in the Hub's log).
+    static func storeUnavailable(_ what: String = "The Hub's database") -> APIError {
+        APIError(status: 503, message: "\(what) is unavailable; try again shortly.", type: "api_error", code: "store_unavailable", retryAfter: 1)
+    }
 }

@@ -42,20 +42,29 @@ final class LiveKeyCache: TransactionObserver, Sendable {
 
     /// The cached key for the token whose SHA-256 is `presented`, or the result of `lookup`
     /// (remembered when it is a key).
-    func key(for presented: [UInt8], lookup: () throws -> AuthenticatedKey?) rethrows -> AuthenticatedKey? {
+    func key(for presented: [UInt8], lookup: () async throws -> AuthenticatedKey?) async rethrows -> AuthenticatedKey? {
         let now = ContinuousClock.now
         let generation: Int
         switch state.withLock({ $0.probe(presented, now: now) }) {
         case .hit(let key): return key
         case .miss(let current): generation = current
         }
-        guard let key = try lookup() else { return nil }
+        guard let key = try await lookup() else { return nil }
         state.withLock { state in
             guard state.generation == generation else { return }
             if state.entries.count >= Self.capacity { state.entries.removeAll(keepingCapacity: true) }
             state.entries[presented] = Entry(key: key, expires: now + Self.lifetime)
         }
         return key
+    }
+
+    /// Forgets every key, after a change to keys or accounts this process committed itself
+    /// (the Postgres engine, which has no commit observer); a lookup in flight is not remembered.
+    func invalidate() {
+        state.withLock { state in
+            state.generation += 1
+            state.entries.removeAll()
+        }
     }
 
     // MARK: TransactionObserver (called on the writer's queue)

@@ -12,9 +12,17 @@ public final class UsageRecorder: Service {
         var waiters: [CheckedContinuation<Bool, Never>] = []
         /// After shutdown the background loop is gone: rows are written by whoever hands them over.
         var stopped = false
+
+        /// Queues `row` unless the loop has stopped; false when it has.
+        mutating func enqueue(_ row: UsageRecord, waiter: CheckedContinuation<Bool, Never>?) -> Bool {
+            guard !stopped else { return false }
+            rows.append(row)
+            if let waiter { waiters.append(waiter) }
+            return true
+        }
     }
 
-    private let store: HubStore
+    private let store: any HubStore
     private let logger: Logger
     private let queue = Mutex(Queue())
     private let signals: AsyncStream<Void>
@@ -22,48 +30,50 @@ public final class UsageRecorder: Service {
 
     private let ledger: LedgerPolicy
 
-    public init(store: HubStore, ledger: LedgerPolicy = LedgerPolicy(), logger: Logger) {
+    public init(store: any HubStore, ledger: LedgerPolicy = LedgerPolicy(), logger: Logger) {
         self.store = store
         self.ledger = ledger
         self.logger = logger
         (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Queues one row; returns at once.
+    /// Queues one row; returns at once. After shutdown (a request that outlived the server's
+    /// drain) the row is written by a task of its own, as nobody waits for it.
     public func record(_ record: UsageRecord) {
-        let stopped = queue.withLock { queue in
-            queue.rows.append(record)
-            return queue.stopped
+        if queue.withLock({ $0.enqueue(record, waiter: nil) }) {
+            signal.yield()
+        } else {
+            Task { await write([record]) }
         }
-        if stopped { flush() } else { signal.yield() }
     }
 
     /// Queues one row and returns once it is written (with the other rows of its batch): true,
-    /// or false when the database refused the batch.
+    /// or false when the database refused the batch. After shutdown the caller writes it.
     @discardableResult
     public func commit(_ record: UsageRecord) async -> Bool {
-        await withCheckedContinuation { continuation in
-            let stopped = queue.withLock { queue in
-                queue.rows.append(record)
-                queue.waiters.append(continuation)
-                return queue.stopped
+        if queue.withLock({ $0.stopped }) { return await write([record]) }
+        return await withCheckedContinuation { continuation in
+            if queue.withLock({ $0.enqueue(record, waiter: continuation) }) {
+                signal.yield()
+            } else {
+                // Stopped between the check and now: nobody flushes the queue any more.
+                Task { continuation.resume(returning: await write([record])) }
             }
-            if stopped { flush() } else { signal.yield() }
         }
     }
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            for await _ in signals { flush() }
+            for await _ in signals { await flush() }
         } onGracefulShutdown: {
             self.signal.finish()
         }
         queue.withLock { $0.stopped = true }
-        flush()
+        await flush()
     }
 
     /// Inserts every queued row now, then releases the requests waiting on them with the outcome.
-    public func flush() {
+    public func flush() async {
         let (batch, waiters) = queue.withLock { queue in
             defer {
                 queue.rows.removeAll()
@@ -71,15 +81,18 @@ public final class UsageRecorder: Service {
             }
             return (queue.rows, queue.waiters)
         }
-        var stored = true
-        if !batch.isEmpty {
-            do {
-                try store.insertUsage(batch, ledger: ledger)
-            } catch {
-                stored = false
-                logger.error("could not record \(batch.count) usage rows: \(error)")
-            }
-        }
+        let stored = batch.isEmpty ? true : await write(batch)
         for waiter in waiters { waiter.resume(returning: stored) }
+    }
+
+    /// Inserts `rows` (and posts their charges) in one transaction; false when the database refused.
+    private func write(_ rows: [UsageRecord]) async -> Bool {
+        do {
+            try await store.insertUsage(rows, ledger: ledger)
+            return true
+        } catch {
+            logger.error("could not record \(rows.count) usage rows: \(error)")
+            return false
+        }
     }
 }

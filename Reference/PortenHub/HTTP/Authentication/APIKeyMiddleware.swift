@@ -5,23 +5,23 @@ import OpenAIWire
 /// or answers 401 before any handler runs.
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = HubRequestContext
-    let store: HubStore
+    let store: any HubStore
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.apiKey = try authenticate(request)
+        context.apiKey = try await authenticate(request)
         return try await next(request, context)
     }
 
-    func authenticate(_ request: Request) throws(APIError) -> AuthenticatedKey {
+    func authenticate(_ request: Request) async throws(APIError) -> AuthenticatedKey {
         guard let presented = request.headers.bearerToken else {
             throw .invalidAPIKey("Missing API key. Pass it as 'Authorization: Bearer sk-porten-…'.")
         }
         let key: AuthenticatedKey?
         do {
-            key = try store.authenticateKey(presented)
+            key = try await store.authenticateKey(presented)
         } catch {
-            throw .internalError("The key store is unavailable.")
+            throw .storeUnavailable("The key store")
         }
         guard let key else { throw .invalidAPIKey() }
         return key

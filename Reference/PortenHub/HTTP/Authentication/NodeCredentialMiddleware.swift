@@ -6,15 +6,15 @@ import OpenAIWire
 /// that explains a refused upgrade — or answers 401.
 struct NodeCredentialMiddleware: RouterMiddleware {
     typealias Context = HubRequestContext
-    let store: HubStore
+    let store: any HubStore
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let credential = request.headers.bearerToken else { throw APIError.unauthorized("Missing node credential.") }
         let node: NodeRecord?
         do {
-            node = try store.authenticateNode(credential)
+            node = try await store.authenticateNode(credential)
         } catch {
-            throw APIError.internalError("The node store is unavailable.")
+            throw APIError.storeUnavailable("The node store")
         }
         guard let node else { throw APIError.unauthorized("Invalid or revoked node credential.") }
         var context = context

@@ -10,7 +10,7 @@ import OpenAIWire
 /// (`PortalErrorPage`), shown to whoever is signed in.
 struct SessionMiddleware: RouterMiddleware {
     typealias Context = HubRequestContext
-    let store: HubStore
+    let store: any HubStore
     let configuration: HubConfiguration
     var pages: PortalPages? = nil
 
@@ -23,9 +23,9 @@ struct SessionMiddleware: RouterMiddleware {
         var request = request
         if let token = request.cookies[Self.sessionCookie]?.value {
             do {
-                context.portal = try store.session(token)
+                context.portal = try await store.session(token)
             } catch {
-                throw APIError(status: 503, message: "The session store is unavailable; try again shortly.", type: "api_error", code: "store_unavailable")
+                throw APIError.storeUnavailable("The session store")
             }
         }
         let preSession = request.cookies[Self.csrfCookie]?.value.filter { $0.isASCII && ($0.isLetter || $0.isNumber) }

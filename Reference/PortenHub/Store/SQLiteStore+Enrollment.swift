@@ -12,21 +12,18 @@ public struct EnrollmentPolicy: Sendable, Equatable {
     }
 }
 
-extension HubStore {
+extension SQLiteStore {
     // MARK: Device authorization (RFC 8628)
 
-    /// The user-code alphabet: consonants without look-alikes (no vowels, so no words; no 0/O/1/I).
-    static let userCodeAlphabet = Array("BCDFGHJKLMNPQRSTVWXZ")
-
     /// Starts a device authorization; returns the device code (for the machine, stored hashed) and the record.
-    public func startDeviceAuthorization(machineName: String, lifetime: TimeInterval, interval: Int = 5, now: Date = Date()) throws -> (
+    public func startDeviceAuthorization(machineName: String, lifetime: TimeInterval, interval: Int, now: Date) async throws -> (
         deviceCode: String, authorization: DeviceAuthorization
     ) {
         let deviceCode = SecretToken.randomBase62(count: 43)
-        return try writer.write { db in
+        return try await writer.write { db in
             var userCode = ""
             repeat {
-                userCode = Self.randomUserCode()
+                userCode = UserCode.random()
             } while try DeviceAuthorization.filter(Column("user_code") == userCode).fetchCount(db) > 0
             try DeviceAuthorization.filter(Column("expires_at") < now - 86_400).deleteAll(db)
             let authorization = DeviceAuthorization(
@@ -37,34 +34,19 @@ extension HubStore {
         }
     }
 
-    /// `BCDF-GHJK`.
-    /// (20⁸ ≈ 2.6·10¹⁰ codes, from the system's cryptographic generator.)
-    static func randomUserCode() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let code = String((0..<8).map { _ in userCodeAlphabet.randomElement(using: &generator)! })
-        return String(code.prefix(4)) + "-" + String(code.suffix(4))
-    }
-
-    /// A code as a person typed it: case, spaces and dashes do not matter.
-    public static func normalizedUserCode(_ typed: String) -> String? {
-        let letters = typed.uppercased().filter { $0 != "-" && $0 != "+" && !$0.isWhitespace }
-        guard letters.count == 8, letters.allSatisfy({ userCodeAlphabet.contains($0) }) else { return nil }
-        return String(letters.prefix(4)) + "-" + String(letters.suffix(4))
-    }
-
     /// The pending, unexpired authorization a person's code names, or nil.
-    public func pendingDeviceAuthorization(userCode: String, now: Date = Date()) throws -> DeviceAuthorization? {
-        try writer.read { db in
+    public func pendingDeviceAuthorization(userCode: String, now: Date) async throws -> DeviceAuthorization? {
+        try await writer.read { db in
             try DeviceAuthorization.filter(Column("user_code") == userCode && Column("status") == "pending" && Column("expires_at") > now).fetchOne(db)
         }
     }
 
     /// A person approves (binding the machine to their account under `machineName`) or denies;
     /// nil when the code is no longer pending (used, expired or unknown).
-    public func decideDeviceAuthorization(userCode: String, approve: Bool, by user: User, machineName: String, now: Date = Date()) throws
+    public func decideDeviceAuthorization(userCode: String, approve: Bool, by user: User, machineName: String, now: Date) async throws
         -> DeviceAuthorization?
     {
-        try writer.write { db in
+        try await writer.write { db in
             guard var authorization = try DeviceAuthorization.filter(
                 Column("user_code") == userCode && Column("status") == "pending" && Column("expires_at") > now
             ).fetchOne(db) else { return nil }
@@ -77,18 +59,12 @@ extension HubStore {
         }
     }
 
-    /// What a machine's poll of the token endpoint gets.
-    public enum DevicePoll: Sendable, Equatable {
-        case pending, slowDown(interval: Int), denied, expired, invalid
-        case issued(node: NodeRecord, credential: String)
-    }
-
     /// One poll: too early (`slow_down`, and the interval grows by 5 s), still pending, denied,
     /// expired, unknown or already collected (`invalid`), or — once, after approval — the new
     /// node and its credential, created now under `policy`.
-    public func pollDeviceAuthorization(deviceCode: String, policy: EnrollmentPolicy, now: Date = Date()) throws -> DevicePoll {
+    public func pollDeviceAuthorization(deviceCode: String, policy: EnrollmentPolicy, now: Date) async throws -> DevicePoll {
         guard (1...128).contains(deviceCode.utf8.count) else { return .invalid }
-        return try writer.write { db in
+        return try await writer.write { db in
             guard var authorization = try DeviceAuthorization.fetchOne(db, key: Data(SecretToken.sha256(deviceCode))),
                 authorization.status != .collected
             else { return .invalid }
@@ -129,22 +105,22 @@ extension HubStore {
     // MARK: Enrollment tokens
 
     public func createEnrollmentToken(
-        accountID: String, namePrefix: String, usesAllowed: Int, lifetime: TimeInterval, now: Date = Date()
-    ) throws -> (token: EnrollmentToken, plain: String) {
+        accountID: String, namePrefix: String, usesAllowed: Int, lifetime: TimeInterval, now: Date
+    ) async throws -> (token: EnrollmentToken, plain: String) {
         let secret = SecretToken.generate(prefix: SecretToken.enrollmentTokenPrefix)
         let token = EnrollmentToken(
             id: Self.newID("enroll"), accountID: accountID, lookupID: secret.lookupID, tokenHash: Data(secret.hash),
             displayPrefix: secret.displayPrefix, namePrefix: namePrefix, usesAllowed: usesAllowed, uses: 0, createdAt: now,
             expiresAt: now + lifetime, revokedAt: nil)
-        try writer.write { db in
+        try await writer.write { db in
             guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
             try token.insert(db)
         }
         return (token, secret.plain)
     }
 
-    public func enrollmentTokens(accountID: String? = nil) throws -> [EnrollmentToken] {
-        try writer.read { db in
+    public func enrollmentTokens(accountID: String?) async throws -> [EnrollmentToken] {
+        try await writer.read { db in
             var request = EnrollmentToken.order(Column("created_at").desc)
             if let accountID { request = request.filter(Column("account_id") == accountID) }
             return try request.fetchAll(db)
@@ -153,26 +129,21 @@ extension HubStore {
 
     /// Revokes token `id` (only within `accountID` when given). - Returns: false when there is no such live token.
     @discardableResult
-    public func revokeEnrollmentToken(id: String, accountID: String? = nil, now: Date = Date()) throws -> Bool {
-        try writer.write { db in
+    public func revokeEnrollmentToken(id: String, accountID: String?, now: Date) async throws -> Bool {
+        try await writer.write { db in
             var request = EnrollmentToken.filter(key: id).filter(Column("revoked_at") == nil)
             if let accountID { request = request.filter(Column("account_id") == accountID) }
             return try request.updateAll(db, Column("revoked_at").set(to: now)) > 0
         }
     }
 
-    /// Why a token did not enroll a machine.
-    public enum EnrollmentRefusal: Error, Sendable, Equatable {
-        case unknown, revoked, expired, usedUp
-    }
-
     /// Exchanges an enrollment token for a new node and its credential, counting the use, in
     /// one transaction (two machines racing for the last use cannot both get it).
     public func enroll(
-        token presented: String, machineName: String?, policy: EnrollmentPolicy, address: String?, now: Date = Date()
-    ) throws -> (node: NodeRecord, credential: String) {
+        token presented: String, machineName: String?, policy: EnrollmentPolicy, address: String?, now: Date
+    ) async throws -> (node: NodeRecord, credential: String) {
         guard let secret = SecretToken(plain: presented, prefix: SecretToken.enrollmentTokenPrefix) else { throw EnrollmentRefusal.unknown }
-        return try writer.write { db in
+        return try await writer.write { db in
             guard var token = try EnrollmentToken.filter(Column("lookup_id") == secret.lookupID).fetchOne(db),
                 secret.matches(storedHash: Array(token.tokenHash)),
                 try Account.fetchOne(db, key: token.accountID)?.disabledAt == nil
@@ -193,8 +164,8 @@ extension HubStore {
     }
 
     /// Tokens (prompt + completion) each node of the account served since `since`.
-    public func tokensServed(accountID: String, since: Date) throws -> [String: Int] {
-        try writer.read { db in
+    public func tokensServed(accountID: String, since: Date) async throws -> [String: Int] {
+        try await writer.read { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: """

@@ -1,37 +1,18 @@
 import Foundation
 import GRDB
 
-extension HubStore {
-    public func setPayoutAccount(accountID: String, holder: String, iban: String, bic: String, now: Date = Date()) throws -> PayoutAccount {
+extension SQLiteStore {
+    public func setPayoutAccount(accountID: String, holder: String, iban: String, bic: String, now: Date) async throws -> PayoutAccount {
         let record = PayoutAccount(accountID: accountID, holder: holder, iban: iban, bic: bic, updatedAt: now)
-        try writer.write { db in
+        try await writer.write { db in
             guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
             try record.upsert(db)
         }
         return record
     }
 
-    public func payoutAccount(accountID: String) throws -> PayoutAccount? {
-        try writer.read { db in try PayoutAccount.fetchOne(db, key: accountID) }
-    }
-
-    /// `2026-11` → [2026-11-01, 2026-12-01) in UTC; nil for anything else (exactly four digits,
-    /// a dash, two digits: `2026-+8` or `02026-8` would name the same month twice).
-    public static func period(_ text: String) -> (start: Date, end: Date)? {
-        let characters = Array(text)
-        guard characters.count == 7, characters[4] == "-", characters.enumerated().allSatisfy({ $0.offset == 4 || $0.element.isASCIIDigit }),
-            let year = Int(String(characters[0..<4])), let month = Int(String(characters[5..<7])), (2000...2999).contains(year),
-            (1...12).contains(month)
-        else { return nil }
-        let calendar = UTC.calendar
-        guard let start = calendar.date(from: DateComponents(year: year, month: month, day: 1)),
-            let end = calendar.date(byAdding: .month, value: 1, to: start)
-        else { return nil }
-        return (start, end)
-    }
-
-    public enum PayoutRunError: Error, Equatable {
-        case invalidPeriod, periodNotEnded, periodNotStarted
+    public func payoutAccount(accountID: String) async throws -> PayoutAccount? {
+        try await writer.read { db in try PayoutAccount.fetchOne(db, key: accountID) }
     }
 
     /// Runs the payouts of `period`. Each account with a payout account is owed its earnings up to
@@ -41,12 +22,12 @@ extension HubStore {
     /// cent) it gets one payout, moved to `payable:` in the ledger. A period is paid once: a
     /// second run returns the first run's payouts and changes nothing.
     public func runPayouts(
-        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool = false, now: Date = Date()
-    ) throws -> (run: PayoutRun, payouts: [Payout], created: Bool) {
-        guard let range = Self.period(period) else { throw PayoutRunError.invalidPeriod }
+        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, now: Date
+    ) async throws -> (run: PayoutRun, payouts: [Payout], created: Bool) {
+        guard let range = PayoutPeriod.range(period) else { throw PayoutRunError.invalidPeriod }
         guard range.start <= now else { throw PayoutRunError.periodNotStarted }
         guard allowOpenPeriod || range.end <= now else { throw PayoutRunError.periodNotEnded }
-        return try writer.write { db in
+        return try await writer.write { db in
             if let run = try PayoutRun.fetchOne(db, key: period) {
                 return (run, try Payout.filter(Column("period") == period).order(Column("account_id")).fetchAll(db), false)
             }
@@ -78,8 +59,8 @@ extension HubStore {
         }
     }
 
-    public func payouts(period: String? = nil, accountID: String? = nil) throws -> [Payout] {
-        try writer.read { db in
+    public func payouts(period: String?, accountID: String?) async throws -> [Payout] {
+        try await writer.read { db in
             var request = Payout.order(Column("period").desc, Column("account_id"))
             if let period { request = request.filter(Column("period") == period) }
             if let accountID { request = request.filter(Column("account_id") == accountID) }
@@ -87,14 +68,14 @@ extension HubStore {
         }
     }
 
-    public func payoutRun(period: String) throws -> PayoutRun? {
-        try writer.read { db in try PayoutRun.fetchOne(db, key: period) }
+    public func payoutRun(period: String) async throws -> PayoutRun? {
+        try await writer.read { db in try PayoutRun.fetchOne(db, key: period) }
     }
 
     /// Marks a pending payout paid (payable → external) or failed (payable → back to the account).
     /// - Returns: nil when there is no pending payout `id`.
-    public func settlePayout(id: String, paid: Bool, now: Date = Date()) throws -> Payout? {
-        try writer.write { db in
+    public func settlePayout(id: String, paid: Bool, now: Date) async throws -> Payout? {
+        try await writer.write { db in
             guard var payout = try Payout.fetchOne(db, key: id), payout.status == .pending else { return nil }
             payout.status = paid ? .paid : .failed
             payout.settledAt = now

@@ -9,15 +9,15 @@ public struct PortalIdentity: Sendable, Equatable {
     public var csrfToken: String
 }
 
-extension HubStore {
+extension SQLiteStore {
     /// Creates a user of `accountID`, or — when it is nil — of a new account named after them, in
     /// one transaction (a refused user leaves no empty account behind). Fails with
     /// `StoreError.conflict` when the email is taken, `.notFound` for an unknown account.
     public func createUser(
-        accountID: String?, email: String, displayName: String, role: User.Role, isOperator: Bool = false, passwordHash: String? = nil,
-        now: Date = Date()
-    ) throws -> User {
-        try writer.write { db in
+        accountID: String?, email: String, displayName: String, role: User.Role, isOperator: Bool, passwordHash: String?,
+        now: Date
+    ) async throws -> User {
+        try await writer.write { db in
             guard try User.filter(Column("email") == email.lowercased()).fetchCount(db) == 0 else {
                 throw StoreError.conflict("user \(email.lowercased())")
             }
@@ -38,25 +38,20 @@ extension HubStore {
         }
     }
 
-    /// Open sign-up: a new account named after the person, with them as its owner.
-    public func signUp(email: String, displayName: String, passwordHash: String, now: Date = Date()) throws -> User {
-        try createUser(accountID: nil, email: email, displayName: displayName, role: .owner, passwordHash: passwordHash, now: now)
-    }
-
-    public func users(accountID: String? = nil) throws -> [User] {
-        try writer.read { db in
+    public func users(accountID: String?) async throws -> [User] {
+        try await writer.read { db in
             var request = User.order(Column("created_at"))
             if let accountID { request = request.filter(Column("account_id") == accountID) }
             return try request.fetchAll(db)
         }
     }
 
-    public func user(email: String) throws -> User? {
-        try writer.read { db in try User.filter(Column("email") == email.lowercased()).fetchOne(db) }
+    public func user(email: String) async throws -> User? {
+        try await writer.read { db in try User.filter(Column("email") == email.lowercased()).fetchOne(db) }
     }
 
-    public func setPassword(userID: String, hash: String) throws {
-        try writer.write { db in
+    public func setPassword(userID: String, hash: String) async throws {
+        try await writer.write { db in
             guard try User.filter(key: userID).updateAll(db, Column("password_hash").set(to: hash)) > 0 else {
                 throw StoreError.notFound("user \(userID)")
             }
@@ -68,23 +63,23 @@ extension HubStore {
     // MARK: Password links
 
     /// A one-time link token to set `userID`'s password, valid for `lifetime`.
-    public func createPasswordLink(userID: String, lifetime: TimeInterval = 7 * 86_400, now: Date = Date()) throws -> String {
+    public func createPasswordLink(userID: String, lifetime: TimeInterval, now: Date) async throws -> String {
         let token = SecretToken.randomBase62(count: 40)
-        try writer.write { db in
+        try await writer.write { db in
             try PasswordLink(tokenHash: Data(SecretToken.sha256(token)), userID: userID, expiresAt: now + lifetime, usedAt: nil).insert(db)
         }
         return token
     }
 
     /// The user a link is for, if it is unused, unexpired and the user and account are enabled.
-    public func passwordLinkUser(_ token: String, now: Date = Date()) throws -> User? {
-        try writer.read { db in try Self.livePasswordLink(db, token, now: now)?.1 }
+    public func passwordLinkUser(_ token: String, now: Date) async throws -> User? {
+        try await writer.read { db in try Self.livePasswordLink(db, token, now: now)?.1 }
     }
 
     /// Sets the password through a link and uses the link up, in one transaction.
     /// - Returns: the user, or nil when the link is not (or no longer) valid.
-    public func usePasswordLink(_ token: String, passwordHash: String, now: Date = Date()) throws -> User? {
-        try writer.write { db in
+    public func usePasswordLink(_ token: String, passwordHash: String, now: Date) async throws -> User? {
+        try await writer.write { db in
             guard var (link, user) = try Self.livePasswordLink(db, token, now: now) else { return nil }
             link.usedAt = now
             try link.update(db)
@@ -106,9 +101,9 @@ extension HubStore {
     // MARK: Sessions
 
     /// Opens a session for `userID`; returns the cookie's token (stored only as its hash).
-    public func createSession(userID: String, lifetime: TimeInterval, now: Date = Date()) throws -> String {
+    public func createSession(userID: String, lifetime: TimeInterval, now: Date) async throws -> String {
         let token = SecretToken.randomBase62(count: 43)
-        try writer.write { db in
+        try await writer.write { db in
             try SessionRecord.filter(Column("expires_at") < now).deleteAll(db)
             try SessionRecord(
                 tokenHash: Data(SecretToken.sha256(token)), userID: userID, csrfToken: SecretToken.randomBase62(count: 32), createdAt: now,
@@ -119,9 +114,9 @@ extension HubStore {
     }
 
     /// Who a session cookie belongs to: nil when unknown, expired, or its user or account is disabled.
-    public func session(_ token: String, now: Date = Date()) throws -> PortalIdentity? {
+    public func session(_ token: String, now: Date) async throws -> PortalIdentity? {
         guard (1...128).contains(token.utf8.count) else { return nil }
-        return try writer.read { db in
+        return try await writer.read { db in
             guard let session = try SessionRecord.fetchOne(db, key: Data(SecretToken.sha256(token))), session.expiresAt > now,
                 let user = try User.fetchOne(db, key: session.userID), user.disabledAt == nil, user.passwordHash != nil,
                 let account = try Account.fetchOne(db, key: user.accountID), account.disabledAt == nil
@@ -130,17 +125,17 @@ extension HubStore {
         }
     }
 
-    public func deleteSession(_ token: String) throws {
-        _ = try writer.write { db in try SessionRecord.deleteOne(db, key: Data(SecretToken.sha256(token))) }
+    public func deleteSession(_ token: String) async throws {
+        _ = try await writer.write { db in try SessionRecord.deleteOne(db, key: Data(SecretToken.sha256(token))) }
     }
 
     // MARK: The playground's key
 
     /// The account's playground key (created on first use): the portal's playground calls the
     /// API with it, so its requests are metered and routed like any other.
-    public func playgroundKey(accountID: String, now: Date = Date()) throws -> AuthenticatedKey {
+    public func playgroundKey(accountID: String, now: Date) async throws -> AuthenticatedKey {
         // Looked up and, if missing, created in one write: parallel first calls make one key.
-        let key = try writer.write { db -> APIKey in
+        let key = try await writer.write { db -> APIKey in
             if let key = try APIKey.filter(Column("account_id") == accountID && Column("purpose") == "playground" && Column("revoked_at") == nil)
                 .fetchOne(db)
             {

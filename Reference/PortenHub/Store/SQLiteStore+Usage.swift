@@ -1,10 +1,10 @@
 import Foundation
 import GRDB
 
-extension HubStore {
+extension SQLiteStore {
     /// Inserts usage rows and, in the same transaction, each request's ledger postings.
-    public func insertUsage(_ records: [UsageRecord], ledger: LedgerPolicy = LedgerPolicy()) throws {
-        try writer.write { db in
+    public func insertUsage(_ records: [UsageRecord], ledger: LedgerPolicy) async throws {
+        try await writer.write { db in
             for record in records {
                 try db.cachedStatement(sql: UsageRecord.insertSQL).execute(arguments: record.insertArguments)
                 try Self.postUsage(db, record, policy: ledger)
@@ -13,8 +13,8 @@ extension HubStore {
     }
 
     /// The newest usage rows first, optionally for one key.
-    public func recentUsage(limit: Int, keyID: String? = nil) throws -> [UsageRecord] {
-        try writer.read { db in
+    public func recentUsage(limit: Int, keyID: String?) async throws -> [UsageRecord] {
+        try await writer.read { db in
             var request = UsageRecord.order(Column("id").desc).limit(limit)
             if let keyID { request = request.filter(Column("key_id") == keyID) }
             return try request.fetchAll(db)
@@ -36,10 +36,10 @@ public struct DailyUsage: Sendable, Equatable, FetchableRecord, Decodable {
     enum CodingKeys: String, CodingKey { case day, model, requests, cost, promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
 }
 
-extension HubStore {
+extension SQLiteStore {
     /// The account's requests and tokens per UTC day and model, since `since`, oldest day first.
-    public func dailyUsage(accountID: String, since: Date) throws -> [DailyUsage] {
-        try writer.read { db in
+    public func dailyUsage(accountID: String, since: Date) async throws -> [DailyUsage] {
+        try await writer.read { db in
             try DailyUsage.fetchAll(
                 db,
                 sql: """

@@ -1,12 +1,12 @@
 import Foundation
 import GRDB
 
-extension HubStore {
+extension SQLiteStore {
     /// Adds a node for `accountID`; the plain credential is in the returned token and nowhere else.
-    public func createNode(accountID: String, name: String, region: String, trustClass: String, now: Date = Date()) throws -> (
+    public func createNode(accountID: String, name: String, region: String, trustClass: String, now: Date) async throws -> (
         node: NodeRecord, credential: SecretToken
     ) {
-        try writer.write { db in try Self.insertNode(db, accountID: accountID, name: name, region: region, trustClass: trustClass, now: now) }
+        try await writer.write { db in try Self.insertNode(db, accountID: accountID, name: name, region: region, trustClass: trustClass, now: now) }
     }
 
     /// Adds a node of `accountID` within a transaction; the plain credential is in the returned token only.
@@ -22,13 +22,13 @@ extension HubStore {
         return (node, token)
     }
 
-    public func nodes() throws -> [NodeRecord] {
-        try writer.read { db in try NodeRecord.order(Column("created_at")).fetchAll(db) }
+    public func nodes() async throws -> [NodeRecord] {
+        try await writer.read { db in try NodeRecord.order(Column("created_at")).fetchAll(db) }
     }
 
     /// Sets the operator-assigned region and/or trust class of node `id`.
-    public func updateNode(id: String, region: String?, trustClass: String?) throws -> NodeRecord {
-        try writer.write { db in
+    public func updateNode(id: String, region: String?, trustClass: String?) async throws -> NodeRecord {
+        try await writer.write { db in
             guard var node = try NodeRecord.fetchOne(db, key: id) else { throw StoreError.notFound("node \(id)") }
             if let region { node.region = region }
             if let trustClass { node.trustClass = trustClass }
@@ -38,20 +38,20 @@ extension HubStore {
     }
 
     @discardableResult
-    public func revokeNode(id: String, now: Date = Date()) throws -> Bool {
-        try writer.write { db in
+    public func revokeNode(id: String, now: Date) async throws -> Bool {
+        try await writer.write { db in
             try NodeRecord.filter(key: id).filter(Column("revoked_at") == nil).updateAll(db, Column("revoked_at").set(to: now)) > 0
         }
     }
 
     /// The live node behind a presented credential, or nil.
-    public func authenticateNode(_ presented: String) throws -> NodeRecord? {
-        try liveSecretHolder(
+    public func authenticateNode(_ presented: String) async throws -> NodeRecord? {
+        try await liveSecretHolder(
             presented, prefix: SecretToken.nodeCredentialPrefix, hash: \NodeRecord.credentialHash, revokedAt: \.revokedAt,
             accountID: \.accountID)
     }
 
-    public func markNodeSeen(id: String, now: Date = Date()) throws {
-        try writer.write { db in _ = try NodeRecord.filter(key: id).updateAll(db, Column("last_seen_at").set(to: now)) }
+    public func markNodeSeen(id: String, now: Date) async throws {
+        try await writer.write { db in _ = try NodeRecord.filter(key: id).updateAll(db, Column("last_seen_at").set(to: now)) }
     }
 }

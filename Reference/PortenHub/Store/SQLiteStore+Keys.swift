@@ -17,32 +17,21 @@ public struct AuthenticatedKey: Sendable, Equatable {
     public var caller: PolicyRouting.Caller { .init(account: accountID, policy: policy) }
 }
 
-extension HubStore {
+extension SQLiteStore {
     /// Creates a key for `accountID`; the plain key is in the returned token and nowhere else.
-    public func createKey(accountID: String, name: String, policy: KeyPolicy = .unrestricted, now: Date = Date()) throws -> (
+    public func createKey(accountID: String, name: String, policy: KeyPolicy, now: Date) async throws -> (
         key: APIKey, token: SecretToken
     ) {
         let (key, token) = Self.newKey(accountID: accountID, name: name, policy: policy, now: now)
-        try writer.write { db in
+        try await writer.write { db in
             guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
             try key.insert(db)
         }
         return (key, token)
     }
 
-    /// A new key's row and its token, not yet stored.
-    static func newKey(accountID: String, name: String, policy: KeyPolicy = .unrestricted, now: Date) -> (key: APIKey, token: SecretToken) {
-        let token = SecretToken.generate(prefix: SecretToken.apiKeyPrefix)
-        var key = APIKey(
-            id: Self.newID("key"), accountID: accountID, name: name, lookupID: token.lookupID, secretHash: Data(token.hash),
-            displayPrefix: token.displayPrefix, createdAt: now, revokedAt: nil, allowedRegions: nil, minTrustClass: nil,
-            ownNodesOnly: false, modelAllowlist: nil, requestsPerMinute: nil, tokensPerMinute: nil)
-        key.policy = policy
-        return (key, token)
-    }
-
-    public func keys(accountID: String? = nil) throws -> [APIKey] {
-        try writer.read { db in
+    public func keys(accountID: String?) async throws -> [APIKey] {
+        try await writer.read { db in
             var request = APIKey.order(Column("created_at"))
             if let accountID { request = request.filter(Column("account_id") == accountID) }
             return try request.fetchAll(db)
@@ -51,8 +40,8 @@ extension HubStore {
 
     /// Changes the policy of key `id` with `change` (given the current one), in one transaction;
     /// it applies to the key's next request.
-    public func updateKeyPolicy(id: String, _ change: (KeyPolicy) throws -> KeyPolicy) throws -> APIKey {
-        try writer.write { db in
+    public func updateKeyPolicy(id: String, _ change: @escaping @Sendable (KeyPolicy) throws -> KeyPolicy) async throws -> APIKey {
+        try await writer.write { db in
             guard var key = try APIKey.fetchOne(db, key: id) else { throw StoreError.notFound("key \(id)") }
             key.policy = try change(key.policy)
             try key.update(db)
@@ -61,46 +50,35 @@ extension HubStore {
     }
 
     @discardableResult
-    public func revokeKey(id: String, now: Date = Date()) throws -> Bool {
-        try writer.write { db in
+    public func revokeKey(id: String, now: Date) async throws -> Bool {
+        try await writer.write { db in
             try APIKey.filter(key: id).filter(Column("revoked_at") == nil).updateAll(db, Column("revoked_at").set(to: now)) > 0
         }
     }
 
     /// The live key behind a presented `sk-porten-…` string, or nil (unknown, revoked, disabled account).
     /// A key that authenticated within the last second is answered from memory (``LiveKeyCache``).
-    public func authenticateKey(_ presented: String) throws -> AuthenticatedKey? {
+    public func authenticateKey(_ presented: String) async throws -> AuthenticatedKey? {
         guard let token = SecretToken(plain: presented, prefix: SecretToken.apiKeyPrefix) else { return nil }
-        return try liveKeys.key(for: token.hash) {
-            try liveSecretHolder(presented, prefix: SecretToken.apiKeyPrefix, hash: \APIKey.secretHash, revokedAt: \.revokedAt, accountID: \.accountID)
+        return try await liveKeys.key(for: token.hash) {
+            try await liveSecretHolder(presented, prefix: SecretToken.apiKeyPrefix, hash: \APIKey.secretHash, revokedAt: \.revokedAt, accountID: \.accountID)
                 .map { AuthenticatedKey(keyID: $0.id, accountID: $0.accountID, policy: $0.policy) }
         }
     }
 
     /// The unrevoked row of an enabled account whose secret `presented` is: found by its lookup id,
     /// then its hash compared in constant time. Shared by API keys and node credentials.
-    func liveSecretHolder<Holder: FetchableRecord & TableRecord>(
-        _ presented: String, prefix: String, hash: KeyPath<Holder, Data>, revokedAt: KeyPath<Holder, Date?>,
-        accountID: KeyPath<Holder, String>
-    ) throws -> Holder? {
+    func liveSecretHolder<Holder: FetchableRecord & TableRecord & Sendable>(
+        _ presented: String, prefix: String, hash: any KeyPath<Holder, Data> & Sendable, revokedAt: any KeyPath<Holder, Date?> & Sendable,
+        accountID: any KeyPath<Holder, String> & Sendable
+    ) async throws -> Holder? {
         guard let token = SecretToken(plain: presented, prefix: prefix) else { return nil }
-        return try writer.read { db in
+        return try await writer.read { db in
             guard let holder = try Holder.filter(Column("lookup_id") == token.lookupID).fetchOne(db),
                 token.matches(storedHash: Array(holder[keyPath: hash])), holder[keyPath: revokedAt] == nil,
                 let account = try Account.fetchOne(db, key: holder[keyPath: accountID]), account.disabledAt == nil
             else { return nil }
             return holder
-        }
-    }
-}
-
-public enum StoreError: Error, CustomStringConvertible {
-    case notFound(String)
-    case conflict(String)
-    public var description: String {
-        switch self {
-        case .notFound(let what): "\(what) does not exist"
-        case .conflict(let what): "\(what) already exists"
         }
     }
 }

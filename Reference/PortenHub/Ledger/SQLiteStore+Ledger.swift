@@ -8,10 +8,7 @@ public struct LedgerPolicy: Sendable, Equatable {
     public init(feeBasisPoints: Int = 0) { self.feeBasisPoints = feeBasisPoints }
 }
 
-extension HubStore {
-    static let platformLedger = "platform"
-    static let externalLedger = "external"
-    static func payableLedger(_ accountID: String) -> String { "payable:" + accountID }
+extension SQLiteStore {
 
     /// Posts one balanced transaction inside `db`: the postings must sum to zero. Postings of
     /// zero are left out. Returns false (and posts nothing) when the request id already has
@@ -52,16 +49,16 @@ extension HubStore {
     }
 
     /// The balance of a ledger account (a customer account's id, `platform`, …).
-    public func balance(_ ledgerAccount: String) throws -> Money {
-        try writer.read { db in
+    public func balance(_ ledgerAccount: String) async throws -> Money {
+        try await writer.read { db in
             Money(micros: try Int64.fetchOne(db, sql: "SELECT amount FROM ledger_balance WHERE ledger_account = ?", arguments: [ledgerAccount]) ?? 0)
         }
     }
 
     /// Grants `amount` of credit to an account (from `external`).
-    public func grantCredit(accountID: String, amount: Money, memo: String?, now: Date = Date()) throws -> String {
+    public func grantCredit(accountID: String, amount: Money, memo: String?, now: Date) async throws -> String {
         let txn = Self.newID("credit")
-        try writer.write { db in
+        try await writer.write { db in
             guard try Account.fetchOne(db, key: accountID) != nil else { throw StoreError.notFound("account \(accountID)") }
             try Self.post(db, txn: txn, [(accountID, .credit, amount.micros), (Self.externalLedger, .credit, -amount.micros)], memo: memo, at: now)
         }
@@ -69,8 +66,8 @@ extension HubStore {
     }
 
     /// Postings, newest first, optionally of one ledger account and within `[from, to)`.
-    public func ledgerEntries(account: String? = nil, from: Date? = nil, to: Date? = nil, limit: Int = 1000) throws -> [LedgerEntry] {
-        try writer.read { db in
+    public func ledgerEntries(account: String?, from: Date?, to: Date?, limit: Int) async throws -> [LedgerEntry] {
+        try await writer.read { db in
             var request = LedgerEntry.order(Column("id").desc).limit(limit)
             if let account { request = request.filter(Column("ledger_account") == account) }
             if let from { request = request.filter(Column("created_at") >= from) }
@@ -80,13 +77,13 @@ extension HubStore {
     }
 
     /// The sum of every posting: zero, always.
-    public func ledgerTotal() throws -> Int64 {
-        try writer.read { db in try Int64.fetchOne(db, sql: "SELECT coalesce(sum(amount), 0) FROM ledger_entry") ?? 0 }
+    public func ledgerTotal() async throws -> Int64 {
+        try await writer.read { db in try Int64.fetchOne(db, sql: "SELECT coalesce(sum(amount), 0) FROM ledger_entry") ?? 0 }
     }
 
     /// An account's earnings per UTC day, node and model since `since`.
-    public func dailyEarnings(accountID: String, since: Date) throws -> [(day: String, node: String, model: String, amount: Money)] {
-        try writer.read { db in
+    public func dailyEarnings(accountID: String, since: Date) async throws -> [(day: String, node: String, model: String, amount: Money)] {
+        try await writer.read { db in
             try Row.fetchAll(
                 db,
                 sql: """

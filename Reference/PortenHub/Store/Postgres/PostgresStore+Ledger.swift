@@ -1,0 +1,200 @@
+import Foundation
+import PostgresNIO
+
+extension PostgresStore {
+    // MARK: Usage
+
+    public func insertUsage(_ records: [UsageRecord], ledger: LedgerPolicy) async throws {
+        guard !records.isEmpty else { return }
+        try await transaction { connection in
+            for record in records {
+                try await Self.insert(record, into: "usage", on: connection)
+                try await Self.postUsage(record, policy: ledger, on: connection)
+            }
+        }
+    }
+
+    public func recentUsage(limit: Int, keyID: String?) async throws -> [UsageRecord] {
+        if let keyID { return try await fetchAll(UsageRecord.self, "SELECT * FROM usage WHERE key_id = \(keyID) ORDER BY id DESC LIMIT \(limit)") }
+        return try await fetchAll(UsageRecord.self, "SELECT * FROM usage ORDER BY id DESC LIMIT \(limit)")
+    }
+
+    public func dailyUsage(accountID: String, since: Date) async throws -> [DailyUsage] {
+        try await fetchAll(DailyUsage.self, """
+            SELECT to_char("time" AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, coalesce(model, '') AS model, count(*) AS requests,
+                   sum(prompt_tokens)::bigint AS prompt_tokens, sum(completion_tokens)::bigint AS completion_tokens, sum(cost)::bigint AS cost
+            FROM usage WHERE account_id = \(accountID) AND "time" >= \(since)
+            GROUP BY 1, 2 ORDER BY 1, 2
+            """)
+    }
+
+    // MARK: Ledger
+
+    /// Posts one balanced transaction on `connection`; postings of zero are left out. False (and
+    /// nothing posted) when the request id already has postings: it is the idempotency key.
+    @discardableResult
+    static func post(
+        _ txn: String, _ postings: [(account: String, kind: LedgerEntry.Kind, amount: Int64)], requestID: String? = nil, nodeID: String? = nil,
+        model: String? = nil, memo: String? = nil, at time: Date, on connection: PostgresConnection
+    ) async throws -> Bool {
+        precondition(postings.reduce(0) { $0 + $1.amount } == 0, "unbalanced ledger transaction \(txn)")
+        if let requestID, try await connection.changes("SELECT 1 FROM ledger_entry WHERE request_id = \(requestID) LIMIT 1") > 0 { return false }
+        for posting in postings where posting.amount != 0 {
+            let entry = LedgerEntry(
+                id: nil, txn: txn, ledgerAccount: posting.account, kind: posting.kind, amount: posting.amount, requestID: requestID,
+                nodeID: nodeID, model: model, createdAt: time, memo: memo)
+            try await insert(entry, into: "ledger_entry", on: connection)
+            try await connection.changes("""
+                INSERT INTO ledger_balance (ledger_account, amount) VALUES (\(posting.account), \(posting.amount))
+                ON CONFLICT (ledger_account) DO UPDATE SET amount = ledger_balance.amount + excluded.amount
+                """)
+        }
+        return true
+    }
+
+    /// A request's postings, in the transaction of its usage row (see ``SQLiteStore``'s).
+    static func postUsage(_ record: UsageRecord, policy: LedgerPolicy, on connection: PostgresConnection) async throws {
+        guard record.cost > 0, let consumer = record.accountID, let nodeID = record.nodeID,
+            let owner = try await fetchColumn(String.self, "SELECT account_id FROM node WHERE id = \(nodeID)", on: connection).first
+        else { return }
+        let fee = record.cost * Int64(policy.feeBasisPoints) / 10_000
+        try await post(
+            record.requestID, [(consumer, .charge, -record.cost), (owner, .earning, record.cost - fee), (platformLedger, .fee, fee)],
+            requestID: record.requestID, nodeID: nodeID, model: record.model, at: record.time, on: connection)
+    }
+
+    public func balance(_ ledgerAccount: String) async throws -> Money {
+        let client = client
+        let amount = try await bounded {
+            try await Self.fetchColumn(Int64.self, "SELECT amount FROM ledger_balance WHERE ledger_account = \(ledgerAccount)", on: client).first
+        }
+        return Money(micros: amount ?? 0)
+    }
+
+    public func grantCredit(accountID: String, amount: Money, memo: String?, now: Date) async throws -> String {
+        let txn = Self.newID("credit")
+        try await transaction { connection in
+            guard try await Self.accountExists(accountID, on: connection) else { throw StoreError.notFound("account \(accountID)") }
+            try await Self.post(txn, [(accountID, .credit, amount.micros), (Self.externalLedger, .credit, -amount.micros)], memo: memo, at: now, on: connection)
+        }
+        return txn
+    }
+
+    public func ledgerEntries(account: String?, from: Date?, to: Date?, limit: Int) async throws -> [LedgerEntry] {
+        try await fetchAll(LedgerEntry.self, """
+            SELECT * FROM ledger_entry
+            WHERE (\(account)::text IS NULL OR ledger_account = \(account))
+              AND (\(from)::timestamptz IS NULL OR created_at >= \(from)) AND (\(to)::timestamptz IS NULL OR created_at < \(to))
+            ORDER BY id DESC LIMIT \(limit)
+            """)
+    }
+
+    public func ledgerTotal() async throws -> Int64 {
+        let client = client
+        return try await bounded {
+            try await Self.fetchColumn(Int64.self, "SELECT coalesce(sum(amount), 0)::bigint FROM ledger_entry", on: client).first ?? 0
+        }
+    }
+
+    public func dailyEarnings(accountID: String, since: Date) async throws -> [(day: String, node: String, model: String, amount: Money)] {
+        struct Earning: Decodable, Sendable {
+            var day: String
+            var node: String
+            var model: String
+            var amount: Int64
+        }
+        return try await fetchAll(Earning.self, """
+            SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, coalesce(node_id, '') AS node, coalesce(model, '') AS model,
+                   sum(amount)::bigint AS amount
+            FROM ledger_entry WHERE ledger_account = \(accountID) AND kind = 'earning' AND created_at >= \(since)
+            GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 3
+            """
+        ).map { ($0.day, $0.node, $0.model, Money(micros: $0.amount)) }
+    }
+
+    // MARK: Payouts
+
+    public func setPayoutAccount(accountID: String, holder: String, iban: String, bic: String, now: Date) async throws -> PayoutAccount {
+        let record = PayoutAccount(accountID: accountID, holder: holder, iban: iban, bic: bic, updatedAt: now)
+        try await transaction { connection in
+            guard try await Self.accountExists(accountID, on: connection) else { throw StoreError.notFound("account \(accountID)") }
+            try await connection.changes("""
+                INSERT INTO payout_account (account_id, holder, iban, bic, updated_at) VALUES (\(accountID), \(holder), \(iban), \(bic), \(now))
+                ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder, iban = excluded.iban, bic = excluded.bic,
+                    updated_at = excluded.updated_at
+                """)
+        }
+        return record
+    }
+
+    public func payoutAccount(accountID: String) async throws -> PayoutAccount? {
+        try await fetchOne(PayoutAccount.self, "SELECT * FROM payout_account WHERE account_id = \(accountID)")
+    }
+
+    public func runPayouts(
+        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, now: Date
+    ) async throws -> (run: PayoutRun, payouts: [Payout], created: Bool) {
+        guard let range = PayoutPeriod.range(period) else { throw PayoutRunError.invalidPeriod }
+        guard range.start <= now else { throw PayoutRunError.periodNotStarted }
+        guard allowOpenPeriod || range.end <= now else { throw PayoutRunError.periodNotEnded }
+        let debtor = (name: debtor.name, iban: debtor.iban, bic: debtor.bic)
+        let (name, iban, bic) = debtor
+        return try await transaction { connection in
+            // One run at a time: a second run of the period waits, then finds the first.
+            try await connection.changes("SELECT pg_advisory_xact_lock(7041983)")
+            if let run = try await Self.fetchOne(PayoutRun.self, "SELECT * FROM payout_run WHERE period = \(period)", on: connection) {
+                return (run, try await Self.fetchAll(Payout.self, "SELECT * FROM payout WHERE period = \(period) ORDER BY account_id", on: connection), false)
+            }
+            let run = PayoutRun(period: period, createdAt: now, minimum: minimum.micros, debtorName: name, debtorIBAN: iban, debtorBIC: bic)
+            try await Self.insert(run, into: "payout_run", on: connection)
+            var payouts: [Payout] = []
+            for target in try await Self.fetchAll(PayoutAccount.self, "SELECT * FROM payout_account ORDER BY account_id", on: connection) {
+                let owed = try await Self.fetchColumn(Int64.self, """
+                    SELECT coalesce(sum(amount), 0)::bigint FROM ledger_entry WHERE ledger_account = \(target.accountID)
+                    AND ((kind = 'earning' AND created_at < \(range.end)) OR kind IN ('payout', 'payout_failed'))
+                    """, on: connection).first ?? 0
+                let balance = try await Self.fetchColumn(
+                    Int64.self, "SELECT amount FROM ledger_balance WHERE ledger_account = \(target.accountID)", on: connection).first ?? 0
+                let earned = min(owed, balance) / 10_000 * 10_000  // whole cents; the rest stays on the account
+                guard earned >= 10_000, earned >= minimum.micros else { continue }
+                let payout = Payout(
+                    id: Self.newID("payout"), period: period, accountID: target.accountID, amount: earned, holder: target.holder, iban: target.iban,
+                    bic: target.bic, status: .pending, createdAt: now, settledAt: nil)
+                try await Self.insert(payout, into: "payout", on: connection)
+                try await Self.post(
+                    payout.id, [(target.accountID, .payout, -earned), (Self.payableLedger(target.accountID), .payout, earned)],
+                    memo: "payout \(period)", at: now, on: connection)
+                payouts.append(payout)
+            }
+            return (run, payouts, true)
+        }
+    }
+
+    public func payouts(period: String?, accountID: String?) async throws -> [Payout] {
+        try await fetchAll(Payout.self, """
+            SELECT * FROM payout WHERE (\(period)::text IS NULL OR period = \(period)) AND (\(accountID)::text IS NULL OR account_id = \(accountID))
+            ORDER BY period DESC, account_id
+            """)
+    }
+
+    public func payoutRun(period: String) async throws -> PayoutRun? {
+        try await fetchOne(PayoutRun.self, "SELECT * FROM payout_run WHERE period = \(period)")
+    }
+
+    public func settlePayout(id: String, paid: Bool, now: Date) async throws -> Payout? {
+        let status = paid ? Payout.Status.paid.rawValue : Payout.Status.failed.rawValue
+        return try await transaction { connection in
+            guard let payout = try await Self.fetchOne(Payout.self, """
+                UPDATE payout SET status = \(status), settled_at = \(now) WHERE id = \(id) AND status = 'pending' RETURNING *
+                """, on: connection)
+            else { return nil }
+            let payable = Self.payableLedger(payout.accountID)
+            let postings: [(account: String, kind: LedgerEntry.Kind, amount: Int64)] =
+                paid
+                ? [(payable, .payoutPaid, -payout.amount), (Self.externalLedger, .payoutPaid, payout.amount)]
+                : [(payable, .payoutFailed, -payout.amount), (payout.accountID, .payoutFailed, payout.amount)]
+            try await Self.post(payout.id + (paid ? ":paid" : ":failed"), postings, memo: "payout \(payout.period)", at: now, on: connection)
+            return payout
+        }
+    }
+}
