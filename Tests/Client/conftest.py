@@ -6,8 +6,11 @@ operator side (accounts, keys, nodes) goes through the Hub's admin API, as an op
 import os
 import re
 import secrets
+import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import httpx
@@ -195,6 +198,80 @@ class RedisServer:
 
     def kill(self):
         self.process.stop(sig_kill=True)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL (Debian's `postgresql`) on a free loopback port: `initdb` into a
+    temporary directory as the `postgres` user (through `runuser` when the tests run as root),
+    `fsync=off`, one database `porten`. `kill` (SIGKILL to the postmaster, as a crash) and `start`
+    again keep the port and the data: an outage and its return."""
+
+    BIN = next((d for d in ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin") if os.path.isdir(d)), "/usr/bin")
+
+    def __init__(self):
+        self.port = free_port()
+        self.directory = tempfile.mkdtemp(prefix="porten-pg-")
+        self.data = os.path.join(self.directory, "data")
+        self.url = f"postgres://porten@127.0.0.1:{self.port}/porten"
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run("initdb", "-D", self.data, "-U", "porten", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
+        self.process = None
+
+    def _command(self, tool, *args):
+        command = [os.path.join(self.BIN, tool), *args]
+        return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+    def _run(self, tool, *args):
+        subprocess.run(self._command(tool, *args), check=True, capture_output=True)
+
+    def ready(self):
+        return subprocess.run([os.path.join(self.BIN, "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]).returncode == 0
+
+    def start(self):
+        log = os.path.join(self.directory, "postgres.log")
+        self.process = Process(self._command(
+            "postgres", "-D", self.data, "-p", str(self.port), "-k", self.directory, "-c", "listen_addresses=127.0.0.1",
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"), log).start()
+        wait_until(self.ready, timeout=30, what="postgres")
+        created = subprocess.run([os.path.join(self.BIN, "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "porten", "-d", "postgres",
+                                  "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'porten'"], capture_output=True, text=True, check=True)
+        if created.stdout.strip() != "1":
+            subprocess.run([os.path.join(self.BIN, "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "porten", "porten"], check=True)
+        return self
+
+    def kill(self):
+        """SIGKILL to the postmaster and its backends at once: a crash, no shutdown."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                postmaster = int(f.readline())
+        except (OSError, ValueError):
+            postmaster = None
+        if postmaster:
+            children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+            pids = [postmaster, *map(int, children)]
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+            def gone():
+                for pid in pids:
+                    try:
+                        os.kill(pid, 0)
+                        return False
+                    except OSError:
+                        pass
+                return True
+
+            wait_until(gone, what="postgres to die")
+        if self.process:
+            self.process.stop(sig_kill=True)
+
+    def remove(self):
+        self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,19 +1,22 @@
-"""Hub replicas sharing one database and one Redis (issue #17, items 2 and 4; docs/self-host.md is
-to come): a key's rate limit counts across the replicas, exactly; when Redis goes away each
-replica keeps enforcing the limit on its own count (logged, `porten_redis_up` 0, `rate_limits:
-per_replica`) and the shared count returns with Redis."""
+"""Hub replicas sharing one Postgres and one Redis (issue #17; docs/self-host.md): what one replica
+writes the other sees; a key's rate limit counts across the replicas, exactly; when Redis goes away
+each replica keeps enforcing the limit on its own count (logged, `porten_redis_up` 0, `rate_limits:
+per_replica`) and the shared count returns with Redis; when Postgres goes away requests get a
+clear 503 in bounded time, and service returns with it."""
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from conftest import Hub, Node, RedisServer, wait_until
+import time
+
+from conftest import Hub, Node, PostgresServer, RedisServer, wait_until
 
 
-def replicas(tmp_path, redis):
-    """Two Hubs on one data directory and one Redis, each with a sim node of its own."""
+def replicas(tmp_path, redis, postgres):
+    """Two Hubs on one Postgres and one Redis, each with a sim node of its own."""
     token = "padm-replicas-0123456789abcdef"
-    data_dir = str(tmp_path / "shared-data")
-    hubs = [Hub(tmp_path, extra_args=("--redis-url", redis.url), name=f"hub-{name}", data_dir=data_dir, admin_token=token) for name in "ab"]
+    hubs = [Hub(tmp_path, extra_args=("--redis-url", redis.url, "--database-url", postgres.url), name=f"hub-{name}",
+                data_dir=str(tmp_path / f"data-{name}"), admin_token=token) for name in "ab"]
     hubs[0].start()
     hubs[1].start()
     account = hubs[0].admin("POST", "accounts", json={"name": "replicas"})["id"]
@@ -49,11 +52,76 @@ def metric(hub, name):
     return [line for line in text.splitlines() if line.startswith(name)]
 
 
-def test_a_burst_across_replicas_is_admitted_exactly_to_the_keys_limit(tmp_path):
-    redis = RedisServer(tmp_path).start()
+def chat(hub, key, content="hello"):
+    return httpx.post(hub.base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                      json={"model": "ref-chat", "messages": [{"role": "user", "content": content}]})
+
+
+def test_what_one_replica_writes_the_other_serves(tmp_path):
+    redis, postgres = RedisServer(tmp_path).start(), PostgresServer().start()
     hubs = []
     try:
-        hubs, account = replicas(tmp_path, redis)
+        hubs, account = replicas(tmp_path, redis, postgres)
+        # Nodes added through replica a connected to b; a key made on a works on b at once.
+        for hub in hubs:
+            hub.nodes[0].wait_connected()
+        key = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "shared"})
+        answer = chat(hubs[1], key["key"])
+        assert answer.status_code == 200 and answer.headers["x-porten-node"] == hubs[1].nodes[0].id
+        # Usage metered on b is in the shared ledger a reads.
+        wait_until(lambda: any(row["request_id"] == answer.headers["x-request-id"]
+                               for row in hubs[0].admin("GET", "usage?limit=10")["data"]), what="b's usage row on a")
+        # A key revoked on a stops on b within the key cache's second.
+        hubs[0].admin("DELETE", f"keys/{key['id']}")
+        revoked = time.monotonic()
+        wait_until(lambda: chat(hubs[1], key["key"]).status_code == 401, timeout=5, what="the revoked key to stop on b")
+        assert time.monotonic() - revoked < 2.5
+        assert chat(hubs[0], key["key"]).status_code == 401  # at once on the replica that revoked it
+    finally:
+        for hub in hubs:
+            hub.stop()
+        redis.kill()
+        postgres.remove()
+
+
+def test_a_postgres_outage_is_a_clear_503_and_service_returns_with_it(tmp_path):
+    redis, postgres = RedisServer(tmp_path).start(), PostgresServer().start()
+    hubs = []
+    try:
+        hubs, account = replicas(tmp_path, redis, postgres)
+        key = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "outage"})["key"]
+        assert chat(hubs[0], key).status_code == 200
+        postgres.kill()
+        for hub in hubs:
+            for attempt in range(3):
+                started = time.monotonic()
+                response = chat(hub, key, f"while postgres is down {attempt}")
+                elapsed = time.monotonic() - started
+                # Never an answer that was not metered, never a hang, never a 500: 503 with a reason.
+                assert response.status_code == 503, (response.status_code, response.text)
+                error = response.json()["error"]
+                assert error["code"] in ("store_unavailable", "usage_unavailable"), error
+                assert "unavailable" in error["message"] or "could not record" in error["message"], error
+                assert elapsed < 15, elapsed
+            listing = httpx.get(hub.url + "/admin/v1/keys", headers={"Authorization": f"Bearer {hub.admin_token}"}, timeout=30)
+            assert listing.status_code == 503 and listing.json()["error"]["code"] == "store_unavailable", listing.text
+            assert hub.healthy()  # the process is up; only what needs the database waits for it
+        postgres.start()
+        for hub in hubs:
+            wait_until(lambda: chat(hub, key, "after the outage").status_code == 200, timeout=30, interval=0.5,
+                       what="service to return with postgres")
+    finally:
+        for hub in hubs:
+            hub.stop()
+        redis.kill()
+        postgres.remove()
+
+
+def test_a_burst_across_replicas_is_admitted_exactly_to_the_keys_limit(tmp_path):
+    redis, postgres = RedisServer(tmp_path).start(), PostgresServer().start()
+    hubs = []
+    try:
+        hubs, account = replicas(tmp_path, redis, postgres)
         key = key_with_limit(hubs[0], account, 10)
         per_replica = burst(hubs, key, 30)
         statuses = per_replica[0] + per_replica[1]
@@ -66,13 +134,14 @@ def test_a_burst_across_replicas_is_admitted_exactly_to_the_keys_limit(tmp_path)
         for hub in hubs:
             hub.stop()
         redis.kill()
+        postgres.remove()
 
 
 def test_without_redis_each_replica_enforces_the_limit_alone_until_redis_returns(tmp_path):
-    redis = RedisServer(tmp_path).start()
+    redis, postgres = RedisServer(tmp_path).start(), PostgresServer().start()
     hubs = []
     try:
-        hubs, account = replicas(tmp_path, redis)
+        hubs, account = replicas(tmp_path, redis, postgres)
         redis.kill()
         key = key_with_limit(hubs[0], account, 3)
         # Redis is gone: never unlimited, never refused for it; each replica counts its own 3.
@@ -97,3 +166,4 @@ def test_without_redis_each_replica_enforces_the_limit_alone_until_redis_returns
         for hub in hubs:
             hub.stop()
         redis.kill()
+        postgres.remove()
