@@ -8,7 +8,7 @@ import ServiceLifecycle
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "node", abstract: "Run a node agent connected to a Hub.")
 
-    @Option(help: "Hub URL, e.g. http://127.0.0.1:8080 (env PORTEN_HUB_URL).")
+    @Option(help: "Hub URL, e.g. http://127.0.0.1:8080, or several replicas comma-separated: the agent moves to the next when one drops it (env PORTEN_HUB_URL).")
     var hub: String?
     @Option(help: "The node credential the operator issued. Prefer PORTEN_NODE_CREDENTIAL or --credential-file: other users can read command lines in ps.")
     var credential: String?
@@ -51,7 +51,7 @@ struct NodeCommand: AsyncParsableCommand {
         vramBudgetMb = vramBudgetMb ?? (environment("PORTEN_VRAM_BUDGET_MB") == nil ? saved?.vramBudgetMB : nil)
         autoDownloadMb = autoDownloadMb ?? (environment("PORTEN_AUTO_DOWNLOAD_MB") == nil ? saved?.autoDownloadMB : nil)
         guard let hub, !hub.isEmpty else { throw ValidationError("Missing --hub (or PORTEN_HUB_URL), and no node.json: run porten login first.") }
-        do { _ = try NodeAgent.tunnelURL(forHub: hub) } catch { throw ValidationError("Invalid PORTEN_HUB_URL: \(error)") }
+        do { _ = try NodeAgent.tunnelURLs(forHubs: hub) } catch { throw ValidationError("Invalid PORTEN_HUB_URL: \(error)") }
         guard let credential, !credential.isEmpty else {
             throw ValidationError(
                 "Missing the node credential: run porten login (or porten enroll <token>), set PORTEN_NODE_CREDENTIAL, or pass --credential-file.")

@@ -149,12 +149,14 @@ class Hub:
 
 
 class Node:
-    def __init__(self, hub, node_id, credential, log_path, extra_args):
+    """A sim node agent tunnelled to `hub`, or, with `hub_urls`, to the first of several replicas."""
+
+    def __init__(self, hub, node_id, credential, log_path, extra_args, hub_urls=None):
         self.hub = hub
         self.id = node_id
         self.credential = credential
         self.process = Process(
-            [PORTEN_BIN, "node", "--hub", hub.url, "--credential", credential, "--engine", "sim", *extra_args], log_path
+            [PORTEN_BIN, "node", "--hub", ",".join(hub_urls or [hub.url]), "--credential", credential, "--engine", "sim", *extra_args], log_path
         )
 
     def start(self):

@@ -117,6 +117,61 @@ def test_a_postgres_outage_is_a_clear_503_and_service_returns_with_it(tmp_path):
         postgres.remove()
 
 
+def test_a_replica_killed_mid_traffic_hands_its_nodes_to_another(tmp_path):
+    redis, postgres = RedisServer(tmp_path).start(), PostgresServer().start()
+    token = "padm-replicas-0123456789abcdef"
+    hubs = [Hub(tmp_path, extra_args=("--redis-url", redis.url, "--database-url", postgres.url), name=f"hub-{name}",
+                data_dir=str(tmp_path / f"data-{name}"), admin_token=token) for name in "ab"]
+    node = None
+    try:
+        for hub in hubs:
+            hub.start()
+        account = hubs[0].admin("POST", "accounts", json={"name": "failover"})["id"]
+        created = hubs[0].admin("POST", "nodes", json={"account_id": account, "name": "roaming", "region": "eu", "trust_class": "verified"})
+        # One agent, told about both replicas: it connects to the first.
+        node = Node(hubs[0], created["id"], created["credential"], str(tmp_path / "node.log"), ("--token-delay-ms", "50"),
+                    hub_urls=[hubs[0].url, hubs[1].url]).start()
+        key = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "failover"})["key"]
+        assert chat(hubs[0], key).status_code == 200
+
+        outcome = {}
+
+        def stream_on_a():
+            try:
+                with httpx.stream("POST", hubs[0].base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                                  json={"model": "ref-chat", "stream": True, "max_tokens": 400,
+                                        "messages": [{"role": "user", "content": "a long answer"}]}) as response:
+                    for line in response.iter_lines():
+                        if line.startswith("data: {"):
+                            outcome["chunks"] = outcome.get("chunks", 0) + 1
+                    outcome["ended"] = "cleanly"
+            except httpx.HTTPError as error:
+                outcome["ended"] = type(error).__name__
+
+        with ThreadPoolExecutor(1) as pool:
+            streaming = pool.submit(stream_on_a)
+            wait_until(lambda: outcome.get("chunks", 0) >= 3, what="the stream on a to be under way")
+            killed = time.monotonic()
+            hubs[0].process.stop(sig_kill=True)
+            streaming.result(timeout=15)
+        # The request in flight on the dead replica fails as a broken connection, at once: no hang,
+        # and no stream that pretends to have finished.
+        assert outcome["ended"] != "cleanly" and time.monotonic() - killed < 10, outcome
+        # The node is on b within seconds, and requests through b reach it.
+        node.hub = hubs[1]
+        node.wait_connected(timeout=10)
+        answer = chat(hubs[1], key, "after the failover")
+        assert answer.status_code == 200 and answer.headers["x-porten-node"] == created["id"]
+        assert "tunnel failed" in node.process.log() or "tunnel closed" in node.process.log()
+    finally:
+        if node:
+            node.process.stop()
+        for hub in hubs:
+            hub.stop()
+        redis.kill()
+        postgres.remove()
+
+
 def test_a_burst_across_replicas_is_admitted_exactly_to_the_keys_limit(tmp_path):
     redis, postgres = RedisServer(tmp_path).start(), PostgresServer().start()
     hubs = []

@@ -21,4 +21,10 @@ struct NodeAgentTests {
     @Test func rejectsAHubURLWithoutScheme() {
         #expect(throws: NodeAgentError.self) { try NodeAgent.tunnelURL(forHub: "hub.example:8080") }
     }
+
+    @Test func severalReplicasAreCommaSeparatedAndEachIsChecked() throws {
+        #expect(try NodeAgent.tunnelURLs(forHubs: "http://a:8080, https://b/") == ["ws://a:8080/node/v1/connect", "wss://b/node/v1/connect"])
+        #expect(throws: NodeAgentError.self) { try NodeAgent.tunnelURLs(forHubs: "http://a:8080,b:8080") }
+        #expect(throws: NodeAgentError.self) { try NodeAgent.tunnelURLs(forHubs: ",") }
+    }
 }

@@ -6,8 +6,11 @@ import NodeProtocol
 import OpenAIWire
 
 /// The node agent: keeps one WebSocket tunnel to the Hub, announces its engine's models, runs the
-/// requests the Hub sends, and reconnects with backoff whenever the tunnel drops.
+/// requests the Hub sends, and reconnects with backoff whenever the tunnel drops. `hubURL` may list
+/// several Hub replicas, comma-separated: after a tunnel drops or a connection fails the agent
+/// tries the next one at once, and backs off only once every replica has failed in a row.
 public struct NodeAgent: Sendable {
+    /// One Hub base URL, or several replicas' comma-separated (`http://hub-a:8080,http://hub-b:8080`).
     public var hubURL: String
     public var credential: String
     public var engine: any InferenceEngine
@@ -42,30 +45,49 @@ public struct NodeAgent: Sendable {
         return base + "/node/v1/connect"
     }
 
+    /// The tunnel endpoints of a comma-separated list of Hub base URLs, in order.
+    public static func tunnelURLs(forHubs hubs: String) throws -> [String] {
+        let urls = try hubs.split(separator: ",").map { try tunnelURL(forHub: String($0)) }
+        guard !urls.isEmpty else { throw NodeAgentError("no hub URL given") }
+        return urls
+    }
+
     /// Runs until the task is cancelled or the service group shuts down, reconnecting after every disconnect.
     public func run() async throws {
         try await cancelWhenGracefulShutdown { try await runUntilCancelled() }
     }
 
     private func runUntilCancelled() async throws {
-        let url = try Self.tunnelURL(forHub: hubURL)
+        let urls = try Self.tunnelURLs(forHubs: hubURL)
         var backoff = self.backoff
         let clock = ContinuousClock()
+        var index = 0
+        /// Tunnels that failed or ended early since the last one that lasted.
+        var failedInARow = 0
         while !Task.isCancelled {
+            let url = urls[index]
             let started = clock.now
             do {
                 try await connectOnce(url: url)
                 if Task.isCancelled { return }  // the agent is stopping: it closed the tunnel itself
-                logger.warning("tunnel closed by the hub")
+                logger.warning("tunnel closed by the hub", metadata: ["hub": .string(url)])
             } catch is CancellationError {
                 return
             } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
                 logger.error("the hub refused the tunnel: the node credential is unknown or revoked (PORTEN_NODE_CREDENTIAL), or \(url) is not a Porten Hub")
             } catch {
-                logger.warning("tunnel failed: \(error)")
+                logger.warning("tunnel failed: \(error)", metadata: ["hub": .string(url)])
             }
-            let delay = backoff.nextDelay(afterSessionLasting: clock.now - started)
-            logger.info("reconnecting in \(delay)")
+            let lasted = clock.now - started
+            failedInARow = lasted >= backoff.resetAfter ? 1 : failedInARow + 1
+            var delay = backoff.nextDelay(afterSessionLasting: lasted)
+            if urls.count > 1 {
+                // The replica that dropped the tunnel may be going away: the next one, at once,
+                // until every replica has failed in a row.
+                index = (index + 1) % urls.count
+                if failedInARow < urls.count { delay = min(delay, backoff.initial) }
+            }
+            logger.info("reconnecting in \(delay)", metadata: urls.count > 1 ? ["hub": .string(urls[index])] : [:])
             do { try await Task.sleep(for: delay) } catch { return }
         }
     }
