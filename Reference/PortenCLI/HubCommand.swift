@@ -44,6 +44,10 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Seconds between SSE keep-alive comments while a streamed request waits.") var streamKeepaliveInterval = 5.0
     @Option(help: "Redis shared by the Hub's replicas, redis://[[user]:password@]host[:port][/db] (env PORTEN_REDIS_URL): the keys' rate limits count across every replica on it.")
     var redisURL: String?
+    @Option(help: "With --redis-url: the secret the Hub's replicas share to forward requests to each other's nodes (env PORTEN_REPLICA_TOKEN).")
+    var replicaToken: String?
+    @Option(help: "With --replica-token: this replica's URL as the others reach it (default http://HOST:PORT; needed when --host is 0.0.0.0 or ::).")
+    var replicaURL: String?
     @Option(help: "PostgreSQL shared by the Hub's replicas, postgres://user:password@host:5432/database[?sslmode=require] (env PORTEN_DATABASE_URL); SQLite in --data-dir when omitted.")
     var databaseURL: String?
     @OptionGroup var logging: LoggingOptions
@@ -118,6 +122,17 @@ struct HubCommand: AsyncParsableCommand {
         configuration.streamKeepAliveInterval = .seconds(streamKeepaliveInterval)
         if let url = redisURL ?? environment("PORTEN_REDIS_URL") {
             do { configuration.redis = try RedisConfiguration(url: url) } catch { throw ValidationError("--redis-url: \(error)") }
+        }
+        if let token = replicaToken ?? environment("PORTEN_REPLICA_TOKEN") {
+            guard configuration.redis != nil else { throw ValidationError("--replica-token needs --redis-url: the replicas find each other's nodes there.") }
+            guard token.utf8.count >= 16 else { throw ValidationError("--replica-token must be at least 16 characters.") }
+            guard let url = replicaURL ?? (["0.0.0.0", "::", ""].contains(host) || port == 0 ? nil : "http://\(host.contains(":") ? "[\(host)]" : host):\(port)") else {
+                throw ValidationError("Pass --replica-url: with --host \(host) --port \(port) the other replicas cannot tell where this one is.")
+            }
+            configuration.replicaToken = token
+            configuration.replicaURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        } else if configuration.redis != nil {
+            logger.notice("replicas share rate limits but do not forward requests to each other's nodes: set --replica-token to do so")
         }
         logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host

@@ -21,18 +21,22 @@ public enum HubApplication {
         let metrics = HubMetrics(catalog: catalog)
         let rateLimiter = RateLimiter(
             redis: configuration.redis.map { RedisClient(configuration: $0, logger: logger) }, metrics: metrics, logger: logger)
+        let registry = NodeRegistry(
+            // The fleet knows every catalog model: the operator may enable one while the Hub
+            // runs; requests are gated by the live catalog.
+            catalog: Catalog(models: catalog.models.map { model in
+                var model = model
+                model.enabled = true
+                return model
+            }), demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength,
+            replicaAfter: configuration.replicaAfter, metrics: metrics)
+        var replicas: ReplicaDirectory?
+        if let redis = configuration.redis, let token = configuration.replicaToken, let url = configuration.replicaURL {
+            replicas = ReplicaDirectory(url: url, token: token, redis: RedisClient(configuration: redis, logger: logger), registry: registry, logger: logger)
+        }
         let services = HubServices(
-            configuration: configuration, store: store, catalog: catalog, registry: NodeRegistry(
-                // The fleet knows every catalog model: the operator may enable one while the Hub
-                // runs; requests are gated by the live catalog.
-                catalog: Catalog(models: catalog.models.map { model in
-                    var model = model
-                    model.enabled = true
-                    return model
-                }), demandWindow: configuration.demandWindow, maximumQueueLength: configuration.maximumQueueLength,
-                replicaAfter: configuration.replicaAfter, metrics: metrics),
-            usage: usage, rateLimiter: rateLimiter, metrics: metrics,
-            logger: logger)
+            configuration: configuration, store: store, catalog: catalog, registry: registry, usage: usage, rateLimiter: rateLimiter,
+            metrics: metrics, replicas: replicas, logger: logger)
         let router = buildRouter(services)
         let webSocketRouter = Router(context: HubRequestContext.self)
         TunnelController(services: services).addWebSocketRoute(to: webSocketRouter)
@@ -56,7 +60,7 @@ public enum HubApplication {
                 FleetSweeper(
                     registry: services.registry, loadIdleTimeout: configuration.requestIdleTimeout,
                     interval: min(.seconds(1), configuration.demandWindow / 10), logger: logger),
-            ] + extraServices,
+            ] + (replicas.map { [$0] } ?? []) + extraServices,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
         return (application, services)
@@ -73,6 +77,12 @@ public enum HubApplication {
         api.post("embeddings", use: embeddings.create)
         api.get("models", use: models.list)
         api.get("models/{model}", use: models.retrieve)
+        // What another replica forwards: its own nodes or a refusal, never a second hop.
+        let internalAPI = router.group("/internal/v1")
+            .add(middleware: ReplicaTokenMiddleware(token: services.replicas?.token))
+            .add(middleware: APIKeyMiddleware(store: services.store))
+        internalAPI.post("chat/completions", use: chat.create)
+        internalAPI.post("embeddings", use: embeddings.create)
         router.get("/public/v1/models/warming", use: WarmingController(services: services).show)
         router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
         TunnelController(services: services).addRefusal(to: router)

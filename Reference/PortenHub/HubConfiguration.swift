@@ -33,6 +33,10 @@ public struct HubConfiguration: Sendable {
     /// Redis shared by the Hub's replicas (`--redis-url`): the keys' rate windows live there; nil
     /// keeps them in this process.
     public var redis: RedisConfiguration?
+    /// With ``redis``: the secret the replicas share for forwarding requests to each other
+    /// (`--replica-token`), and the URL the others reach this replica at (`--replica-url`).
+    public var replicaToken: String?
+    public var replicaURL: String?
     /// The demand window: demand counts requests within it, and a provisioned model idle for a
     /// whole window is unloaded.
     public var demandWindow: Duration

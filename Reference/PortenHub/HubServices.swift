@@ -10,6 +10,8 @@ public struct HubServices: Sendable {
     public let usage: UsageRecorder
     public let rateLimiter: RateLimiter
     public let metrics: HubMetrics
+    /// The other replicas' nodes, with Redis and `--replica-token`; nil alone.
+    public let replicas: ReplicaDirectory?
     public let logger: Logger
     /// Failed portal sign-ins per email and address.
     let signInThrottle = SignInThrottle()
@@ -26,8 +28,9 @@ public struct HubServices: Sendable {
 
     public init(
         configuration: HubConfiguration, store: any HubStore, catalog: Catalog, registry: NodeRegistry, usage: UsageRecorder,
-        rateLimiter: RateLimiter = RateLimiter(), metrics: HubMetrics? = nil, logger: Logger
+        rateLimiter: RateLimiter = RateLimiter(), metrics: HubMetrics? = nil, replicas: ReplicaDirectory? = nil, logger: Logger
     ) {
+        self.replicas = replicas
         self.metrics = metrics ?? HubMetrics(catalog: catalog)
         self.rateLimiter = rateLimiter
         self.configuration = configuration

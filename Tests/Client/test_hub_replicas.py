@@ -222,3 +222,95 @@ def test_without_redis_each_replica_enforces_the_limit_alone_until_redis_returns
             hub.stop()
         redis.kill()
         postgres.remove()
+
+
+def forwarding_replicas(tmp_path, redis, postgres):
+    """Two Hubs on one Postgres and one Redis that forward to each other's nodes (--replica-token)."""
+    token = "padm-replicas-0123456789abcdef"
+    hubs = []
+    for name in "ab":
+        hub = Hub(tmp_path, name=f"hub-{name}", data_dir=str(tmp_path / f"data-{name}"), admin_token=token)
+        hub.process.args += ["--redis-url", redis.url, "--database-url", postgres.url, "--replica-token", "replica-secret-0123456789"]
+        hubs.append(hub.start())
+    account = hubs[0].admin("POST", "accounts", json={"name": "forwarding"})["id"]
+    return hubs, account
+
+
+def attach(hubs, hub, account, tmp_path, name, region):
+    created = hubs[0].admin("POST", "nodes", json={"account_id": account, "name": name, "region": region, "trust_class": "verified"})
+    node = Node(hub, created["id"], created["credential"], str(tmp_path / f"{name}.log"), ("--token-delay-ms", "1"))
+    hub.nodes.append(node)
+    node.start()
+    return created["id"]
+
+
+def test_a_request_reaches_a_node_tunnelled_to_the_other_replica(tmp_path):
+    redis, postgres = RedisServer(tmp_path).start(), PostgresServer().start()
+    hubs = []
+    try:
+        hubs, account = forwarding_replicas(tmp_path, redis, postgres)
+        on_b = attach(hubs, hubs[1], account, tmp_path, "eu-on-b", "eu")
+        key = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "anywhere"})["key"]
+        # a has no node: it sends the request to b, whose node answers; usage is metered once,
+        # under the request id the client saw.
+        wait_until(lambda: chat(hubs[0], key).status_code == 200, timeout=10, what="a to learn of b's node")
+        answer = chat(hubs[0], key, "through a")
+        assert answer.status_code == 200 and answer.headers["x-porten-node"] == on_b, answer.text
+        assert answer.headers["x-porten-replica"].startswith("replica_")
+        assert answer.json()["choices"][0]["message"]["content"]
+        request_id = answer.headers["x-request-id"]
+        rows = [row for row in hubs[0].admin("GET", "usage?limit=50")["data"] if row["request_id"] == request_id]
+        assert len(rows) == 1 and rows[0]["node_id"] == on_b and rows[0]["status"] == 200, rows
+        # A stream through a arrives chunk by chunk and ends with [DONE], as from b itself.
+        with httpx.stream("POST", hubs[0].base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                          json={"model": "ref-chat", "stream": True, "messages": [{"role": "user", "content": "stream through a"}]}) as response:
+            assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+            lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+        assert len(lines) >= 3 and lines[-1] == "data: [DONE]", lines
+        # The internal endpoint is not there for anyone without the replicas' token.
+        for headers in ({}, {"X-Porten-Replica-Token": "wrong-token-0123456789"}):
+            refused = httpx.post(hubs[1].url + "/internal/v1/chat/completions", headers={"Authorization": f"Bearer {key}", **headers},
+                                 json={"model": "ref-chat", "messages": [{"role": "user", "content": "hi"}]})
+            assert refused.status_code == 404, refused.text
+        # The key's rate limit counts once for a forwarded request (at the replica that runs it).
+        limited = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "limited", "requests_per_minute": 3})["key"]
+        statuses = [chat(hubs[0], limited, f"limited {index}").status_code for index in range(6)]
+        assert statuses.count(200) == 3 and statuses.count(429) == 3, statuses
+    finally:
+        for hub in hubs:
+            hub.stop()
+        redis.kill()
+        postgres.remove()
+
+
+def test_a_pinned_key_is_forwarded_only_to_nodes_its_policy_admits(tmp_path):
+    redis, postgres = RedisServer(tmp_path).start(), PostgresServer().start()
+    hubs = []
+    try:
+        hubs, account = forwarding_replicas(tmp_path, redis, postgres)
+        on_a = attach(hubs, hubs[0], account, tmp_path, "us-on-a", "us")
+        on_b = attach(hubs, hubs[1], account, tmp_path, "eu-on-b", "eu")
+        eu = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "eu", "allowed_regions": ["eu"]})["key"]
+        us = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "us", "allowed_regions": ["us"]})["key"]
+        ap = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "ap", "allowed_regions": ["ap"]})["key"]
+        wait_until(lambda: chat(hubs[0], eu).status_code == 200, timeout=10, what="a to learn of b's node")
+        for hub in hubs:
+            # Each key runs only in its region, whichever replica it comes through.
+            for _ in range(3):
+                assert chat(hub, eu).headers.get("x-porten-node") == on_b
+                assert chat(hub, us).headers.get("x-porten-node") == on_a
+            # No node anywhere is in the key's region: refused on both replicas, naming the constraint.
+            refused = chat(hub, ap)
+            assert refused.status_code == 503 and refused.json()["error"]["code"] == "no_available_node", refused.text
+            assert "x-porten-replica" not in refused.headers
+        # b gone: a no longer forwards to it, and the EU key fails closed instead of using a's US node.
+        hubs[1].process.stop(sig_kill=True)
+        time.sleep(1)
+        refused = chat(hubs[0], eu)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "no_available_node", refused.text
+        assert chat(hubs[0], us).status_code == 200
+    finally:
+        for hub in hubs:
+            hub.stop()
+        redis.kill()
+        postgres.remove()

@@ -22,6 +22,11 @@ struct ChatCompletionsController: Sendable {
             meter.promptLimit = min(model.ctx, JSONText.compact(chat.body).utf8.count)
             meter.completionLimit = min(model.ctx, chat.maxTokens ?? model.ctx)
             try CapabilityCheck.check(chat, model: model, catalog: services.catalog)
+            if let answer = await ReplicaForward(services: services).ifElsewhere(
+                "chat/completions", model: model, key: key, body: chat.body, request: request, context: context)
+            {
+                return answer  // metered where it ran
+            }
             let id = "chatcmpl-" + context.requestID.dropFirst(4)
             if chat.stream, let after = services.configuration.streamKeepAliveAfter {
                 return try await KeepAliveStream(services: services, after: after).respond(

@@ -20,6 +20,11 @@ struct EmbeddingsController: Sendable {
                     "'\(model.id)' is a chat model; use an embedding model with POST /v1/embeddings.", param: "model",
                     code: "model_not_supported")
             }
+            if let answer = await ReplicaForward(services: services).ifElsewhere(
+                "embeddings", model: model, key: key, body: embedding.body, request: request, context: context)
+            {
+                return answer  // metered where it ran
+            }
             let (dispatch, headers) = try await InferenceGate(services: services).open(
                 .embeddings, model: model, body: embedding.body, key: key, request: request, requestID: context.requestID, meter: &meter)
             meter.node = dispatch.connection.node

@@ -402,6 +402,20 @@ public actor NodeRegistry {
         )
     }
 
+    /// The connected nodes as the planner sees them, for the other replicas (``ReplicaDirectory``).
+    func fleetNodes() -> [FleetNode] { entries.values.map(\.node).sorted { $0.id < $1.id } }
+
+    /// Whether a node tunnelled here could take `model` for `caller` (loaded, loadable, or busy
+    /// with it: the request would queue here). False sends the request to another replica, if any can.
+    func placeable(_ model: CatalogModel, for caller: PolicyRouting.Caller) -> Bool {
+        let time = now()
+        let nodes = entries.values.map(\.node).filter { !isEjected($0.id, model: model.id, at: time) }
+        if case .unplaceable = PolicyRouting.route(model: model.id, vramMB: model.vramMB, for: caller, nodes: nodes, demand: { _ in 0 }) {
+            return false
+        }
+        return true
+    }
+
     func connection(nodeID: String) -> NodeConnection? { entries[nodeID]?.connection }
 
     func connections() -> [NodeConnection] { entries.values.map(\.connection) }

@@ -9,7 +9,8 @@ import OpenAIWire
 public struct HubRequestContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<HubRequestContext>
-    public let requestID: String
+    /// `req_…`; a request another replica forwarded keeps that replica's id (``ReplicaTokenMiddleware``).
+    public internal(set) var requestID: String
     /// The peer's IP address (sign-in throttling).
     public let remoteAddress: String?
 
@@ -17,6 +18,9 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext {
     public var apiKey: AuthenticatedKey?
     /// Filled by `NodeCredentialMiddleware` on the tunnel's path.
     public var node: AuthenticatedNode?
+    /// Set by `ReplicaTokenMiddleware`: another replica sent this request here; it is served by
+    /// this replica's nodes or refused, never forwarded again.
+    public var forwarded = false
     /// Filled by `SessionMiddleware` when the browser has a live session.
     public var portal: PortalIdentity?
     /// The CSRF token this request's forms must carry: the session's, or before sign-in the
