@@ -137,20 +137,22 @@ struct HubCommand: AsyncParsableCommand {
         logger.info("accepting up to \(configuration.maximumConnections) connections (open-files limit \(openFiles))")
         let host = self.host
         guard let url = databaseURL ?? environment("PORTEN_DATABASE_URL") else {
-            let (application, _) = try await HubApplication.build(configuration: configuration, logger: logger) { port in
+            let (application, services) = try await HubApplication.build(configuration: configuration, logger: logger) { port in
                 Console.write("PORTEN_BASE_URL=http://\(host):\(port)/v1")
             }
-            return try await application.runService()
+            try await application.runService()
+            return await services.usage.drained()
         }
         let store: PostgresStore
         do { store = try PostgresStore(url: url, logger: logger) } catch { throw ValidationError("--database-url: \(error)") }
         try await store.withRunning {
             let applied = try await store.migrate()
             logger.info("database \(store.endpoint): \(applied.isEmpty ? "schema up to date" : "applied \(applied.joined(separator: ", "))")")
-            let (application, _) = try await HubApplication.build(configuration: configuration, store: store, logger: logger) { port in
+            let (application, services) = try await HubApplication.build(configuration: configuration, store: store, logger: logger) { port in
                 Console.write("PORTEN_BASE_URL=http://\(host):\(port)/v1")
             }
             try await application.runService()
+            await services.usage.drained()  // before the pool stops
         }
     }
 }

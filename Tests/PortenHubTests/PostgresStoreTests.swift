@@ -57,4 +57,37 @@ struct PostgresStoreTests {
         try channel.close().wait()
         return port
     }
+
+    @Test func aStatementWaitingOnALockFailsWithinTheDeadlineAndChangesNothing() async throws {
+        let url = try await PostgresTestServer.shared.database()
+        let holder = try PostgresStore(url: url, operationTimeout: .seconds(10), logger: logger)
+        let waiter = try PostgresStore(url: url, operationTimeout: .seconds(1), logger: logger)
+        try await holder.withRunning {
+            try await holder.migrate()
+            let account = try await holder.createAccount(name: "locked")
+            try await waiter.withRunning {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Another replica holds the account's row for 3 s.
+                    group.addTask {
+                        try await holder.transaction { connection in
+                            try await connection.changes("SELECT 1 FROM account WHERE id = \(account.id) FOR UPDATE")
+                            try await Task.sleep(for: .seconds(3))
+                        }
+                    }
+                    try await Task.sleep(for: .milliseconds(300))
+                    let started = ContinuousClock.now
+                    let error = await #expect(throws: StoreError.self) { try await waiter.disableAccount(id: account.id) }
+                    guard case .unavailable? = error else {
+                        Issue.record("expected unavailable, got \(String(describing: error))")
+                        return
+                    }
+                    #expect(ContinuousClock.now - started < .seconds(2.5))
+                    try await group.waitForAll()
+                }
+                // The statement that timed out did not run later: the account is still enabled.
+                #expect(try await waiter.account(id: account.id)?.disabledAt == nil)
+            }
+        }
+    }
 }
+

@@ -37,6 +37,8 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
                     status: Int(error.status.code), message: error.body ?? error.status.reasonPhrase,
                     type: error.status.code < 500 ? "invalid_request_error" : "api_error")
             }
+        case StoreError.invalidValue:
+            return .invalidRequest("The request holds a character the Hub cannot store (such as U+0000).")
         case StoreError.unavailable(let why):
             context.logger.error("store unavailable: \(why)", metadata: ["request_id": .string(context.requestID)])
             return .storeUnavailable()

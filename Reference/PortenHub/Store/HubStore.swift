@@ -136,6 +136,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case unavailable(String)
     /// The database refused a statement for a reason of its own.
     case database(String)
+    /// A value the database cannot hold (a NUL character in a lookup, say): a client's mistake.
+    case invalidValue(String)
     case invalidConfiguration(String)
 
     public var description: String {
@@ -144,6 +146,7 @@ public enum StoreError: Error, CustomStringConvertible {
         case .conflict(let what): "\(what) already exists"
         case .unavailable(let why): "the database is unavailable: \(why)"
         case .database(let why): "the database refused: \(why)"
+        case .invalidValue(let why): "a value the database cannot hold: \(why)"
         case .invalidConfiguration(let why): why
         }
     }

@@ -25,6 +25,8 @@ public final class UsageRecorder: Service {
     private let store: any HubStore
     private let logger: Logger
     private let queue = Mutex(Queue())
+    /// Rows handed over after shutdown whose writes have not finished.
+    private let lateWrites = Mutex(0)
     private let signals: AsyncStream<Void>
     private let signal: AsyncStream<Void>.Continuation
 
@@ -43,7 +45,11 @@ public final class UsageRecorder: Service {
         if queue.withLock({ $0.enqueue(record, waiter: nil) }) {
             signal.yield()
         } else {
-            Task { await write([record]) }
+            lateWrites.withLock { $0 += 1 }
+            Task {
+                await write([record])
+                lateWrites.withLock { $0 -= 1 }
+            }
         }
     }
 
@@ -60,6 +66,12 @@ public final class UsageRecorder: Service {
                 Task { continuation.resume(returning: await write([record])) }
             }
         }
+    }
+
+    /// Returns once the rows handed over after shutdown are written: the process awaits it
+    /// before it closes the database.
+    public func drained() async {
+        while lateWrites.withLock({ $0 }) > 0 { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
     public func run() async throws {

@@ -123,8 +123,11 @@ enum PostgresMigrations {
 
     /// Applies what is missing; returns the names applied now.
     @discardableResult
-    static func migrate(_ store: PostgresStore) async throws -> [String] {
-        try await store.transaction { connection in
+    static func migrate(_ store: PostgresStore, timeout: Duration) async throws -> [String] {
+        try await store.transaction(timeout: timeout) { connection in
+            // A migration may take long on a big table; the session's statement timeout is for requests.
+            try await connection.changes("SET LOCAL statement_timeout = 0")
+            try await connection.changes("SET LOCAL lock_timeout = 0")
             // One migrator at a time across replicas; the lock ends with the transaction.
             try await connection.changes("SELECT pg_advisory_xact_lock(7041982)")
             try await connection.changes("CREATE TABLE IF NOT EXISTS porten_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")

@@ -136,6 +136,10 @@ struct PostgresRowEncoder: Encoder {
             } else if !(value is String), !(value is Data), value is any Collection {
                 // Stored as JSON text, as GRDB stores it.
                 collected.bindings.append(String(decoding: try JSONEncoder().encode(value), as: UTF8.self))
+            } else if let text = value as? String {
+                // PostgreSQL text cannot hold U+0000; a client's stray NUL (in a model name, say)
+                // must not sink the usage batch it is in.
+                collected.bindings.append(text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text)
             } else if let encodable = value as? any PostgresThrowingDynamicTypeEncodable {
                 try collected.bindings.append(encodable)
             } else {

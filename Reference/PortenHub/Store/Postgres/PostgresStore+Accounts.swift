@@ -3,21 +3,22 @@ import PostgresNIO
 
 extension PostgresStore {
     public func appliedMigrations() async throws -> [String] {
-        let client = client
-        return try await bounded { try await Self.fetchColumn(String.self, "SELECT name FROM porten_migration ORDER BY applied_at, name", on: client) }
+        let applied = Set(try await bounded { try await Self.fetchColumn(String.self, "SELECT name FROM porten_migration", on: $0) })
+        let known = PostgresMigrations.all.map(\.name)
+        // In the order they apply, then any this build does not know (a newer Hub migrated the database).
+        return known.filter(applied.contains) + applied.subtracting(known).sorted()
     }
 
     // MARK: Accounts
 
     public func createAccount(name: String, now: Date) async throws -> Account {
         let account = Account(id: Self.newID("acct"), name: name, createdAt: now, disabledAt: nil)
-        let client = client
-        try await bounded { try await Self.insert(account, into: "account", on: client) }
+        try await bounded { connection in try await Self.insert(account, into: "account", on: connection) }
         return account
     }
 
     public func accounts() async throws -> [Account] {
-        try await fetchAll(Account.self, "SELECT * FROM account ORDER BY created_at, id")
+        try await fetchAll(Account.self, "SELECT * FROM account ORDER BY created_at, id COLLATE \"C\"")
     }
 
     public func account(id: String) async throws -> Account? {
@@ -33,6 +34,8 @@ extension PostgresStore {
 
     public func replaceCatalog(_ catalog: Catalog) async throws {
         try await transaction { connection in
+            // Replicas starting together replace it one after the other.
+            try await connection.changes("SELECT pg_advisory_xact_lock(7041984)")
             try await connection.changes("DELETE FROM catalog_model")
             for model in catalog.models { try await Self.insert(model, into: "catalog_model", on: connection) }
         }
@@ -64,7 +67,7 @@ extension PostgresStore {
     }
 
     public func catalog() async throws -> Catalog {
-        Catalog(models: try await fetchAll(CatalogModel.self, "SELECT * FROM catalog_model ORDER BY id"))
+        Catalog(models: try await fetchAll(CatalogModel.self, "SELECT * FROM catalog_model ORDER BY id COLLATE \"C\""))
     }
 
     // MARK: API keys
@@ -79,8 +82,8 @@ extension PostgresStore {
     }
 
     public func keys(accountID: String?) async throws -> [APIKey] {
-        if let accountID { return try await fetchAll(APIKey.self, "SELECT * FROM api_key WHERE account_id = \(accountID) ORDER BY created_at, id") }
-        return try await fetchAll(APIKey.self, "SELECT * FROM api_key ORDER BY created_at, id")
+        if let accountID { return try await fetchAll(APIKey.self, "SELECT * FROM api_key WHERE account_id = \(accountID) ORDER BY created_at, id COLLATE \"C\"") }
+        return try await fetchAll(APIKey.self, "SELECT * FROM api_key ORDER BY created_at, id COLLATE \"C\"")
     }
 
     public func updateKeyPolicy(id: String, _ change: @escaping @Sendable (KeyPolicy) throws -> KeyPolicy) async throws -> APIKey {
@@ -175,7 +178,7 @@ extension PostgresStore {
     }
 
     public func nodes() async throws -> [NodeRecord] {
-        try await fetchAll(NodeRecord.self, "SELECT * FROM node ORDER BY created_at, id")
+        try await fetchAll(NodeRecord.self, "SELECT * FROM node ORDER BY created_at, id COLLATE \"C\"")
     }
 
     public func updateNode(id: String, region: String?, trustClass: String?) async throws -> NodeRecord {

@@ -111,9 +111,9 @@ extension PostgresStore {
 
     public func enrollmentTokens(accountID: String?) async throws -> [EnrollmentToken] {
         if let accountID {
-            return try await fetchAll(EnrollmentToken.self, "SELECT * FROM enrollment_token WHERE account_id = \(accountID) ORDER BY created_at DESC, id")
+            return try await fetchAll(EnrollmentToken.self, "SELECT * FROM enrollment_token WHERE account_id = \(accountID) ORDER BY created_at DESC, id COLLATE \"C\"")
         }
-        return try await fetchAll(EnrollmentToken.self, "SELECT * FROM enrollment_token ORDER BY created_at DESC, id")
+        return try await fetchAll(EnrollmentToken.self, "SELECT * FROM enrollment_token ORDER BY created_at DESC, id COLLATE \"C\"")
     }
 
     public func revokeEnrollmentToken(id: String, accountID: String?, now: Date) async throws -> Bool {

@@ -28,12 +28,13 @@ extension PostgresStore {
     }
 
     public func users(accountID: String?) async throws -> [User] {
-        if let accountID { return try await fetchAll(User.self, "SELECT * FROM portal_user WHERE account_id = \(accountID) ORDER BY created_at, id") }
-        return try await fetchAll(User.self, "SELECT * FROM portal_user ORDER BY created_at, id")
+        if let accountID { return try await fetchAll(User.self, "SELECT * FROM portal_user WHERE account_id = \(accountID) ORDER BY created_at, id COLLATE \"C\"") }
+        return try await fetchAll(User.self, "SELECT * FROM portal_user ORDER BY created_at, id COLLATE \"C\"")
     }
 
     public func user(email: String) async throws -> User? {
-        try await fetchOne(User.self, "SELECT * FROM portal_user WHERE email = \(email.lowercased())")
+        guard !email.contains("\u{0}") else { return nil }  // no address holds one (and text cannot)
+        return try await fetchOne(User.self, "SELECT * FROM portal_user WHERE email = \(email.lowercased())")
     }
 
     public func setPassword(userID: String, hash: String) async throws {
@@ -51,15 +52,13 @@ extension PostgresStore {
     public func createPasswordLink(userID: String, lifetime: TimeInterval, now: Date) async throws -> String {
         let token = SecretToken.randomBase62(count: 40)
         let link = PasswordLink(tokenHash: Data(SecretToken.sha256(token)), userID: userID, expiresAt: now + lifetime, usedAt: nil)
-        let client = client
-        try await bounded { try await Self.insert(link, into: "password_link", on: client) }
+        try await bounded { connection in try await Self.insert(link, into: "password_link", on: connection) }
         return token
     }
 
     public func passwordLinkUser(_ token: String, now: Date) async throws -> User? {
         guard token.count == 40 else { return nil }
-        let client = client
-        return try await bounded { try await Self.livePasswordLinkUser(token, now: now, lock: false, on: client) }
+        return try await bounded { connection in try await Self.livePasswordLinkUser(token, now: now, lock: false, on: connection) }
     }
 
     public func usePasswordLink(_ token: String, passwordHash: String, now: Date) async throws -> User? {
@@ -105,15 +104,14 @@ extension PostgresStore {
             var csrfToken: String
             enum CodingKeys: String, CodingKey { case userID = "user_id", csrfToken = "csrf_token" }
         }
-        let client = client
-        return try await bounded {
+        return try await bounded { connection in
             guard let found = try await Self.fetchOne(Found.self, """
                     SELECT user_id, csrf_token FROM portal_session
                     WHERE token_hash = \(Data(SecretToken.sha256(token))) AND expires_at > \(now)
-                    """, on: client),
-                let user = try await Self.fetchOne(User.self, "SELECT * FROM portal_user WHERE id = \(found.userID)", on: client),
+                    """, on: connection),
+                let user = try await Self.fetchOne(User.self, "SELECT * FROM portal_user WHERE id = \(found.userID)", on: connection),
                 user.disabledAt == nil, user.passwordHash != nil,
-                let account = try await Self.fetchOne(Account.self, "SELECT * FROM account WHERE id = \(user.accountID)", on: client),
+                let account = try await Self.fetchOne(Account.self, "SELECT * FROM account WHERE id = \(user.accountID)", on: connection),
                 account.disabledAt == nil
             else { return nil }
             return PortalIdentity(user: user, account: account, csrfToken: found.csrfToken)

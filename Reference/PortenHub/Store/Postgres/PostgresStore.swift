@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OpenAIWire
 import PostgresNIO
 import Synchronization
 
@@ -24,6 +25,13 @@ public struct PostgresStore: HubStore {
     public init(url: String, operationTimeout: Duration = .seconds(5), logger: Logger) throws {
         var configuration = try Self.configuration(url: url)
         configuration.options.connectTimeout = operationTimeout
+        // The server gives up on its own, too: no statement or lock wait outlives the request that
+        // asked, and a transaction left open by a replica that froze does not hold its locks forever.
+        let milliseconds = Int(operationTimeout / .milliseconds(1))
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "\(milliseconds)"), ("lock_timeout", "\(milliseconds)"),
+            ("idle_in_transaction_session_timeout", "\(milliseconds * 4)"),
+        ]
         endpoint = "\(configuration.host ?? "?"):\(configuration.port ?? 5432)/\(configuration.database ?? "")"
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
@@ -38,12 +46,16 @@ public struct PostgresStore: HubStore {
             throw StoreError.invalidConfiguration("the database URL must look like postgres://user:password@host:5432/database")
         }
         let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        // As libpq: require encrypts without checking the certificate; verify-ca and verify-full check it.
+        var unverified = TLSConfiguration.makeClientConfiguration()
+        unverified.certificateVerification = .none
         let tls: PostgresClient.Configuration.TLS
         switch mode {
         case "disable": tls = .disable
-        case "prefer": tls = .prefer(.makeClientConfiguration())
-        case "require", "verify-full": tls = .require(.makeClientConfiguration())
-        default: throw StoreError.invalidConfiguration("sslmode must be disable, prefer or require, not \(mode)")
+        case "prefer", "allow": tls = .prefer(unverified)
+        case "require": tls = .require(unverified)
+        case "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: throw StoreError.invalidConfiguration("sslmode must be disable, prefer, require, verify-ca or verify-full, not \(mode)")
         }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         return PostgresClient.Configuration(
@@ -65,19 +77,32 @@ public struct PostgresStore: HubStore {
     /// Brings the schema up to date (``PostgresMigrations``); returns the migrations applied now.
     @discardableResult
     public func migrate() async throws -> [String] {
-        try await PostgresMigrations.migrate(self)
+        try await PostgresMigrations.migrate(self, timeout: .seconds(600))
     }
 
     // MARK: Bounded operations
 
-    /// `body` within ``operationTimeout``; a database that does not answer, or refuses the
-    /// connection, is ``StoreError/unavailable(_:)``. Errors of the store's own (not found,
-    /// conflict, a refusal) pass through.
-    func bounded<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
-        let timeout = operationTimeout
+    /// `body` on a connection of the pool, within ``operationTimeout`` (or `timeout`): past it the
+    /// connection is closed under the statement (the server rolls back what it had begun) and the
+    /// call fails with ``StoreError/unavailable(_:)``, as it does when the database refuses or drops
+    /// the connection. The store's own refusals (not found, conflict, a used-up token…) pass through.
+    func bounded<Result: Sendable>(
+        timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let timeout = timeout ?? operationTimeout
+        let client = client
         do {
             return try await withThrowingTaskGroup(of: Result?.self) { group in
-                group.addTask { try await body() }
+                group.addTask {
+                    try await client.withConnection { connection in
+                        try await withTaskCancellationHandler {
+                            try await body(connection)
+                        } onCancel: {
+                            // A statement waiting on the server cannot be cancelled: its connection can.
+                            connection.close().whenComplete { _ in }
+                        }
+                    }
+                }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     return nil
@@ -88,35 +113,65 @@ public struct PostgresStore: HubStore {
                 }
                 return result
             }
-        } catch let error as PSQLError {
-            if let code = error.serverInfo?[.sqlState] {
-                if code == "23505" { throw StoreError.conflict(error.serverInfo?[.message] ?? "a row") }
-                throw StoreError.database("\(code): \(error.serverInfo?[.message] ?? "")")
-            }
-            throw StoreError.unavailable("the database is unreachable (\(error.code))")
-        } catch is CancellationError where !Task.isCancelled {
-            throw StoreError.unavailable("the database did not answer within \(timeout)")
+        } catch {
+            throw Self.storeError(error, timeout: timeout)
         }
     }
 
-    /// One transaction, within the deadline.
-    func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
-        let (client, logger) = (client, logger)
-        return try await bounded {
+    /// What a failure means to the Hub: the store's own refusals as they are; a duplicate as
+    /// ``StoreError/conflict(_:)``; a value the database cannot hold as
+    /// ``StoreError/invalidValue(_:)``; anything that says the database is down, restarting,
+    /// read-only, overloaded or unreachable as ``StoreError/unavailable(_:)``.
+    static func storeError(_ error: any Error, timeout: Duration) -> any Error {
+        switch error {
+        case is StoreError, is EnrollmentRefusal, is PayoutRunError, is APIError, is DecodingError, is EncodingError:
+            return error
+        case let error as PSQLError:
+            guard let code = error.serverInfo?[.sqlState] else { return StoreError.unavailable("the database is unreachable (\(error.code))") }
+            let message = error.serverInfo?[.message] ?? ""
+            if code == "23505" { return StoreError.conflict(message) }
+            if code.hasPrefix("22") { return StoreError.invalidValue(message) }
+            if ["08", "53", "57", "40", "58"].contains(where: code.hasPrefix) || ["25006", "55P03", "55006"].contains(code) {
+                return StoreError.unavailable("\(code): \(message)")
+            }
+            return StoreError.database("\(code): \(message)")
+        case is CancellationError where !Task.isCancelled:
+            return StoreError.unavailable("the database did not answer within \(timeout)")
+        case is CancellationError:
+            return error
+        default:
+            // The pool's own errors (shut down, its circuit breaker open after a long outage), TLS…
+            return StoreError.unavailable("\(error)")
+        }
+    }
+
+    /// One transaction, within the deadline; run again (up to three times in all) when Postgres
+    /// aborted it for a deadlock or a serialization failure.
+    func transaction<Result: Sendable>(
+        timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let logger = logger
+        var attempt = 1
+        while true {
             do {
-                return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-            } catch let error as PostgresTransactionError {
-                // The store's own refusals (not found, a used-up token…) pass through as themselves.
-                if let refusal = error.closureError, !(refusal is PSQLError) { throw refusal }
-                throw (error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError) ?? error
+                return try await bounded(timeout: timeout) { connection in
+                    do {
+                        return try await connection.withTransaction(logger: logger) { connection in try await body(connection) }
+                    } catch let error as PostgresTransactionError {
+                        throw (error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError) ?? error
+                    }
+                }
+            } catch let error as PSQLError where attempt < 3 && ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "") {
+                attempt += 1
+            } catch StoreError.unavailable(let why) where attempt < 3 && (why.hasPrefix("40P01") || why.hasPrefix("40001")) {
+                attempt += 1
             }
         }
     }
 
     /// Every row of `query` as `Record`.
     func fetchAll<Record: Decodable & Sendable>(_ type: Record.Type, _ query: PostgresQuery) async throws -> [Record] {
-        let client = client
-        return try await bounded { try await Self.fetchAll(type, query, on: client) }
+        try await bounded { try await Self.fetchAll(type, query, on: $0) }
     }
 
     func fetchOne<Record: Decodable & Sendable>(_ type: Record.Type, _ query: PostgresQuery) async throws -> Record? {
@@ -126,8 +181,7 @@ public struct PostgresStore: HubStore {
     /// Runs `query`; returns the number of rows it changed.
     @discardableResult
     func execute(_ query: PostgresQuery) async throws -> Int {
-        let client = client
-        return try await bounded { try await Self.execute(query, on: client) }
+        try await bounded { try await Self.execute(query, on: $0) }
     }
 
     static func fetchAll<Record: Decodable>(_ type: Record.Type, _ query: PostgresQuery, on runner: some PostgresQueryRunner) async throws -> [Record] {
@@ -171,10 +225,6 @@ extension PostgresQueryRunner {
         for try await _ in try await run(query) { count += 1 }
         return count
     }
-}
-
-extension PostgresClient: PostgresQueryRunner {
-    func run(_ query: PostgresQuery) async throws -> PostgresRowSequence { try await self.query(query) }
 }
 
 extension PostgresConnection: PostgresQueryRunner {
