@@ -75,7 +75,7 @@ def test_what_one_replica_writes_the_other_serves(tmp_path):
         hubs[0].admin("DELETE", f"keys/{key['id']}")
         revoked = time.monotonic()
         wait_until(lambda: chat(hubs[1], key["key"]).status_code == 401, timeout=5, what="the revoked key to stop on b")
-        assert time.monotonic() - revoked < 2.5
+        assert time.monotonic() - revoked < 4  # the cache holds a key for 1 s; room for a loaded machine
         assert chat(hubs[0], key["key"]).status_code == 401  # at once on the replica that revoked it
     finally:
         for hub in hubs:
