@@ -60,6 +60,7 @@ public enum HubApplication {
                 FleetSweeper(
                     registry: services.registry, loadIdleTimeout: configuration.requestIdleTimeout,
                     interval: min(.seconds(1), configuration.demandWindow / 10), logger: logger),
+                RecordSync(services: services, interval: configuration.recordSyncInterval),
             ] + (replicas.map { [$0] } ?? []) + extraServices,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

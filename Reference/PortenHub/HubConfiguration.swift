@@ -37,6 +37,9 @@ public struct HubConfiguration: Sendable {
     /// (`--replica-token`), and the URL the others reach this replica at (`--replica-url`).
     public var replicaToken: String?
     public var replicaURL: String?
+    /// How often a replica re-reads the node records and catalog switches other replicas may
+    /// have changed (``RecordSync``).
+    public var recordSyncInterval: Duration = .seconds(3)
     /// The demand window: demand counts requests within it, and a provisioned model idle for a
     /// whole window is unloaded.
     public var demandWindow: Duration

@@ -77,6 +77,20 @@ def test_what_one_replica_writes_the_other_serves(tmp_path):
         wait_until(lambda: chat(hubs[1], key["key"]).status_code == 401, timeout=5, what="the revoked key to stop on b")
         assert time.monotonic() - revoked < 4  # the cache holds a key for 1 s; room for a loaded machine
         assert chat(hubs[0], key["key"]).status_code == 401  # at once on the replica that revoked it
+        # A node tunnelled to b, moved out of the EU through a: b drops its tunnel within seconds and
+        # routes an EU-pinned key to it no more (fail closed); the node comes back as a US node.
+        node_b = hubs[1].nodes[0]
+        eu = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "eu", "allowed_regions": ["eu"]})["key"]
+        assert chat(hubs[1], eu).headers.get("x-porten-node") == node_b.id
+        hubs[0].admin("PATCH", f"nodes/{node_b.id}", json={"region": "us"})
+        wait_until(lambda: chat(hubs[1], eu).status_code == 503, timeout=15, what="b to stop routing EU keys to the moved node")
+        wait_until(lambda: hubs[1].node_status(node_b.id)["connected"], timeout=15, what="the node to reconnect to b")
+        assert chat(hubs[1], eu).status_code == 503
+        # Revoked through a: b disconnects it, and it stays out.
+        hubs[0].admin("DELETE", f"nodes/{node_b.id}")
+        wait_until(lambda: not hubs[1].node_status(node_b.id)["connected"], timeout=15, what="b to drop the revoked node")
+        time.sleep(1)
+        assert not hubs[1].node_status(node_b.id)["connected"]
     finally:
         for hub in hubs:
             hub.stop()
