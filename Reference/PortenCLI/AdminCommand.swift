@@ -1,17 +1,19 @@
 import ArgumentParser
 import Foundation
+import PortenHub
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
 /// `porten admin …`: the operator's client for `/admin/v1`. Prints the Hub's JSON answers.
+/// (`porten admin migrate` alone works on the databases directly, with the Hub stopped.)
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin", abstract: "Manage accounts, users, API keys, nodes, credit and payouts of a Hub.",
         subcommands: [
             Accounts.self, Users.self, Keys.self, Nodes.self, EnrollmentTokens.self, UsageRows.self, Fleet.self, Credits.self, Ledger.self,
-            Statement.self, PayoutAccounts.self, Payouts.self,
+            Statement.self, PayoutAccounts.self, Payouts.self, Migrate.self,
         ])
 
     /// Where the Hub is and the operator token, shared by every admin subcommand.
@@ -353,6 +355,73 @@ struct AdminCommand: AsyncParsableCommand {
                 guard paid != failed else { throw ValidationError("Pass exactly one of --paid or --failed.") }
             }
             func run() async throws { try await connection.call("POST", "payouts/\(id)", body: ["status": paid ? "paid" : "failed"]) }
+        }
+    }
+
+    /// `porten admin migrate …`: unlike the other admin commands, talks to the databases, not to a Hub.
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a Hub's data to another database. Works on the databases directly, not through a running Hub: stop the Hub first.",
+            subcommands: [SQLiteToPostgres.self])
+
+        struct SQLiteToPostgres: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "sqlite-to-postgres",
+                abstract: "Copy a Hub's SQLite database into a new, empty PostgreSQL database, in one transaction (all or nothing).",
+                discussion: """
+                    Works on the databases directly, not through a running Hub: stop the Hub first, then start it again with \
+                    --database-url. The SQLite database is only read (it stays as it was: keep it as the backup). The PostgreSQL \
+                    database is migrated first and must hold no data; the copy never merges. Keys, node credentials, sessions and \
+                    the ledger carry over unchanged.
+                    """)
+
+            @Option(help: "The Hub's data directory, whose SQLite database (porten.db) is copied; default .data/hub, as for porten hub.")
+            var dataDir: String?
+            @Option(help: "The SQLite database file to copy, instead of the one in --data-dir.") var sqlite: String?
+            @Option(help: "The PostgreSQL database to fill, postgres://user:password@host:5432/database[?sslmode=require] (env PORTEN_DATABASE_URL).")
+            var databaseURL: String?
+            @OptionGroup var logging: LoggingOptions
+
+            func validate() throws {
+                guard dataDir == nil || sqlite == nil else { throw ValidationError("Pass --data-dir or --sqlite, not both.") }
+                guard databaseURL ?? environment("PORTEN_DATABASE_URL") != nil else {
+                    throw ValidationError("Missing --database-url (or PORTEN_DATABASE_URL): the PostgreSQL database to copy into.")
+                }
+            }
+
+            func run() async throws {
+                let url = databaseURL ?? environment("PORTEN_DATABASE_URL") ?? ""
+                let path: String
+                if let sqlite {
+                    path = sqlite
+                } else {
+                    let directory = dataDir ?? ".data/hub"
+                    var isDirectory: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                        throw CLIError("There is no data directory at \(directory): pass the Hub's --data-dir, or the database file with --sqlite.")
+                    }
+                    path = try DataDirectory(directory).databasePath
+                }
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw CLIError("There is no SQLite database at \(path): pass the Hub's --data-dir, or the database file with --sqlite.")
+                }
+                let logger = logging.makeLogger("porten.migrate")
+                let source = try SQLiteStore.openReadOnly(path: path)
+                let target: PostgresStore
+                do { target = try PostgresStore(url: url, logger: logger) } catch { throw ValidationError("--database-url: \(error)") }
+                Console.write("Copying \(path) into \(target.endpoint)…")
+                let started = ContinuousClock.now
+                let copied = try await target.withRunning { try await StoreCopy.sqliteToPostgres(from: source, to: target) }
+                let seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
+                let width = StoreCopy.tables.map(\.count).max() ?? 0
+                for table in StoreCopy.tables {
+                    Console.write(table.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + String(copied[table] ?? 0))
+                }
+                let rows = copied.values.reduce(0, +)
+                Console.write(
+                    "Copied \(rows) row\(rows == 1 ? "" : "s") of \(copied.count) tables into \(target.endpoint) in "
+                        + String(format: "%.1f", seconds) + " s; start the Hub with --database-url to use it.")
+            }
         }
     }
 }
