@@ -52,9 +52,9 @@ def metric(hub, name):
     return [line for line in text.splitlines() if line.startswith(name)]
 
 
-def chat(hub, key, content="hello"):
-    return httpx.post(hub.base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
-                      json={"model": "ref-chat", "messages": [{"role": "user", "content": content}]})
+def chat(hub, key, content="hello", model="ref-chat"):
+    return httpx.post(hub.base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                      json={"model": model, "messages": [{"role": "user", "content": content}]})
 
 
 def test_what_one_replica_writes_the_other_serves(tmp_path):
@@ -250,9 +250,9 @@ def forwarding_replicas(tmp_path, redis, postgres):
     return hubs, account
 
 
-def attach(hubs, hub, account, tmp_path, name, region):
+def attach(hubs, hub, account, tmp_path, name, region, extra_args=()):
     created = hubs[0].admin("POST", "nodes", json={"account_id": account, "name": name, "region": region, "trust_class": "verified"})
-    node = Node(hub, created["id"], created["credential"], str(tmp_path / f"{name}.log"), ("--token-delay-ms", "1"))
+    node = Node(hub, created["id"], created["credential"], str(tmp_path / f"{name}.log"), ("--token-delay-ms", "1", *extra_args))
     hub.nodes.append(node)
     node.start()
     return created["id"]
@@ -323,6 +323,39 @@ def test_a_pinned_key_is_forwarded_only_to_nodes_its_policy_admits(tmp_path):
         refused = chat(hubs[0], eu)
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "no_available_node", refused.text
         assert chat(hubs[0], us).status_code == 200
+    finally:
+        for hub in hubs:
+            hub.stop()
+        redis.kill()
+        postgres.remove()
+
+
+def test_a_cold_model_asked_for_on_both_replicas_at_once_is_loaded_once(tmp_path):
+    redis, postgres = RedisServer(tmp_path).start(), PostgresServer().start()
+    hubs = []
+    try:
+        hubs, account = forwarding_replicas(tmp_path, redis, postgres)
+        # Each replica has a provisionable node that could load ref-large (about 3 s here).
+        nodes = [attach(hubs, hub, account, tmp_path, f"gpu-{name}", "eu", ("--vram-budget-mb", "8192", "--sim-download-mbps", "2000"))
+                 for hub, name in zip(hubs, "ab")]
+        key = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "cold"})["key"]
+        time.sleep(1.5)  # both replicas have announced their nodes
+
+        def ask(index):
+            return chat(hubs[index % 2], key, f"cold {index}", model="ref-large")
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(ask, range(4)))
+        assert [answer.status_code for answer in answers] == [200] * 4, [answer.text for answer in answers]
+        # One load: every answer came from the same node, and only that node has the model.
+        served = {answer.headers["x-porten-node"] for answer in answers}
+        assert len(served) == 1, served
+        holding = [node["id"] for hub in hubs for node in hub.fleet()["nodes"] if any(model["id"] == "ref-large" for model in node["models"])]
+        assert holding == list(served), holding
+        # Through either replica the warm model is served by that node, and both warming endpoints say ready.
+        assert all(chat(hub, key, "warm now", model="ref-large").headers["x-porten-node"] in served for hub in hubs)
+        for hub in hubs:  # the other replica's view is at most an announcement (1 s) old
+            wait_until(lambda: hub.warming("ref-large")["ready"] is True, timeout=5, what="warming to say ready on every replica")
     finally:
         for hub in hubs:
             hub.stop()

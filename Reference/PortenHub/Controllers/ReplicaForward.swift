@@ -20,8 +20,7 @@ struct ReplicaForward: Sendable {
         _ path: String, model: CatalogModel, key: AuthenticatedKey, body: JSONValue, request: Request, context: HubRequestContext
     ) async -> Response? {
         guard let directory = services.replicas, !context.forwarded, let presented = request.headers.bearerToken else { return nil }
-        guard await !services.registry.placeable(model, for: key.caller) else { return nil }
-        guard let replica = await directory.target(for: model, caller: key.caller) else { return nil }
+        guard let replica = await Self.replica(for: model, caller: key.caller, registry: services.registry, directory: directory) else { return nil }
         var upstream = HTTPClientRequest(url: replica.url + "/internal/v1/" + path)
         upstream.method = .POST
         upstream.headers.add(name: "Authorization", value: "Bearer \(presented)")
@@ -46,6 +45,31 @@ struct ReplicaForward: Sendable {
             // Not reachable after all: this replica answers (or refuses) the request itself.
             services.logger.warning(
                 "could not forward to replica \(replica.id) at \(replica.url): \(error)", metadata: ["request_id": .string(context.requestID)])
+            return nil
+        }
+    }
+
+    /// Where a request goes when not here: nowhere while a node here has `model` ready, loading
+    /// or busy; to another replica when no node here may take it at all; and when it is cold
+    /// here, to a replica that has it warm, else here if this replica wins the model's load claim
+    /// (`porten:load:<model>` in Redis), else to the replica that won it once it announces the load
+    /// (within about two seconds; past that, here). So simultaneous cold requests on several
+    /// replicas make one load, and every waiter wakes on it.
+    static func replica(
+        for model: CatalogModel, caller: PolicyRouting.Caller, registry: NodeRegistry, directory: ReplicaDirectory
+    ) async -> ReplicaDirectory.Replica? {
+        switch await registry.localRoute(model, for: caller) {
+        case .unplaceable:
+            return await directory.target(for: model, caller: caller)
+        case .load:
+            if let warm = await directory.target(for: model, caller: caller, warmOnly: true) { return warm }
+            if await directory.claimLoad(of: model.id, for: .seconds(30)) { return nil }
+            for _ in 0..<10 {
+                try? await Task.sleep(for: .milliseconds(200))
+                if let warm = await directory.target(for: model, caller: caller, warmOnly: true, fresh: true) { return warm }
+            }
+            return nil
+        case .dispatch, .awaitLoad, .saturated:
             return nil
         }
     }

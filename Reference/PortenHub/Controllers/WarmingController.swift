@@ -10,6 +10,7 @@ struct WarmingController: Sendable {
             throw APIError.invalidRequest("Pass the model as ?model=<id>.", param: "model", code: "missing_required_parameter")
         }
         guard services.catalog.offered(model) != nil else { throw APIError.modelNotFound(model) }
-        return JSONResponse.make(await services.registry.warming(model))
+        let local = await services.registry.warming(model)
+        return JSONResponse.make(await services.replicas?.warming(model, local: local) ?? local)
     }
 }

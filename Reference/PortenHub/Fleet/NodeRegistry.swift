@@ -386,6 +386,12 @@ public actor NodeRegistry {
         return WarmingStatus(model: model, ready: false, phase: load.phase.rawValue, doneMB: load.doneMB, totalMB: load.totalMB, pct: load.percent)
     }
 
+    /// The status of every model that is ready or loading on a node here (for the other replicas).
+    func warmingModels() -> [String: WarmingStatus] {
+        let present = entries.values.reduce(into: Set<String>()) { $0.formUnion($1.node.models.keys) }
+        return Dictionary(uniqueKeysWithValues: present.map { ($0, warming($0)) })
+    }
+
     /// Each connected node's planner view, and the demand per model, for operators.
     public func snapshot() -> (
         nodes: [FleetNode], loads: [String: [String: LoadProgress]], demand: [String: Int],
@@ -405,15 +411,14 @@ public actor NodeRegistry {
     /// The connected nodes as the planner sees them, for the other replicas (``ReplicaDirectory``).
     func fleetNodes() -> [FleetNode] { entries.values.map(\.node).sorted { $0.id < $1.id } }
 
-    /// Whether a node tunnelled here could take `model` for `caller` (loaded, loadable, or busy
-    /// with it: the request would queue here). False sends the request to another replica, if any can.
-    func placeable(_ model: CatalogModel, for caller: PolicyRouting.Caller) -> Bool {
+    /// What the planner would do here with a request for `model` from `caller`, without doing it:
+    /// ``Planner/RouteDecision/unplaceable`` sends it to another replica if one can take it, and
+    /// ``Planner/RouteDecision/load`` (nobody here has it, ready or loading) to a replica that has
+    /// it warm, so a cold model is loaded once across replicas (``ReplicaForward``).
+    func localRoute(_ model: CatalogModel, for caller: PolicyRouting.Caller) -> Planner.RouteDecision {
         let time = now()
         let nodes = entries.values.map(\.node).filter { !isEjected($0.id, model: model.id, at: time) }
-        if case .unplaceable = PolicyRouting.route(model: model.id, vramMB: model.vramMB, for: caller, nodes: nodes, demand: { _ in 0 }) {
-            return false
-        }
-        return true
+        return PolicyRouting.route(model: model.id, vramMB: model.vramMB, for: caller, nodes: nodes, demand: { _ in 0 })
     }
 
     func connection(nodeID: String) -> NodeConnection? { entries[nodeID]?.connection }

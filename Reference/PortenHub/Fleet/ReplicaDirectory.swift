@@ -21,6 +21,8 @@ public final class ReplicaDirectory: Service, Sendable {
         /// When it announced this, in milliseconds since 1970.
         public var at: Int64
         public var nodes: [Node]
+        /// The models ready or loading on its nodes, as its warming endpoint shows them.
+        public var warming: [String: WarmingStatus]?
 
         public struct Node: Sendable, Codable, Equatable {
             var id: String
@@ -109,7 +111,7 @@ public final class ReplicaDirectory: Service, Sendable {
                 models: node.models.mapValues { Replica.Model(vramMB: $0.vramMB, ready: $0.ready, inFlight: $0.inFlight) },
                 onDisk: node.onDisk.sorted())
         }
-        let announcement = Replica(id: id, url: url, at: Self.milliseconds(Date()), nodes: nodes)
+        let announcement = Replica(id: id, url: url, at: Self.milliseconds(Date()), nodes: nodes, warming: await registry.warmingModels())
         do {
             let json = try JSONEncoder().encode(announcement)
             _ = try await redis.send(["HSET", Self.hash, id, String(decoding: json, as: UTF8.self)])
@@ -119,9 +121,10 @@ public final class ReplicaDirectory: Service, Sendable {
     }
 
     /// The other replicas that announced within ``freshFor``; none when Redis cannot answer.
-    public func others() async -> [Replica] {
+    /// Read at most every half second unless `fresh`.
+    public func others(fresh: Bool = false) async -> [Replica] {
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0 }), now - cached.at < .milliseconds(500) { return cached.replicas }
+        if !fresh, let cached = cache.withLock({ $0 }), now - cached.at < .milliseconds(500) { return cached.replicas }
         var replicas: [Replica] = []
         do {
             guard case .array(let fields) = try await redis.send(["HGETALL", Self.hash], timeout: .milliseconds(500)) else { return [] }
@@ -145,19 +148,49 @@ public final class ReplicaDirectory: Service, Sendable {
     }
 
     /// The replica to send a request for `model` from `caller` to: one with a node that has it
-    /// ready and a free slot first, else one whose nodes can load it or queue it; nil when no
-    /// replica's nodes may serve it under the key's policy.
-    public func target(for model: CatalogModel, caller: PolicyRouting.Caller) async -> Replica? {
+    /// ready and a free slot first, else one whose nodes have it loading or busy, else (unless
+    /// `warmOnly`) one whose nodes can load it; nil when no replica's nodes may serve it under the
+    /// key's policy.
+    public func target(for model: CatalogModel, caller: PolicyRouting.Caller, warmOnly: Bool = false, fresh: Bool = false) async -> Replica? {
         let now = ContinuousClock.now
-        var fallback: Replica?
-        for replica in await others() {
+        var warm: Replica?
+        var cold: Replica?
+        for replica in await others(fresh: fresh) {
             switch PolicyRouting.route(model: model.id, vramMB: model.vramMB, for: caller, nodes: replica.fleetNodes(now: now), demand: { _ in 0 }) {
             case .dispatch: return replica
             case .unplaceable: continue
-            default: if fallback == nil { fallback = replica }
+            case .awaitLoad, .saturated: if warm == nil { warm = replica }
+            case .load: if cold == nil { cold = replica }
             }
         }
-        return fallback
+        return warm ?? (warmOnly ? nil : cold)
+    }
+
+    /// `local` (this replica's view of `model`), or another replica's when that is further along:
+    /// ready anywhere is ready; else the most advanced load. Every replica answers the same.
+    public func warming(_ model: String, local: WarmingStatus) async -> WarmingStatus {
+        guard !local.ready else { return local }
+        var best = local
+        for status in await others().compactMap({ $0.warming?[model] }) {
+            if status.ready { return status }
+            let rank = { (status: WarmingStatus) in (status.phase == "loading" ? 2 : status.phase == "cold" ? 0 : 1, status.pct) }
+            if rank(status) > rank(best) { best = status }
+        }
+        return best
+    }
+
+    /// Claims the load of `model` for this replica for `ttl`: true when no other replica has
+    /// claimed it (or Redis cannot say: then each replica decides for itself, as alone).
+    public func claimLoad(of model: String, for ttl: Duration) async -> Bool {
+        let key = "porten:load:" + model
+        do {
+            let reply = try await redis.send(
+                ["SET", key, id, "NX", "PX", String(Int(ttl / .milliseconds(1)))], timeout: .milliseconds(500))
+            if reply == .simpleString("OK") { return true }
+            return try await redis.send(["GET", key], timeout: .milliseconds(500)).string == id
+        } catch {
+            return true
+        }
     }
 
     static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
