@@ -271,6 +271,9 @@ def test_a_request_reaches_a_node_tunnelled_to_the_other_replica(tmp_path):
         answer = chat(hubs[0], key, "through a")
         assert answer.status_code == 200 and answer.headers["x-porten-node"] == on_b, answer.text
         assert answer.headers["x-porten-replica"].startswith("replica_")
+        # The fleet view names the replica that ran it and the nodes it holds.
+        others = hubs[0].fleet()["replicas"]["others"]
+        assert [(other["id"], other["nodes"]) for other in others] == [(answer.headers["x-porten-replica"], [on_b])], others
         assert answer.json()["choices"][0]["message"]["content"]
         request_id = answer.headers["x-request-id"]
         rows = [row for row in hubs[0].admin("GET", "usage?limit=50")["data"] if row["request_id"] == request_id]

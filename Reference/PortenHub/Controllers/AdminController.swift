@@ -33,6 +33,13 @@ struct AdminController: Sendable {
     /// The planner's view: connected nodes, their models and loads, and the demand per model.
     func showFleet(_ request: Request, context: HubRequestContext) async throws -> Response {
         let snapshot = await services.registry.snapshot()
+        var replicas: AdminViews.FleetView.Replicas?
+        if let directory = services.replicas {
+            let now = ReplicaDirectory.milliseconds(Date())
+            replicas = .init(this: directory.id, url: directory.url, others: await directory.others(fresh: true).map {
+                .init(id: $0.id, url: $0.url, ageMS: Int(now - $0.at), nodes: $0.nodes.map(\.id))
+            })
+        }
         return JSONResponse.make(
             AdminViews.FleetView(
                 nodes: snapshot.nodes.map {
@@ -40,7 +47,7 @@ struct AdminController: Sendable {
                 }, demand: snapshot.demand,
                 demandWindowSeconds: Int(services.configuration.demandWindow / .seconds(1)),
                 queues: snapshot.queues.mapValues { .init(depth: $0.depth, longestWaitMS: UsageMeter.milliseconds($0.longestWait)) },
-                rateLimits: services.rateLimiter.mode.rawValue))
+                rateLimits: services.rateLimiter.mode.rawValue, replicas: replicas))
     }
 
     // MARK: Accounts

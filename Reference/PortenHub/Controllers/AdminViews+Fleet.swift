@@ -10,6 +10,22 @@ extension AdminViews {
         /// How the keys' rate limits are counted: `local` (one Hub), `shared` (Redis, across the
         /// replicas) or `per_replica` (Redis configured but unavailable).
         var rateLimits: String
+        /// With `--replica-token`: this replica and the others it sees in Redis, with their nodes.
+        var replicas: Replicas?
+
+        struct Replicas: Encodable {
+            var this: String
+            var url: String
+            var others: [Other]
+
+            struct Other: Encodable {
+                var id: String
+                var url: String
+                var ageMS: Int
+                var nodes: [String]
+                enum CodingKeys: String, CodingKey { case id, url, nodes, ageMS = "age_ms" }
+            }
+        }
 
         struct Queue: Encodable {
             var depth: Int
@@ -64,6 +80,8 @@ extension AdminViews {
             enum CodingKeys: String, CodingKey { case id, state, pct, vramMB = "vram_mb", inFlight = "in_flight" }
         }
 
-        enum CodingKeys: String, CodingKey { case nodes, demand, queues, demandWindowSeconds = "demand_window_seconds", rateLimits = "rate_limits" }
+        enum CodingKeys: String, CodingKey {
+            case nodes, demand, queues, replicas, demandWindowSeconds = "demand_window_seconds", rateLimits = "rate_limits"
+        }
     }
 }

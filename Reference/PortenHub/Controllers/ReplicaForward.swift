@@ -27,6 +27,10 @@ struct ReplicaForward: Sendable {
         upstream.headers.add(name: "Content-Type", value: "application/json")
         upstream.headers.add(name: HTTPField.Name.portenReplicaToken.rawName, value: directory.token)
         upstream.headers.add(name: HTTPField.Name.portenForwardedRequestID.rawName, value: context.requestID)
+        // The client's own budgets hold on the replica that runs the request.
+        for name in [HTTPField.Name.portenWarmupBudget, .portenQueueBudget] {
+            if let value = request.headers[name] { upstream.headers.add(name: name.rawName, value: value) }
+        }
         upstream.body = .bytes(ByteBuffer(string: JSONText.compact(body)))
         do {
             // The other replica bounds the request itself (queue budget, warm-up, idle timeout);

@@ -88,6 +88,7 @@ public final class ReplicaDirectory: Service, Sendable {
     }
 
     public func run() async throws {
+        logger.info("replica \(id) announces its nodes for forwarding; the others reach it at \(url)")
         await withDiscardingTaskGroup { group in
             group.addTask { await self.redis.run() }
             await cancelWhenGracefulShutdown {
