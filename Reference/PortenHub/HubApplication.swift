@@ -80,7 +80,7 @@ public enum HubApplication {
         api.get("models/{model}", use: models.retrieve)
         // What another replica forwards: its own nodes or a refusal, never a second hop.
         let internalAPI = router.group("/internal/v1")
-            .add(middleware: ReplicaTokenMiddleware(token: services.replicas?.token))
+            .add(middleware: ReplicaTokenMiddleware(directory: services.replicas))
             .add(middleware: APIKeyMiddleware(store: services.store))
         internalAPI.post("chat/completions", use: chat.create)
         internalAPI.post("embeddings", use: embeddings.create)

@@ -234,7 +234,9 @@ class PostgresServer:
         log = os.path.join(self.directory, "postgres.log")
         self.process = Process(self._command(
             "postgres", "-D", self.data, "-p", str(self.port), "-k", self.directory, "-c", "listen_addresses=127.0.0.1",
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"), log).start()
+            # fsync=off loses nothing when only the server crashes (the kernel keeps its writes);
+            # synchronous_commit stays on, or a crash would lose the last commits the Hub was told of.
+            "-c", "fsync=off", "-c", "full_page_writes=off"), log).start()
         wait_until(self.ready, timeout=30, what="postgres")
         created = subprocess.run([os.path.join(self.BIN, "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "porten", "-d", "postgres",
                                   "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'porten'"], capture_output=True, text=True, check=True)

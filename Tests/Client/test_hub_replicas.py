@@ -122,7 +122,8 @@ def test_a_postgres_outage_is_a_clear_503_and_service_returns_with_it(tmp_path):
             assert hub.healthy()  # the process is up; only what needs the database waits for it
         postgres.start()
         for hub in hubs:
-            wait_until(lambda: chat(hub, key, "after the outage").status_code == 200, timeout=30, interval=0.5,
+            # The connection pool retries with a growing backoff (capped at a minute by postgres-nio).
+            wait_until(lambda: chat(hub, key, "after the outage").status_code == 200, timeout=90, interval=0.5,
                        what="service to return with postgres")
     finally:
         for hub in hubs:
@@ -142,17 +143,20 @@ def test_a_replica_killed_mid_traffic_hands_its_nodes_to_another(tmp_path):
             hub.start()
         account = hubs[0].admin("POST", "accounts", json={"name": "failover"})["id"]
         created = hubs[0].admin("POST", "nodes", json={"account_id": account, "name": "roaming", "region": "eu", "trust_class": "verified"})
-        # One agent, told about both replicas: it connects to the first.
+        # One agent, told about both replicas: it connects to one of them (agents spread at random).
         node = Node(hubs[0], created["id"], created["credential"], str(tmp_path / "node.log"), ("--token-delay-ms", "50"),
-                    hub_urls=[hubs[0].url, hubs[1].url]).start()
+                    hub_urls=[hubs[0].url, hubs[1].url])
+        node.process.start()
+        wait_until(lambda: any(hub.node_status(created["id"])["connected"] for hub in hubs), what="the node to connect")
+        first, other = (hubs[0], hubs[1]) if hubs[0].node_status(created["id"])["connected"] else (hubs[1], hubs[0])
         key = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "failover"})["key"]
-        assert chat(hubs[0], key).status_code == 200
+        assert chat(first, key).status_code == 200
 
         outcome = {}
 
-        def stream_on_a():
+        def stream_on_first():
             try:
-                with httpx.stream("POST", hubs[0].base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                with httpx.stream("POST", first.base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
                                   json={"model": "ref-chat", "stream": True, "max_tokens": 400,
                                         "messages": [{"role": "user", "content": "a long answer"}]}) as response:
                     for line in response.iter_lines():
@@ -163,18 +167,18 @@ def test_a_replica_killed_mid_traffic_hands_its_nodes_to_another(tmp_path):
                 outcome["ended"] = type(error).__name__
 
         with ThreadPoolExecutor(1) as pool:
-            streaming = pool.submit(stream_on_a)
-            wait_until(lambda: outcome.get("chunks", 0) >= 3, what="the stream on a to be under way")
+            streaming = pool.submit(stream_on_first)
+            wait_until(lambda: outcome.get("chunks", 0) >= 3, what="the stream to be under way")
             killed = time.monotonic()
-            hubs[0].process.stop(sig_kill=True)
+            first.process.stop(sig_kill=True)
             streaming.result(timeout=15)
         # The request in flight on the dead replica fails as a broken connection, at once: no hang,
         # and no stream that pretends to have finished.
         assert outcome["ended"] != "cleanly" and time.monotonic() - killed < 10, outcome
-        # The node is on b within seconds, and requests through b reach it.
-        node.hub = hubs[1]
+        # The node is on the other replica within seconds, and requests through it reach the node.
+        node.hub = other
         node.wait_connected(timeout=10)
-        answer = chat(hubs[1], key, "after the failover")
+        answer = chat(other, key, "after the failover")
         assert answer.status_code == 200 and answer.headers["x-porten-node"] == created["id"]
         assert "tunnel failed" in node.process.log() or "tunnel closed" in node.process.log()
     finally:
@@ -289,6 +293,15 @@ def test_a_request_reaches_a_node_tunnelled_to_the_other_replica(tmp_path):
             refused = httpx.post(hubs[1].url + "/internal/v1/chat/completions", headers={"Authorization": f"Bearer {key}", **headers},
                                  json={"model": "ref-chat", "messages": [{"role": "user", "content": "hi"}]})
             assert refused.status_code == 404, refused.text
+        # With the token, a forwarded request id is adopted once only: it is the ledger's
+        # idempotency key, and a reused one must not make requests free.
+        for _ in range(2):
+            forwarded = httpx.post(hubs[1].url + "/internal/v1/chat/completions", timeout=30, json={"model": "ref-chat", "messages": [{"role": "user", "content": "hi"}]},
+                                   headers={"Authorization": f"Bearer {key}", "X-Porten-Replica-Token": "replica-secret-0123456789",
+                                            "X-Porten-Forwarded-Request-Id": "req_000000000000000000c0ffee"})
+            assert forwarded.status_code == 200 and forwarded.headers["x-porten-replica"].startswith("replica_"), forwarded.text
+        rows = hubs[0].admin("GET", "usage?limit=20")["data"]
+        assert [row["request_id"] for row in rows].count("req_000000000000000000c0ffee") == 1, rows
         # The key's rate limit counts once for a forwarded request (at the replica that runs it).
         limited = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "limited", "requests_per_minute": 3})["key"]
         statuses = [chat(hubs[0], limited, f"limited {index}").status_code for index in range(6)]

@@ -22,7 +22,7 @@ struct ChatCompletionsController: Sendable {
             meter.promptLimit = min(model.ctx, JSONText.compact(chat.body).utf8.count)
             meter.completionLimit = min(model.ctx, chat.maxTokens ?? model.ctx)
             try CapabilityCheck.check(chat, model: model, catalog: services.catalog)
-            if let answer = await ReplicaForward(services: services).ifElsewhere(
+            if let answer = try await ReplicaForward(services: services).ifElsewhere(
                 "chat/completions", model: model, key: key, body: chat.body, request: request, context: context)
             {
                 return answer  // metered where it ran

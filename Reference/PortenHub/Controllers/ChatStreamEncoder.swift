@@ -50,7 +50,9 @@ struct ChatStreamEncoder: Sendable {
     }
 
     /// A failure after the stream started: the error envelope as a data event (ERR-7).
-    func errorFrame(_ error: APIError) -> String {
+    func errorFrame(_ error: APIError) -> String { Self.errorEvent(error) }
+
+    static func errorEvent(_ error: APIError) -> String {
         ServerSentEvents.frame(String(decoding: JSONResponse.encode(error.envelope), as: UTF8.self))
     }
 

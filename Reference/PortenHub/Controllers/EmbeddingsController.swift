@@ -20,7 +20,7 @@ struct EmbeddingsController: Sendable {
                     "'\(model.id)' is a chat model; use an embedding model with POST /v1/embeddings.", param: "model",
                     code: "model_not_supported")
             }
-            if let answer = await ReplicaForward(services: services).ifElsewhere(
+            if let answer = try await ReplicaForward(services: services).ifElsewhere(
                 "embeddings", model: model, key: key, body: embedding.body, request: request, context: context)
             {
                 return answer  // metered where it ran

@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOPosix
 import OpenAIWire
 
 /// Sends a request that no node of this replica can take to the replica whose node can
@@ -15,11 +17,15 @@ struct ReplicaForward: Sendable {
 
 
     /// The other replica's answer when this replica has no node for `model` under the key's
-    /// policy and another one has; nil to serve (or refuse) it here.
+    /// policy and another one has; nil to serve (or refuse) it here: also when the other replica
+    /// could not be reached, or turned out not to be the one announced. A replica that was reached
+    /// but failed before answering is a `502` (the request may have run there: it is not run twice).
     func ifElsewhere(
         _ path: String, model: CatalogModel, key: AuthenticatedKey, body: JSONValue, request: Request, context: HubRequestContext
-    ) async -> Response? {
-        guard let directory = services.replicas, !context.forwarded, let presented = request.headers.bearerToken else { return nil }
+    ) async throws(APIError) -> Response? {
+        guard let directory = services.replicas, !context.forwarded, let presented = request.headers.bearerToken,
+            key.policy.allowsModel(model.id)  // refused here exactly as there, without a hop
+        else { return nil }
         guard let replica = await Self.replica(for: model, caller: key.caller, registry: services.registry, directory: directory) else { return nil }
         var upstream = HTTPClientRequest(url: replica.url + "/internal/v1/" + path)
         upstream.method = .POST
@@ -32,25 +38,68 @@ struct ReplicaForward: Sendable {
             if let value = request.headers[name] { upstream.headers.add(name: name.rawName, value: value) }
         }
         upstream.body = .bytes(ByteBuffer(string: JSONText.compact(body)))
+        let metadata: Logger.Metadata = ["request_id": .string(context.requestID), "replica": .string(replica.id), "url": .string(replica.url)]
+        let answer: HTTPClientResponse
         do {
             // The other replica bounds the request itself (queue budget, warm-up, idle timeout);
             // this deadline only stops a replica that never answers at all.
-            let answer = try await Self.client.execute(upstream, deadline: .now() + .hours(2))
-            var headers = HTTPFields()
-            for header in answer.headers {
-                guard let name = HTTPField.Name(header.name), Self.relayed.contains(name) else { continue }
-                headers.append(HTTPField(name: name, value: header.value))
-            }
-            headers[.portenReplica] = replica.id
-            services.logger.debug(
-                "forwarded to another replica", metadata: ["request_id": .string(context.requestID), "replica": .string(replica.id)])
-            return Response(status: .init(code: Int(answer.status.code)), headers: headers, body: ResponseBody(asyncSequence: answer.body))
+            answer = try await Self.client.execute(upstream, deadline: .now() + .hours(2))
+        } catch where Self.neverConnected(error) {
+            directory.markUnreachable(replica.id)
+            services.logger.warning("could not reach replica \(replica.id) at \(replica.url): \(error); serving here", metadata: metadata)
+            return nil
         } catch {
-            // Not reachable after all: this replica answers (or refuses) the request itself.
-            services.logger.warning(
-                "could not forward to replica \(replica.id) at \(replica.url): \(error)", metadata: ["request_id": .string(context.requestID)])
+            services.logger.error("replica \(replica.id) failed before answering: \(error)", metadata: metadata)
+            throw APIError(
+                status: 502, message: "The Hub replica running this request failed before it answered; retry.", type: "api_error",
+                code: "replica_error")
+        }
+        // The replica answers with its id: anything else (a wrong --replica-url, a token that
+        // does not match) is not relayed to the client.
+        guard answer.headers.first(name: HTTPField.Name.portenReplica.rawName) == replica.id else {
+            services.logger.error(
+                "\(replica.url) answered \(answer.status.code) as \(answer.headers.first(name: HTTPField.Name.portenReplica.rawName) ?? "no replica") instead of replica \(replica.id): check --replica-url and --replica-token; serving here",
+                metadata: metadata)
+            directory.markUnreachable(replica.id)
             return nil
         }
+        var headers = HTTPFields()
+        for header in answer.headers {
+            guard let name = HTTPField.Name(header.name), Self.relayed.contains(name) else { continue }
+            headers.append(HTTPField(name: name, value: header.value))
+        }
+        services.logger.debug("forwarded to another replica", metadata: metadata)
+        let isStream = headers[.contentType]?.hasPrefix("text/event-stream") == true
+        let logger = services.logger
+        return Response(status: .init(code: Int(answer.status.code)), headers: headers, body: ResponseBody { writer in
+            var received = false
+            do {
+                for try await chunk in answer.body {
+                    received = true
+                    try await writer.write(chunk)
+                }
+            } catch {
+                // The other replica went away mid-answer: a stream ends with an in-stream error, as
+                // any stream whose node fails does; a JSON body is cut (the client sees it broken).
+                logger.error("replica \(replica.id) broke off its answer: \(error)", metadata: metadata)
+                if isStream, received {
+                    let failure = APIError(
+                        status: 502, message: "The Hub replica running this request went away mid-answer.", type: "api_error", code: "replica_error")
+                    try? await writer.write(ByteBuffer(string: ChatStreamEncoder.errorEvent(failure) + ServerSentEvents.done))
+                    try? await writer.finish(nil)
+                }
+                return
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// Whether `error` happened before the request reached the other replica (it did not run there).
+    static func neverConnected(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError, error == .connectTimeout || error == .getConnectionFromPoolTimeout { return true }
+        if error is NIOConnectionError { return true }
+        if let error = error as? IOError, [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH].contains(error.errnoCode) { return true }
+        return false
     }
 
     /// Where a request goes when not here: nowhere while a node here has `model` ready, loading
@@ -83,7 +132,9 @@ struct ReplicaForward: Sendable {
     /// a connection of its own (streams last).
     static let client: HTTPClient = {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(2))
+        // Between reads: B is silent before its answer for at most its warm-up and queue budgets
+        // and a node's idle timeout (a stream sends keep-alive comments meanwhile).
+        configuration.timeout = .init(connect: .seconds(2), read: .minutes(10))
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 4096
         configuration.decompression = .disabled
@@ -91,5 +142,5 @@ struct ReplicaForward: Sendable {
     }()
 
     /// The headers of the other replica's answer that reach the client.
-    static let relayed: Set<HTTPField.Name> = [.contentType, .cacheControl, .retryAfter, .portenNode, .portenRegion]
+    static let relayed: Set<HTTPField.Name> = [.contentType, .cacheControl, .retryAfter, .portenNode, .portenRegion, .portenReplica]
 }

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import ServiceLifecycle
 
 /// Keeps what this replica holds in memory in step with the database that replicas share: a node
@@ -8,12 +9,18 @@ import ServiceLifecycle
 /// long); and the operator's catalog switches made on another replica apply here. Alone, the Hub
 /// makes these changes itself at once; this catches the ones made elsewhere, within `interval`.
 /// While the database does not answer, nothing changes here.
-struct RecordSync: Service {
+final class RecordSync: Service, Sendable {
     let services: HubServices
     let interval: Duration
+    private let failing = Mutex(false)
+
+    init(services: HubServices, interval: Duration) {
+        self.services = services
+        self.interval = interval
+    }
 
     func run() async {
-        await repeatUntilShutdown(every: interval) { await sync() }
+        await repeatUntilShutdown(every: interval) { await self.sync() }
     }
 
     func sync() async {
@@ -34,13 +41,19 @@ struct RecordSync: Service {
                 services.logger.info("disconnecting a node changed elsewhere", metadata: ["node": .string(held.id), "reason": .string(reason)])
                 await services.disconnectNode(held.id, reason: reason)
             }
-            let live = Dictionary(services.catalog.models.map { ($0.id, $0.enabled) }, uniquingKeysWith: { $1 })
-            for model in try await services.store.catalog().models where live[model.id].map({ $0 != model.enabled }) == true {
+            // The operator's switches (not the catalog rows each starting replica rewrites from its file).
+            let current = services.catalog
+            let live = Dictionary(current.models.map { ($0.id, $0.enabled) }, uniquingKeysWith: { $1 })
+            for model in try await services.store.applyingSwitches(to: current).models where live[model.id].map({ $0 != model.enabled }) == true {
                 services.liveCatalog.setEnabled(model.id, model.enabled)
                 services.logger.info("catalog switch made elsewhere", metadata: ["model": .string(model.id), "enabled": .stringConvertible(model.enabled)])
             }
+            failing.withLock { $0 = false }
         } catch {
-            services.logger.debug("records not synced: \(error)")
+            // Once per outage: the nodes here keep their records until the database answers.
+            if !failing.withLock({ failing in defer { failing = true }; return failing }) {
+                services.logger.warning("node records and catalog switches not synced with the database: \(error)")
+            }
         }
     }
 }

@@ -72,6 +72,8 @@ public final class ReplicaDirectory: Service, Sendable {
     let freshFor: Duration
     /// The others' announcements, read at most every half second.
     private let cache = Mutex<(at: ContinuousClock.Instant, replicas: [Replica])?>(nil)
+    /// Replicas that could not be reached, left alone until their announcement is this old again.
+    private let unreachable = Mutex<[String: ContinuousClock.Instant]>([:])
 
     public init(
         url: String, token: String, redis: RedisClient, registry: NodeRegistry, interval: Duration = .seconds(1), freshFor: Duration = .seconds(5),
@@ -131,13 +133,19 @@ public final class ReplicaDirectory: Service, Sendable {
             guard case .array(let fields) = try await redis.send(["HGETALL", Self.hash], timeout: .milliseconds(500)) else { return [] }
             let oldest = Self.milliseconds(Date()) - Int64(freshFor / .milliseconds(1))
             var stale: [String] = []
+            let shunned = unreachable.withLock { unreachable in
+                unreachable = unreachable.filter { now - $0.value < freshFor }
+                return Set(unreachable.keys)
+            }
             for pair in stride(from: 0, to: fields.count - 1, by: 2) {
                 guard let field = fields[pair].string, field != id, let value = fields[pair + 1].bytes else { continue }
-                guard let replica = try? JSONDecoder().decode(Replica.self, from: Data(buffer: value)), replica.at >= oldest else {
+                // One this version cannot read (a newer replica during an upgrade) is left alone.
+                guard let replica = try? JSONDecoder().decode(Replica.self, from: Data(buffer: value)) else { continue }
+                guard replica.at >= oldest else {
                     stale.append(field)
                     continue
                 }
-                replicas.append(replica)
+                if !shunned.contains(replica.id) { replicas.append(replica) }
             }
             if !stale.isEmpty { _ = try? await redis.send(["HDEL", Self.hash] + stale, timeout: .milliseconds(500)) }
         } catch {
@@ -165,6 +173,19 @@ public final class ReplicaDirectory: Service, Sendable {
             }
         }
         return warm ?? (warmOnly ? nil : cold)
+    }
+
+    /// Leaves replica `id` out of forwarding for a while after it could not be reached.
+    func markUnreachable(_ id: String) {
+        unreachable.withLock { $0[id] = .now }
+        cache.withLock { $0 = nil }
+    }
+
+    /// Claims `id`, a request id another replica forwarded, for a day: false when it was seen before.
+    /// (Redis unavailable: the id is not adopted, the request is metered under a new one.)
+    func claimForwardedID(_ id: String) async -> Bool {
+        let reply = try? await redis.send(["SET", "porten:forwarded:" + id, self.id, "NX", "PX", "86400000"], timeout: .milliseconds(500))
+        return reply == .simpleString("OK")
     }
 
     /// `local` (this replica's view of `model`), or another replica's when that is further along:

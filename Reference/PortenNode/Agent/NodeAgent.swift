@@ -61,7 +61,8 @@ public struct NodeAgent: Sendable {
         let urls = try Self.tunnelURLs(forHubs: hubURL)
         var backoff = self.backoff
         let clock = ContinuousClock()
-        var index = 0
+        // Agents spread over the replicas instead of all starting on the first.
+        var index = Int.random(in: 0..<urls.count)
         /// Tunnels that failed or ended early since the last one that lasted.
         var failedInARow = 0
         while !Task.isCancelled {
