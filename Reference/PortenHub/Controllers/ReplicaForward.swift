@@ -106,7 +106,7 @@ struct ReplicaForward: Sendable {
     /// or busy; to another replica when no node here may take it at all; and when it is cold
     /// here, to a replica that has it warm, else here if this replica wins the model's load claim
     /// (`porten:load:<model>` in Redis), else to the replica that won it once it announces the load
-    /// (within about two seconds; past that, here). So simultaneous cold requests on several
+    /// (waiting up to five seconds for that; past them, here). So simultaneous cold requests on several
     /// replicas make one load, and every waiter wakes on it.
     static func replica(
         for model: CatalogModel, caller: PolicyRouting.Caller, registry: NodeRegistry, directory: ReplicaDirectory
@@ -117,7 +117,8 @@ struct ReplicaForward: Sendable {
         case .load:
             if let warm = await directory.target(for: model, caller: caller, warmOnly: true) { return warm }
             if await directory.claimLoad(of: model.id, for: .seconds(30)) { return nil }
-            for _ in 0..<10 {
+            // The winner announces its load within a second or two (longer on a loaded machine).
+            for _ in 0..<25 {
                 try? await Task.sleep(for: .milliseconds(200))
                 if let warm = await directory.target(for: model, caller: caller, warmOnly: true, fresh: true) { return warm }
             }
