@@ -146,6 +146,7 @@ struct HubCommand: AsyncParsableCommand {
         let store: PostgresStore
         do { store = try PostgresStore(url: url, logger: logger) } catch { throw ValidationError("--database-url: \(error)") }
         try await store.withRunning {
+            do { try await store.check() } catch { throw CLIError("cannot reach the database at \(store.endpoint): \(error)") }
             let applied = try await store.migrate()
             logger.info("database \(store.endpoint): \(applied.isEmpty ? "schema up to date" : "applied \(applied.joined(separator: ", "))")")
             let (application, services) = try await HubApplication.build(configuration: configuration, store: store, logger: logger) { port in

@@ -74,6 +74,12 @@ public struct PostgresStore: HubStore {
         }
     }
 
+    /// Throws ``StoreError/unavailable(_:)`` unless the database answers within the deadline: a
+    /// Hub that starts without it says so and exits, instead of waiting on its migrations.
+    public func check() async throws {
+        try await bounded { try await $0.changes("SELECT 1") }
+    }
+
     /// Brings the schema up to date (``PostgresMigrations``); returns the migrations applied now.
     @discardableResult
     public func migrate() async throws -> [String] {
