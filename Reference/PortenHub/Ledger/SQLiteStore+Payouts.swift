@@ -24,9 +24,7 @@ extension SQLiteStore {
     public func runPayouts(
         period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, now: Date
     ) async throws -> (run: PayoutRun, payouts: [Payout], created: Bool) {
-        guard let range = PayoutPeriod.range(period) else { throw PayoutRunError.invalidPeriod }
-        guard range.start <= now else { throw PayoutRunError.periodNotStarted }
-        guard allowOpenPeriod || range.end <= now else { throw PayoutRunError.periodNotEnded }
+        let range = try PayoutPeriod.payable(period, allowOpen: allowOpenPeriod, now: now)
         return try await writer.write { db in
             if let run = try PayoutRun.fetchOne(db, key: period) {
                 return (run, try Payout.filter(Column("period") == period).order(Column("account_id")).fetchAll(db), false)

@@ -34,6 +34,14 @@ public enum EnrollmentRefusal: Error, Sendable, Equatable {
 
 /// A payout period, a calendar month in UTC.
 public enum PayoutPeriod {
+    /// The range of `period` if a payout run may pay it `now`: started, and ended unless `allowOpen`.
+    static func payable(_ period: String, allowOpen: Bool, now: Date) throws(PayoutRunError) -> (start: Date, end: Date) {
+        guard let range = range(period) else { throw .invalidPeriod }
+        guard range.start <= now else { throw .periodNotStarted }
+        guard allowOpen || range.end <= now else { throw .periodNotEnded }
+        return range
+    }
+
     /// `2026-11` → [2026-11-01, 2026-12-01) in UTC; nil for anything else (exactly four digits,
     /// a dash, two digits: `2026-+8` or `02026-8` would name the same month twice).
     public static func range(_ text: String) -> (start: Date, end: Date)? {

@@ -159,10 +159,7 @@ extension PostgresStore {
     public func runPayouts(
         period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, now: Date
     ) async throws -> (run: PayoutRun, payouts: [Payout], created: Bool) {
-        guard let range = PayoutPeriod.range(period) else { throw PayoutRunError.invalidPeriod }
-        guard range.start <= now else { throw PayoutRunError.periodNotStarted }
-        guard allowOpenPeriod || range.end <= now else { throw PayoutRunError.periodNotEnded }
-        let debtor = (name: debtor.name, iban: debtor.iban, bic: debtor.bic)
+        let range = try PayoutPeriod.payable(period, allowOpen: allowOpenPeriod, now: now)
         let (name, iban, bic) = debtor
         // A run over many accounts may take longer than one request's deadline.
         return try await transaction(timeout: .seconds(300)) { connection in
