@@ -33,6 +33,15 @@ struct OpenAIStreamReaderTests {
         #expect(reader.outcome.usage == Usage(promptTokens: 0, completionTokens: 1))
     }
 
+    @Test func aWholeCompletionFromAServerThatIgnoresStreamBecomesEvents() throws {
+        let completion = #"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!","reasoning":"hm","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#
+        let (events, outcome) = try OpenAIStreamReader.completion(Array(completion.utf8))
+        #expect(events == [.reasoning("hm"), .content("Hello!"), .toolCall(.init(index: 0, id: "c1", name: "f", arguments: "{}"))])
+        #expect(outcome == ChatOutcome(finishReason: "tool_calls", usage: Usage(promptTokens: 9, completionTokens: 2)))
+        #expect(throws: APIError.self) { try OpenAIStreamReader.completion(Array(#"{"choices":[]}"#.utf8)) }
+        #expect(throws: EngineFailure.self) { try OpenAIStreamReader.completion(Array(#"{"error":{"message":"boom"}}"#.utf8)) }
+    }
+
     @Test func anErrorEventFailsTheRequest() {
         #expect(throws: EngineFailure.self) { try events(#"data: {"error":{"message":"boom","type":"server_error"}}"# + "\n\n") }
     }

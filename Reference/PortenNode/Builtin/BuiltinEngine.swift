@@ -109,7 +109,7 @@ public struct BuiltinEngine: InferenceEngine {
         guard let server = await servers.server(for: model) else {
             throw APIError.nodeError("The model '\(model)' is not loaded on this node.")
         }
-        let upstream = OpenAIEngine(baseURL: server.baseURL, models: [model], apiKey: server.apiKey, client: client)
+        let upstream = OpenAIEngine(baseURL: server.baseURL, models: [model], apiKey: server.apiKey, client: client, connections: server.connections)
         do {
             return try await body(upstream)
         } catch is CancellationError {

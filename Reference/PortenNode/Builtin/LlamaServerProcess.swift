@@ -12,6 +12,8 @@ final class LlamaServerProcess: Sendable {
     let apiKey: String
     let logFile: URL
     let pid: Int32
+    /// Keep-alive connections to it, shared by its requests; closed when it stops.
+    let connections: UpstreamConnectionPool
     private let lifecycle = Lifecycle()
 
     /// Whether it became ready, whether a stop was asked for, and how the process ended ("exited with status 1", "was
@@ -55,6 +57,7 @@ final class LlamaServerProcess: Sendable {
         self.model = model
         self.port = port
         self.apiKey = apiKey
+        connections = UpstreamConnectionPool(host: "127.0.0.1", port: port)
         self.logFile = logFile
     }
 
@@ -101,6 +104,7 @@ final class LlamaServerProcess: Sendable {
 
     /// SIGTERM, then SIGKILL if it is still running after `grace` (or at once if the task is cancelled).
     func stop(grace: Duration) async {
+        connections.shutdown()
         let running = lifecycle.state.withLock { state in
             state.stopping = true
             return state.exit == nil

@@ -21,8 +21,17 @@ public struct OpenAIEngine: InferenceEngine {
     private let upstream: UpstreamHTTP
 
     public init(baseURL: String, models: [String], apiKey: String? = nil, concurrency: Int = 16, vramBudgetMB: Int? = nil, client: HTTPClient = .shared) {
-        let trimmed = UpstreamHTTP(baseURL: baseURL, apiKey: apiKey, client: client)
-        upstream = trimmed.baseURL.hasSuffix("/v1") ? trimmed : UpstreamHTTP(baseURL: trimmed.baseURL + "/v1", apiKey: apiKey, client: client)
+        self.init(baseURL: baseURL, models: models, apiKey: apiKey, concurrency: concurrency, vramBudgetMB: vramBudgetMB, client: client, connections: nil)
+    }
+
+    /// `connections`: the pool of a plain-HTTP upstream that outlives this engine value (the
+    /// builtin engine's llama-server); by default the engine has its own.
+    init(
+        baseURL: String, models: [String], apiKey: String?, concurrency: Int = 16, vramBudgetMB: Int? = nil, client: HTTPClient,
+        connections: UpstreamConnectionPool?
+    ) {
+        let trimmed = UpstreamHTTP(baseURL: baseURL, apiKey: apiKey, client: client, connections: connections)
+        upstream = trimmed.baseURL.hasSuffix("/v1") ? trimmed : trimmed.appending("/v1")
         self.baseURL = upstream.baseURL
         self.modelIDs = models
         self.apiKey = apiKey
@@ -43,6 +52,13 @@ public struct OpenAIEngine: InferenceEngine {
         body["stream"] = .bool(true)
         body["stream_options"] = .object(["include_usage": .bool(true)])
         let response = try await upstream.send("POST", "/chat/completions", body: .object(body), timeout: .seconds(3600))
+        if response.headers.first(name: "Content-Type")?.lowercased().hasPrefix("application/json") == true {
+            // A server that ignores `stream` answers with the whole completion.
+            let completion = try await response.body.collect(upTo: 256 << 20)
+            let (events, outcome) = try OpenAIStreamReader.completion(Array(completion.readableBytesView))
+            for event in events { try await emit(event) }
+            return outcome
+        }
         var stream = OpenAIStreamReader()
         for try await buffer in response.body {
             for event in try stream.feed(buffer.readableBytesView) { try await emit(event) }

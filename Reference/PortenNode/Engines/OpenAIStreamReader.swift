@@ -54,6 +54,44 @@ struct OpenAIStreamReader {
     }
 }
 
+extension OpenAIStreamReader {
+    /// The events and outcome of a whole `chat.completion` (from an upstream that answered a
+    /// streamed request without streaming): its first choice's reasoning, text and tool calls.
+    static func completion(_ bytes: [UInt8]) throws -> (events: [ChatEvent], outcome: ChatOutcome) {
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(bytes)
+        } catch {
+            throw APIError.nodeError("The engine answered with a completion that is not JSON: \(error).")
+        }
+        if let error = json["error"] { throw UpstreamError.apiError(status: 502, body: Array(JSONText.compact(.object(["error": error])).utf8), url: "") }
+        guard let choice = json["choices"]?.arrayValue?.first, let message = choice["message"] else {
+            throw APIError.nodeError("The engine answered with a completion without a message.")
+        }
+        var events: [ChatEvent] = []
+        if let thought = message["reasoning_content"]?.stringValue ?? message["reasoning"]?.stringValue, !thought.isEmpty {
+            events.append(.reasoning(thought))
+        }
+        if let text = message["content"]?.stringValue, !text.isEmpty { events.append(.content(text)) }
+        for (position, call) in (message["tool_calls"]?.arrayValue ?? []).enumerated() {
+            events.append(
+                .toolCall(
+                    ToolCallDelta(
+                        index: position, id: call["id"]?.stringValue, name: call["function"]?["name"]?.stringValue,
+                        arguments: call["function"]?["arguments"]?.stringValue ?? "")))
+        }
+        let usage = json["usage"].flatMap { found in
+            found["prompt_tokens"]?.intValue.map { prompt in
+                Usage(
+                    promptTokens: prompt, completionTokens: found["completion_tokens"]?.intValue ?? 0,
+                    reasoningTokens: found["completion_tokens_details"]?["reasoning_tokens"]?.intValue)
+            }
+        }
+        let outcome = ChatOutcome(finishReason: choice["finish_reason"]?.stringValue ?? "stop", usage: usage ?? Usage(promptTokens: 0, completionTokens: events.count))
+        return (events, outcome)
+    }
+}
+
 /// An upstream's error answer, turned into the client's OpenAI error: a client mistake (400, 404,
 /// 413, 422) with an OpenAI-shaped body keeps its status, message, type and param (string codes
 /// only); anything else — the upstream refusing the node's key, being overloaded or broken — is
