@@ -119,9 +119,15 @@ def test_silent_and_half_finished_connections_are_closed(quick_hub, payload):
         sock.close()
 
 
-def test_a_body_dripped_byte_by_byte_is_cut_at_the_body_timeout(quick_hub):
-    sock = open_socket(quick_hub, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+@pytest.mark.parametrize("after_a_request", [False, True])
+def test_a_body_dripped_byte_by_byte_is_cut_at_the_body_timeout(quick_hub, after_a_request):
+    sock = open_socket(quick_hub)
     try:
+        if after_a_request:
+            # The second request of a keep-alive connection is held to the same deadline.
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
         started = time.monotonic()
         closed = False
         while time.monotonic() - started < 8 and not closed:

@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdWebSocket
+import NIOCore
 import OpenAIWire
 
 /// The per-request context of every Hub route: the request id that goes into `X-Request-Id`,
@@ -11,8 +12,10 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext {
     public let webSocket: WebSocketHandlerReference<HubRequestContext>
     /// `req_…`; a request another replica forwarded keeps that replica's id (``ReplicaTokenMiddleware``).
     public internal(set) var requestID: String
+    /// The peer's address; its text is made only when asked for (sign-in throttling).
+    private let peer: SocketAddress?
     /// The peer's IP address (sign-in throttling).
-    public let remoteAddress: String?
+    public var remoteAddress: String? { peer?.ipAddress }
 
     /// Filled by `APIKeyMiddleware` (`/v1`) or, for the playground, by the portal.
     public var apiKey: AuthenticatedKey?
@@ -33,7 +36,7 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext {
         coreContext = .init(source: source)
         webSocket = .init()
         requestID = Self.newRequestID()
-        remoteAddress = source.channel.remoteAddress?.ipAddress
+        peer = source.channel.remoteAddress
     }
 
     /// The authenticated key; `APIKeyMiddleware` guarantees one on `/v1` routes.

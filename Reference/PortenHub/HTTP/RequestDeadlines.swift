@@ -22,7 +22,11 @@ final class RequestDeadlines: ChannelInboundHandler, RemovableChannelHandler {
 
     private let headTimeout: TimeAmount
     private let bodyTimeout: TimeAmount
-    private var deadline: Scheduled<Void>?
+    /// When the connection is closed unless the current head or body has been read by then.
+    private var deadline: NIODeadline?
+    /// The timer that checks ``deadline``; one at a time, kept across keep-alive requests
+    /// instead of a timer scheduled and cancelled for each.
+    private var timer: (scheduled: Scheduled<Void>, firesAt: NIODeadline)?
     /// The request being read asks for a protocol upgrade (WebSocket).
     private var upgrading = false
 
@@ -31,21 +35,25 @@ final class RequestDeadlines: ChannelInboundHandler, RemovableChannelHandler {
         self.bodyTimeout = bodyTimeout
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { schedule(headTimeout, context) }
+    func handlerAdded(context: ChannelHandlerContext) { arm(.now() + headTimeout, context) }
 
-    func handlerRemoved(context: ChannelHandlerContext) { cancel() }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline = nil
+        timer?.scheduled.cancel()
+        timer = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            schedule(bodyTimeout, context)
+            arm(.now() + bodyTimeout, context)
             // A WebSocket upgrade either succeeds or ends the connection; other `Upgrade:` values are ignored.
-            upgrading = head.headers["upgrade"].contains { $0.lowercased().contains("websocket") }
+            upgrading = head.headers.contains(name: "upgrade") && head.headers["upgrade"].contains { $0.lowercased().contains("websocket") }
             context.fireChannelRead(data)
         case .body:
             context.fireChannelRead(data)
         case .end:
-            cancel()
+            deadline = nil
             context.fireChannelRead(data)
             // After an upgrade request the decoder leaves and raw frames follow: so does this handler.
             if upgrading { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
@@ -58,15 +66,29 @@ final class RequestDeadlines: ChannelInboundHandler, RemovableChannelHandler {
         context.fireErrorCaught(error)
     }
 
-    private func schedule(_ timeout: TimeAmount, _ context: ChannelHandlerContext) {
-        cancel()
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { loopBound.value.close(promise: nil) }
+    /// Sets the deadline; a timer is scheduled only when none is pending before it (one that
+    /// fires early re-arms itself for the deadline then current).
+    private func arm(_ deadline: NIODeadline, _ context: ChannelHandlerContext) {
+        self.deadline = deadline
+        if let timer {
+            guard deadline < timer.firesAt else { return }
+            timer.scheduled.cancel()
+        }
+        scheduleTimer(at: deadline, context)
     }
 
-    private func cancel() {
-        deadline?.cancel()
-        deadline = nil
+    private func scheduleTimer(at instant: NIODeadline, _ context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let scheduled = context.eventLoop.assumeIsolated().scheduleTask(deadline: instant) { [self] in
+            timer = nil
+            guard let deadline else { return }  // read in time; the next head re-arms
+            if deadline <= .now() {
+                loopBound.value.close(promise: nil)
+            } else {
+                scheduleTimer(at: deadline, loopBound.value)
+            }
+        }
+        timer = (scheduled, instant)
     }
 }
 

@@ -54,26 +54,66 @@ public final class HubMetrics: Sendable {
         endpoint: String, model: String?, status: Int, code: String?, promptTokens: Int, completionTokens: Int, duration: Duration,
         timeToFirstToken: Duration?
     ) {
-        let model = self.model(model)
-        registry.makeCounter(
-            descriptor: descriptor("requests", unit: "total", "API requests by endpoint, model, HTTP status and error code."),
-            labels: [("endpoint", endpoint), ("model", model), ("status", String(status)), ("code", code.map { Self.knownCodes.contains($0) ? $0 : "other" } ?? "")]
-        ).increment()
+        let labels = RequestLabels(endpoint: endpoint, model: self.model(model), status: status, code: code.map { Self.knownCodes.contains($0) ? $0 : "other" } ?? "")
+        var handles = requestHandles.withLock { $0[labels] }
+        let input = promptTokens > 0, output = completionTokens > 0, firstToken = timeToFirstToken != nil
+        if handles == nil || (input && handles?.inputTokens == nil) || (output && handles?.outputTokens == nil)
+            || (firstToken && handles?.timeToFirstToken == nil)
+        {
+            handles = makeRequestHandles(labels, input: input, output: output, firstToken: firstToken)
+        }
+        guard let handles else { return }
+        handles.requests.increment()
+        if input { handles.inputTokens?.increment(by: Int64(promptTokens)) }
+        if output { handles.outputTokens?.increment(by: Int64(completionTokens)) }
+        handles.duration.record(duration)
+        if let timeToFirstToken { handles.timeToFirstToken?.record(timeToFirstToken) }
+    }
+
+    /// What labels one request's metrics.
+    private struct RequestLabels: Hashable {
+        var endpoint: String
+        var model: String
+        var status: Int
+        var code: String
+    }
+
+    /// The metrics one request's labels select, looked up in the registry once per label set
+    /// (the set is bounded: catalog models, statuses, known codes). Token counters and the
+    /// first-token histogram are made when first needed, so a series appears with its first value.
+    private struct RequestHandles: Sendable {
+        var requests: Counter
+        var duration: DurationHistogram
+        var inputTokens: Counter?
+        var outputTokens: Counter?
+        var timeToFirstToken: DurationHistogram?
+    }
+
+    private let requestHandles = Mutex<[RequestLabels: RequestHandles]>([:])
+
+    private func makeRequestHandles(_ labels: RequestLabels, input: Bool, output: Bool, firstToken: Bool) -> RequestHandles {
         let tokens = descriptor("tokens", unit: "total", "Tokens metered, by model and direction (input: prompt, output: completion).")
-        if promptTokens > 0 { registry.makeCounter(descriptor: tokens, labels: [("model", model), ("direction", "input")]).increment(by: Int64(promptTokens)) }
-        if completionTokens > 0 {
-            registry.makeCounter(descriptor: tokens, labels: [("model", model), ("direction", "output")]).increment(by: Int64(completionTokens))
+        var handles = RequestHandles(
+            requests: registry.makeCounter(
+                descriptor: descriptor("requests", unit: "total", "API requests by endpoint, model, HTTP status and error code."),
+                labels: [("endpoint", labels.endpoint), ("model", labels.model), ("status", String(labels.status)), ("code", labels.code)]),
+            duration: registry.makeDurationHistogram(
+                descriptor: descriptor("request_duration", unit: "seconds", "From the request's arrival to its last byte."),
+                labels: [("endpoint", labels.endpoint), ("model", labels.model)], buckets: Self.latencyBuckets))
+        let known = requestHandles.withLock { $0[labels] }
+        if input || known?.inputTokens != nil {
+            handles.inputTokens = registry.makeCounter(descriptor: tokens, labels: [("model", labels.model), ("direction", "input")])
         }
-        registry.makeDurationHistogram(
-            descriptor: descriptor("request_duration", unit: "seconds", "From the request's arrival to its last byte."),
-            labels: [("endpoint", endpoint), ("model", model)], buckets: Self.latencyBuckets
-        ).record(duration)
-        if let timeToFirstToken {
-            registry.makeDurationHistogram(
+        if output || known?.outputTokens != nil {
+            handles.outputTokens = registry.makeCounter(descriptor: tokens, labels: [("model", labels.model), ("direction", "output")])
+        }
+        if firstToken || known?.timeToFirstToken != nil {
+            handles.timeToFirstToken = registry.makeDurationHistogram(
                 descriptor: descriptor("time_to_first_token", unit: "seconds", "From the request's arrival to its first token."),
-                labels: [("model", model)], buckets: Self.latencyBuckets
-            ).record(timeToFirstToken)
+                labels: [("model", labels.model)], buckets: Self.latencyBuckets)
         }
+        requestHandles.withLock { $0[labels] = handles }
+        return handles
     }
 
     /// Time a request spent in a model's admission queue (`queue`) or waiting for its load (`warmup`).

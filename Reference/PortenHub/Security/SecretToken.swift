@@ -27,11 +27,13 @@ public struct SecretToken: Sendable, Equatable {
     /// Splits a presented token; nil when it does not have the expected shape.
     public init?(plain: String, prefix: String) {
         guard plain.hasPrefix(prefix) else { return nil }
-        let body = plain.dropFirst(prefix.count)
-        guard body.count == Self.lookupLength + Self.secretLength, body.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        let body = plain.utf8.dropFirst(prefix.utf8.count)
+        // Bytes, not characters: this runs on every API request.
+        guard body.count == Self.lookupLength + Self.secretLength,
+            body.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) })
         else { return nil }
         self.plain = plain
-        self.lookupID = String(body.prefix(Self.lookupLength))
+        self.lookupID = String(decoding: body.prefix(Self.lookupLength), as: UTF8.self)
         self.hash = Self.sha256(plain)
     }
 

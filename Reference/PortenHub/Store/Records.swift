@@ -143,7 +143,7 @@ public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     /// The values of ``insertSQL``, in its order.
     var insertArguments: StatementArguments {
         [
-            time, requestID, keyID, accountID, nodeID, region, model, endpoint, promptTokens, completionTokens, status, latencyMS,
+            SQLiteDate.text(time), requestID, keyID, accountID, nodeID, region, model, endpoint, promptTokens, completionTokens, status, latencyMS,
             timeToFirstTokenMS, user, metadata, attempts, priceInput, priceOutput, cost,
         ]
     }
