@@ -69,6 +69,15 @@ def stream_body(chunks):
         + chunk({}, "stop") + "data: [DONE]\n\n"
 
 
+def completion_stream_body():
+    """COMPLETION as the stream a server sends the node (which always asks for one, with usage)."""
+    def chunk(choices, usage=None):
+        return "data: " + json.dumps({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000, "model": "bench-model",
+                                      "choices": choices, **({"usage": usage} if usage else {})}, separators=(",", ":")) + "\n\n"
+    return chunk([{"index": 0, "delta": {"role": "assistant", "content": "Hello!"}, "logprobs": None, "finish_reason": None}]) \
+        + chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]) + chunk([], COMPLETION["usage"]) + "data: [DONE]\n\n"
+
+
 class Process:
     """A started command whose CPU time (its whole process tree) can be read."""
 
@@ -190,7 +199,8 @@ def fleet_in_flight(hub_url, token):
 
 
 def porten_fleet(binary, work, upstream, stream_upstream, extra_nodes=()):
-    """A Hub offering bench-model and bench-stream, two `openai`-engine nodes; returns (processes, url, key, token)."""
+    """A Hub offering bench-model and bench-stream, two `openai`-engine nodes; returns (processes, url, key, token).
+    The bench-model node asks `upstream`'s /sse/ for its answer: the node always streams from its upstream."""
     data = os.path.join(work, "hub")
     os.makedirs(data)
     catalog = os.path.join(work, "catalog.json")
@@ -210,7 +220,7 @@ def porten_fleet(binary, work, upstream, stream_upstream, extra_nodes=()):
     account = admin("POST", "accounts", {"name": "bench"})["id"]
     key = admin("POST", "keys", {"account_id": account, "name": "bench"})["key"]
     processes = [hub]
-    for name, args in [("porten-node", ["--engine", "openai", "--engine-url", upstream + "/v1", "--engine-api-key", "x", "--models", "bench-model",
+    for name, args in [("porten-node", ["--engine", "openai", "--engine-url", upstream + "/sse/v1", "--engine-api-key", "x", "--models", "bench-model",
                                         "--concurrency", "256"]),
                        ("porten-stream-node", ["--engine", "openai", "--engine-url", stream_upstream + "/v1", "--engine-api-key", "x",
                                                "--models", "bench-stream", "--concurrency", "256"]), *extra_nodes]:
@@ -248,6 +258,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         up_port, stream_port, proxy_port, litellm_port = free_port(), free_port(), free_port(), free_port()
         upstream = nginx("upstream", work, f"""server {{ listen 127.0.0.1:{up_port};
+  location /sse/ {{ default_type text/event-stream; return 200 '{completion_stream_body()}'; }}
   location / {{ default_type application/json; return 200 '{json.dumps(COMPLETION, separators=(",", ":"))}'; }} }}""")
         stream_upstream = nginx("stream-upstream", work, f"""server {{ listen 127.0.0.1:{stream_port};
   location / {{ default_type text/event-stream; return 200 '{stream_body(args.chunks)}'; }} }}""")
