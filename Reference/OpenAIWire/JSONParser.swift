@@ -116,19 +116,32 @@ public struct JSONParser {
 
     private mutating func parseString() throws(SyntaxError) -> String {
         position += 1  // opening quote
-        var scalars = String.UnicodeScalarView()
+        let start = position
         var runStart = position
+        /// With escapes: the bytes so far, and where each raw run began (for the error's offset).
+        var unescaped: (bytes: [UInt8], runs: [Range<Int>])?
         while true {
             guard let byte = peek() else { throw error("unterminated string") }
             switch byte {
             case UInt8(ascii: "\""):
-                try appendRun(from: runStart, to: position, into: &scalars)
+                let end = position
                 position += 1
-                return String(scalars)
+                guard var unescaped else {
+                    // No escapes (most strings): the bytes between the quotes, validated once.
+                    if let string = String(validating: bytes[start..<end], as: UTF8.self) { return string }
+                    throw SyntaxError(message: "invalid UTF-8 in a string", offset: start)
+                }
+                unescaped.bytes.append(contentsOf: bytes[runStart..<end])
+                unescaped.runs.append(runStart..<end)
+                if let string = String(validating: unescaped.bytes, as: UTF8.self) { return string }
+                throw invalidUTF8(in: unescaped.runs)
             case UInt8(ascii: "\\"):
-                try appendRun(from: runStart, to: position, into: &scalars)
+                if unescaped == nil { unescaped = ([], []) }
+                unescaped?.bytes.append(contentsOf: bytes[runStart..<position])
+                unescaped?.runs.append(runStart..<position)
                 position += 1
-                scalars.append(try parseEscape())
+                let scalar = try parseEscape()
+                UTF8.encode(scalar) { unescaped?.bytes.append($0) }
                 runStart = position
             case 0..<0x20:
                 throw error("control character in a string must be escaped")
@@ -138,18 +151,11 @@ public struct JSONParser {
         }
     }
 
-    /// Appends raw bytes of a string, validating them as UTF-8.
-    private func appendRun(from start: Int, to end: Int, into scalars: inout String.UnicodeScalarView) throws(SyntaxError) {
-        guard start < end else { return }
-        var decoder = UTF8()
-        var iterator = bytes[start..<end].makeIterator()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): scalars.append(scalar)
-            case .emptyInput: return
-            case .error: throw SyntaxError(message: "invalid UTF-8 in a string", offset: start)
-            }
-        }
+    /// The error for the first raw run of a string that is not valid UTF-8 on its own (escapes
+    /// always encode whole characters, so the string is invalid exactly when one run is).
+    private func invalidUTF8(in runs: [Range<Int>]) -> SyntaxError {
+        let run = runs.first { String(validating: bytes[$0], as: UTF8.self) == nil } ?? runs[0]
+        return SyntaxError(message: "invalid UTF-8 in a string", offset: run.lowerBound)
     }
 
     private mutating func parseEscape() throws(SyntaxError) -> Unicode.Scalar {

@@ -38,6 +38,27 @@ struct JSONParserTests {
         #expect(throws: JSONParser.SyntaxError(message: "invalid UTF-8 in a string", offset: 6)) { try JSONParser.parse(bytes) }
     }
 
+    @Test func invalidUTF8AfterAnEscapeIsReportedAtItsRun() {
+        // The run after the escape holds the bad byte: the offset is where that run starts.
+        let bytes: [UInt8] = Array(#"["ok\n"#.utf8) + [0xE2, 0x82] + Array(#"x"]"#.utf8)
+        #expect(throws: JSONParser.SyntaxError(message: "invalid UTF-8 in a string", offset: 6)) { try JSONParser.parse(bytes) }
+        // A character cut by an escape is not whole on either side.
+        let cut: [UInt8] = Array(#"[""#.utf8) + [0xC3] + Array(#"\u00a9"]"#.utf8)
+        #expect(throws: JSONParser.SyntaxError(message: "invalid UTF-8 in a string", offset: 2)) { try JSONParser.parse(cut) }
+    }
+
+    @Test func stringsRoundTripThroughQuoting() throws {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", "é", "€", "😀", "\u{7F}", "\u{FFFD}", "ß", "日本"]
+        for _ in 0..<2_000 {
+            let string = (0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            #expect(try JSONParser.parse(JSONText.quote(string)) == .string(string))
+            // The same string written entirely as \u escapes (surrogate pairs above the BMP).
+            let escaped = string.utf16.map { "\\u" + String(repeating: "0", count: 4 - String($0, radix: 16).count) + String($0, radix: 16) }.joined()
+            #expect(try JSONParser.parse("\"" + escaped + "\"") == .string(string))
+        }
+    }
+
     @Test func limitsNestingDepth() throws {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse(deep) }
