@@ -116,6 +116,75 @@ import Testing
         try await server.stop()
     }
 
+    @Test func aReaderThatSaysItIsDoneLetsTheRestBeReadAndTheConnectionReused() async throws {
+        let server = try await UpstreamTestServer()
+        let pool = UpstreamConnectionPool(host: "127.0.0.1", port: server.port)
+        for _ in 0..<3 {
+            let response = try await pool.execute(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/stream-done"), body: nil, timeout: .seconds(10))
+            for try await buffer in response.body where String(buffer: buffer).contains("[DONE]") {
+                response.finishReading()
+                break
+            }
+            try await eventually { pool.idleCount == 1 }
+        }
+        #expect(server.accepted.load(ordering: .relaxed) == 1)
+        pool.shutdown()
+        try await server.stop()
+    }
+
+    @Test func aCancelledRequestIsNotSentAgainOnOtherConnections() async throws {
+        let server = try await UpstreamTestServer()
+        let pool = UpstreamConnectionPool(host: "127.0.0.1", port: server.port)
+        // Three idle connections.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 { group.addTask { _ = try await get(pool, "/stream") } }
+            try await group.waitForAll()
+        }
+        try await eventually { pool.idleCount == 3 }
+        let task = Task { try await get(pool, "/silent") }
+        try await eventually { server.paths.withLock { $0.contains("/silent") } }
+        task.cancel()
+        await #expect(throws: (any Error).self) { try await task.value }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(server.paths.withLock { $0.filter { $0 == "/silent" }.count } == 1)
+        #expect(pool.idleCount == 2)
+        pool.shutdown()
+        try await server.stop()
+    }
+
+    @Test func aRequestTheServerDroppedAsItArrivedIsSentOnceMoreOnANewConnection() async throws {
+        let server = try await UpstreamTestServer()
+        let pool = UpstreamConnectionPool(host: "127.0.0.1", port: server.port)
+        #expect(try await get(pool, "/arm-drop").0 == 200)
+        try await eventually { pool.idleCount == 1 }
+        let (status, body) = try await get(pool, "/ok")
+        #expect(status == 200 && body.contains("/ok"))
+        #expect(server.paths.withLock { $0 } == ["/arm-drop", "/ok", "/ok"])
+        #expect(server.accepted.load(ordering: .relaxed) == 2)
+        pool.shutdown()
+        try await server.stop()
+    }
+
+    @Test func aServerThatFailsWhileWorkingIsNotSentTheRequestAgain() async throws {
+        let server = try await UpstreamTestServer()
+        let pool = UpstreamConnectionPool(host: "127.0.0.1", port: server.port)
+        _ = try await get(pool, "/ok")
+        try await eventually { pool.idleCount == 1 }
+        await #expect(throws: UpstreamConnectionClosed.self) { try await get(pool, "/slow-drop") }
+        #expect(server.paths.withLock { $0 } == ["/ok", "/slow-drop"])
+        pool.shutdown()
+        await #expect(throws: UpstreamPoolShutDown.self) { try await get(pool, "/ok") }
+        try await server.stop()
+    }
+
+    @Test func anIPv6UpstreamGetsABracketedHost() async throws {
+        let server = try await UpstreamTestServer(host: "::1")
+        let upstream = UpstreamHTTP(baseURL: "http://[::1]:\(server.port)", apiKey: nil, client: .shared)
+        _ = try await upstream.json("GET", "/ok", timeout: .seconds(5))
+        #expect(server.lastRequest.withLock { $0?.host } == "[::1]:\(server.port)")
+        try await server.stop()
+    }
+
     @Test func anUnreachableUpstreamIsTheNodesError() async throws {
         let server = try await UpstreamTestServer()
         let port = server.port

@@ -6,16 +6,20 @@ import Synchronization
 /// A real HTTP/1.1 server on loopback whose paths misbehave on purpose, counting the connections
 /// it accepts: `/ok` answers a small JSON, `/close` answers with `Connection: close`, `/idle-close`
 /// answers and then closes the idle connection, `/silent` never answers, `/stream` sends 200
-/// chunks 5 ms apart.
+/// chunks 5 ms apart, `/stream-done` sends `data: [DONE]` and ends the body 30 ms later,
+/// `/arm-drop` answers and then drops the connection's next request unanswered, `/slow-drop`
+/// closes the connection 400 ms after the request, unanswered.
 final class UpstreamTestServer: Sendable {
     let port: Int
     private let channel: any Channel
     let accepted = Atomic(0)
     let closed = Atomic(0)
     /// The `Authorization` and `Content-Type` of the last request, and its body.
-    let lastRequest = Mutex<(authorization: String?, contentType: String?, body: String)?>(nil)
+    let lastRequest = Mutex<(authorization: String?, contentType: String?, host: String?, body: String)?>(nil)
+    /// Every request's path, in arrival order (dropped ones too).
+    let paths = Mutex<[String]>([])
 
-    init() async throws {
+    init(host: String = "127.0.0.1") async throws {
         let server = ServerBootstrapBox()
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -27,7 +31,7 @@ final class UpstreamTestServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(Responder(server: server))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: 0).get()
         port = channel.localAddress!.port!
         server.value = self
     }
@@ -46,6 +50,8 @@ final class UpstreamTestServer: Sendable {
         let server: ServerBootstrapBox
         var head: HTTPRequestHead?
         var body = ""
+        /// `/arm-drop` was answered on this connection: its next request is dropped.
+        var dropNext = false
 
         init(server: ServerBootstrapBox) { self.server = server }
 
@@ -58,7 +64,15 @@ final class UpstreamTestServer: Sendable {
                 body += String(buffer: bytes)
             case .end:
                 guard let head else { return }
-                server.value?.lastRequest.withLock { $0 = (head.headers.first(name: "Authorization"), head.headers.first(name: "Content-Type"), body) }
+                server.value?.lastRequest.withLock {
+                    $0 = (head.headers.first(name: "Authorization"), head.headers.first(name: "Content-Type"), head.headers.first(name: "Host"), body)
+                }
+                server.value?.paths.withLock { $0.append(head.uri) }
+                if dropNext {
+                    context.close(promise: nil)
+                    return
+                }
+                dropNext = head.uri == "/arm-drop"
                 respond(to: head, context: context)
             }
         }
@@ -68,6 +82,17 @@ final class UpstreamTestServer: Sendable {
             switch request.uri {
             case "/silent":
                 return
+            case "/slow-drop":
+                let channel = context.channel
+                context.eventLoop.scheduleTask(in: .milliseconds(400)) { channel.close(promise: nil) }
+            case "/stream-done":
+                var head = HTTPResponseHead(version: .http1_1, status: .ok)
+                head.headers.add(name: "Content-Type", value: "text/event-stream")
+                context.write(wrapOutboundOut(.head(head)), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "data: {}\n\ndata: [DONE]\n\n")))), promise: nil)
+                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(30)) {
+                    context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+                }
             case "/stream":
                 var head = HTTPResponseHead(version: .http1_1, status: .ok)
                 head.headers.add(name: "Content-Type", value: "text/event-stream")

@@ -2,6 +2,7 @@ import Foundation
 import ServiceLifecycle
 import HummingbirdWSClient
 import Logging
+import NIOPosix
 import NodeProtocol
 import OpenAIWire
 
@@ -98,8 +99,13 @@ public struct NodeAgent: Sendable {
         configuration.additionalHeaders[.authorization] = "Bearer \(credential)"
         configuration.autoPing = .enabled(timePeriod: .seconds(15))
         let session = TunnelSession(engine: engine, logger: logger, maximumFrameSize: maximumFrameSize, healthInterval: healthInterval)
-        try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
-            try await session.run(inbound: inbound, outbound: outbound)
+        // The tunnel and the tasks of its requests share one event loop (and the upstream
+        // connections they open land on it too): see ``EventLoopExecutor``.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        try await withTaskExecutorPreference(EventLoopExecutor(loop)) {
+            _ = try await WebSocketClient.connect(url: url, configuration: configuration, eventLoopGroup: loop, logger: logger) { inbound, outbound, _ in
+                try await session.run(inbound: inbound, outbound: outbound)
+            }
         }
     }
 }

@@ -53,7 +53,10 @@ struct TunnelSession: Sendable {
                     case .cancel(let cancel):
                         cancellations.cancel(cancel.id)
                     case .load(let load):
-                        group.addTask { await ModelLoader(engine: engine, send: send, logger: logger).load(load) }
+                        // Downloads and checksums are long and CPU-bound: off the tunnel's event loop.
+                        group.addTask(executorPreference: globalConcurrentExecutor) {
+                            await ModelLoader(engine: engine, send: send, logger: logger).load(load)
+                        }
                     case .unload(let unload):
                         await engine.unload(model: unload.model)
                         logger.info("unloaded \(unload.model)")

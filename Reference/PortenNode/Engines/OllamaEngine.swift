@@ -42,7 +42,10 @@ public struct OllamaEngine: InferenceEngine {
         var reader = OllamaStreamReader(callIDPrefix: "call_" + UUID().uuidString.prefix(8).lowercased() + "_")
         for try await buffer in response.body {
             for event in try reader.feed(buffer.readableBytesView) { try await emit(event) }
-            if reader.isDone { break }
+            if reader.isDone {
+                response.finishReading()
+                break
+            }
         }
         return reader.outcome
     }

@@ -62,7 +62,10 @@ public struct OpenAIEngine: InferenceEngine {
         var stream = OpenAIStreamReader()
         for try await buffer in response.body {
             for event in try stream.feed(buffer.readableBytesView) { try await emit(event) }
-            if stream.isDone { break }
+            if stream.isDone {
+                response.finishReading()
+                break
+            }
         }
         return stream.outcome
     }

@@ -26,7 +26,8 @@ final class UpstreamConnection: Sendable {
         host: String, port: Int, group: any EventLoopGroup, timeout: TimeAmount,
         onReusable: @escaping @Sendable (UpstreamConnection) -> Void
     ) async throws -> UpstreamConnection {
-        let (channel, handler) = try await ClientBootstrap(group: group)
+        // On the caller's event loop when it runs on one (the node's request tasks do).
+        let (channel, handler) = try await ClientBootstrap(group: group.any())
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
@@ -40,6 +41,7 @@ final class UpstreamConnection: Sendable {
             }
         let connection = UpstreamConnection(channel: channel, handler: handler, reused: false)
         try await channel.eventLoop.submit {
+            // A cycle (handler → closure → connection → handler) that the handler breaks when it closes.
             handler.value.onReusable = { onReusable(connection.reusing()) }
         }.get()
         return connection
@@ -57,10 +59,13 @@ final class UpstreamConnection: Sendable {
         }
         let responseHead = try await withTaskCancellationHandler {
             try await headPromise.futureResult.get()
-        } onCancel: { [channel] in
-            channel.close(promise: nil)
+        } onCancel: { [handler] in
+            // This exchange only: the connection may already carry another request.
+            handler.eventLoop.execute { handler.value.cancel(id: id) }
         }
-        return UpstreamResponse(status: Int(responseHead.status.code), headers: responseHead.headers, body: .init(answer.sequence))
+        let finish: @Sendable () -> Void = { [handler] in handler.eventLoop.execute { handler.value.drain(id: id) } }
+        return UpstreamResponse(
+            status: Int(responseHead.status.code), headers: responseHead.headers, body: .init(answer.sequence), finishReading: finish)
     }
 
     func close() {

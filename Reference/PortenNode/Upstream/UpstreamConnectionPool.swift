@@ -39,13 +39,16 @@ final class UpstreamConnectionPool: Sendable {
     func execute(_ head: HTTPRequestHead, body: ByteBuffer?, timeout: TimeAmount) async throws -> UpstreamResponse {
         let deadline = NIODeadline.now() + timeout
         var head = head
-        head.headers.replaceOrAdd(name: "Host", value: port == 80 ? host : "\(host):\(port)")
+        let authority = host.contains(":") ? "[\(host)]" : host
+        head.headers.replaceOrAdd(name: "Host", value: port == 80 ? authority : "\(authority):\(port)")
         head.headers.replaceOrAdd(name: "Content-Length", value: String(body?.readableBytes ?? 0))
-        while let connection = takeIdle() {
+        try Task.checkCancellation()
+        if let connection = try takeIdle() {
             do {
                 return try await connection.send(id: nextID(), head, body: body, deadline: deadline)
-            } catch let error as UpstreamConnectionClosed where error.beforeAnswer {
-                continue  // closed while idle: the next idle one, or a new one
+            } catch let error as UpstreamConnectionClosed where error.stale {
+                // The server dropped the idle connection as the request went out: once more, on a new one.
+                try Task.checkCancellation()
             }
         }
         let connection = try await UpstreamConnection.connect(
@@ -69,11 +72,14 @@ final class UpstreamConnectionPool: Sendable {
     /// Idle connections now (for tests).
     var idleCount: Int { state.withLock { $0.idle.count } }
 
-    private func takeIdle() -> UpstreamConnection? {
-        while let connection = state.withLock({ $0.idle.popLast() }) {
+    /// The most recently used idle connection that is still open; throws once the pool is shut down.
+    private func takeIdle() throws -> UpstreamConnection? {
+        while true {
+            let (connection, shutDown) = state.withLock { ($0.idle.popLast(), $0.shutDown) }
+            if shutDown { throw UpstreamPoolShutDown() }
+            guard let connection else { return nil }
             if connection.channel.isActive { return connection }
         }
-        return nil
     }
 
     private func nextID() -> Int {
@@ -95,4 +101,8 @@ final class UpstreamConnectionPool: Sendable {
     deinit {
         for connection in state.withLock({ $0.idle }) { connection.close() }
     }
+}
+
+struct UpstreamPoolShutDown: Error, CustomStringConvertible {
+    var description: String { "the upstream's connections were shut down (its server stopped)" }
 }

@@ -7,6 +7,10 @@ struct UpstreamResponse: Sendable {
     var status: Int
     var headers: HTTPHeaders
     var body: Body
+    /// Says the reader has what it needs (an SSE stream's end) although the body has not ended:
+    /// the rest is read and dropped, so a pooled connection can carry the next request instead
+    /// of being closed. A reader that stops without saying so cuts the upstream off.
+    var finishReading: @Sendable () -> Void = {}
 
     /// The body's buffers, from a pooled connection or from AsyncHTTPClient (HTTPS upstreams).
     struct Body: AsyncSequence, Sendable {
