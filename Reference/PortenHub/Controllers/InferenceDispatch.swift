@@ -80,7 +80,7 @@ final class InferenceDispatch: @unchecked Sendable {
             }
             do {
                 try await dispatch.readFirstEvent()
-                await registry.recordSuccess(of: model.id, on: connection)
+                if registry.hasFailures { await registry.recordSuccess(of: model.id, on: connection) }
                 return dispatch
             } catch where error.status >= 500 {
                 await dispatch.close()

@@ -1,5 +1,6 @@
 import NodeProtocol
 import OpenAIWire
+import Synchronization
 
 /// The connected fleet: each node's tunnel, slots and models, the demand per model, and the
 /// loads under way. It asks ``Planner`` what to do and applies the answer to its state; the
@@ -48,7 +49,13 @@ public actor NodeRegistry {
     /// Requests that ended, per model, over the last minute: the service rate behind a queue's `Retry-After`.
     private var completions = DemandLedger(window: .seconds(60))
     /// Nodes failing a model, by node and model (outlier ejection).
-    private var health: [NodeModel: OutlierState] = [:]
+    private var health: [NodeModel: OutlierState] = [:] {
+        didSet { failingPairs.store(health.count, ordering: .relaxed) }
+    }
+    /// How many node–model pairs have failures on record, readable without the actor: a request
+    /// that succeeded skips ``recordSuccess(of:on:)`` (an actor hop) when there are none.
+    private nonisolated let failingPairs = Atomic(0)
+    nonisolated var hasFailures: Bool { failingPairs.load(ordering: .relaxed) > 0 }
     private let now: @Sendable () -> ContinuousClock.Instant
 
     public init(
