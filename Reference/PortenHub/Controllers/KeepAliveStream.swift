@@ -149,25 +149,12 @@ final class OutcomeBox: Sendable {
 
     /// The outcome if it is there within `limit`; nil otherwise.
     func value(within limit: Duration) async -> KeepAliveStream.Outcome? {
-        await withTaskGroup(of: KeepAliveStream.Outcome?.self) { group in
-            group.addTask { await self.wait() }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-    }
-
-    private func wait() async -> KeepAliveStream.Outcome? {
         let ticket = state.withLock { state in
             defer { state.next += 1 }
             return state.next
         }
         return await parkedWait(
-            cancelled: nil,
+            cancelled: nil, expired: nil, within: limit,
             park: { continuation in
                 state.withLock { state in
                     if let outcome = state.outcome { return outcome }

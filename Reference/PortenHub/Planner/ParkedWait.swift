@@ -1,3 +1,6 @@
+import NIOCore
+import NIOPosix
+
 /// Waits for an outcome someone else delivers, with cancellation that cannot be lost: `park`
 /// runs with the continuation and either stores it (returning nil) or answers at once; it is
 /// called when the task was already cancelled too, and must answer `cancelled` then, under the
@@ -15,4 +18,23 @@ func parkedWait<Outcome: Sendable>(
     } onCancel: {
         unpark()?.resume(returning: cancelled)
     }
+}
+
+/// ``parkedWait(cancelled:park:unpark:)`` that also gives up after `limit`, answering `expired`:
+/// the limit is a timer on an event loop, not a task racing the wait (a waiting request holds
+/// no task for it).
+func parkedWait<Outcome: Sendable>(
+    cancelled: Outcome, expired: Outcome, within limit: Duration, park: (CheckedContinuation<Outcome, Never>) -> Outcome?,
+    unpark: @escaping @Sendable () -> CheckedContinuation<Outcome, Never>?
+) async -> Outcome {
+    await parkedWait(
+        cancelled: cancelled,
+        park: { continuation in
+            if let immediate = park(continuation) { return immediate }
+            let nanoseconds = limit / .nanoseconds(1)
+            MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(Int64(min(nanoseconds, Double(Int64.max / 2))))) {
+                unpark()?.resume(returning: expired)
+            }
+            return nil
+        }, unpark: unpark)
 }
