@@ -8,12 +8,17 @@ struct RequestRunner: Sendable {
     let send: FrameSender
     let logger: Logger
 
-    /// Runs the request until it ends or `cancelled` finishes, whichever comes first.
-    func run(_ infer: TunnelMessage.Infer, cancelled: AsyncStream<Void>) async {
+    /// Runs the request until it ends or `cancelled` finishes, whichever comes first. `ended` is
+    /// called when the request ended on its own, and must finish `cancelled` (the session
+    /// forgets the request's signal): the caller's task waits on the signal itself, so a request
+    /// costs one child task, not two.
+    func run(_ infer: TunnelMessage.Infer, cancelled: AsyncStream<Void>, ended: @escaping @Sendable () -> Void) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await execute(infer) }
-            group.addTask { for await _ in cancelled {} }
-            await group.next()
+            group.addTask {
+                await execute(infer)
+                ended()
+            }
+            for await _ in cancelled {}
             group.cancelAll()
         }
     }

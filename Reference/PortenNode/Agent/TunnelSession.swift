@@ -47,8 +47,7 @@ struct TunnelSession: Sendable {
                         let runner = RequestRunner(engine: engine, send: send, logger: logger)
                         let cancelled = cancellations.register(infer.id)
                         group.addTask {
-                            await runner.run(infer, cancelled: cancelled)
-                            cancellations.forget(infer.id)
+                            await runner.run(infer, cancelled: cancelled) { cancellations.forget(infer.id) }
                         }
                     case .cancel(let cancel):
                         cancellations.cancel(cancel.id)
