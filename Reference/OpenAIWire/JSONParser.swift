@@ -118,8 +118,8 @@ public struct JSONParser {
         position += 1  // opening quote
         let start = position
         var runStart = position
-        /// With escapes: the bytes so far, and where each raw run began (for the error's offset).
-        var unescaped: (bytes: [UInt8], runs: [Range<Int>])?
+        /// With escapes: the string's bytes so far, each raw run validated as it ended.
+        var unescaped: [UInt8]?
         while true {
             guard let byte = peek() else { throw error("unterminated string") }
             switch byte {
@@ -131,17 +131,16 @@ public struct JSONParser {
                     if let string = String(validating: bytes[start..<end], as: UTF8.self) { return string }
                     throw SyntaxError(message: "invalid UTF-8 in a string", offset: start)
                 }
-                unescaped.bytes.append(contentsOf: bytes[runStart..<end])
-                unescaped.runs.append(runStart..<end)
-                if let string = String(validating: unescaped.bytes, as: UTF8.self) { return string }
-                throw invalidUTF8(in: unescaped.runs)
+                try validateRun(runStart..<end)
+                unescaped.append(contentsOf: bytes[runStart..<end])
+                return String(decoding: unescaped, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                if unescaped == nil { unescaped = ([], []) }
-                unescaped?.bytes.append(contentsOf: bytes[runStart..<position])
-                unescaped?.runs.append(runStart..<position)
+                try validateRun(runStart..<position)
+                if unescaped == nil { unescaped = [] }
+                unescaped?.append(contentsOf: bytes[runStart..<position])
                 position += 1
                 let scalar = try parseEscape()
-                UTF8.encode(scalar) { unescaped?.bytes.append($0) }
+                UTF8.encode(scalar) { unescaped?.append($0) }
                 runStart = position
             case 0..<0x20:
                 throw error("control character in a string must be escaped")
@@ -151,11 +150,10 @@ public struct JSONParser {
         }
     }
 
-    /// The error for the first raw run of a string that is not valid UTF-8 on its own (escapes
-    /// always encode whole characters, so the string is invalid exactly when one run is).
-    private func invalidUTF8(in runs: [Range<Int>]) -> SyntaxError {
-        let run = runs.first { String(validating: bytes[$0], as: UTF8.self) == nil } ?? runs[0]
-        return SyntaxError(message: "invalid UTF-8 in a string", offset: run.lowerBound)
+    /// Throws if the raw bytes of a string between escapes are not UTF-8 on their own.
+    private func validateRun(_ run: Range<Int>) throws(SyntaxError) {
+        guard !run.isEmpty, String(validating: bytes[run], as: UTF8.self) == nil else { return }
+        throw SyntaxError(message: "invalid UTF-8 in a string", offset: run.lowerBound)
     }
 
     private mutating func parseEscape() throws(SyntaxError) -> Unicode.Scalar {

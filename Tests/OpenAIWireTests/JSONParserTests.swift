@@ -45,6 +45,9 @@ struct JSONParserTests {
         // A character cut by an escape is not whole on either side.
         let cut: [UInt8] = Array(#"[""#.utf8) + [0xC3] + Array(#"\u00a9"]"#.utf8)
         #expect(throws: JSONParser.SyntaxError(message: "invalid UTF-8 in a string", offset: 2)) { try JSONParser.parse(cut) }
+        // Bad bytes before a bad escape: the first fault is the one reported.
+        let twice: [UInt8] = Array(#"[""#.utf8) + [0xFF] + Array(#"\q"]"#.utf8)
+        #expect(throws: JSONParser.SyntaxError(message: "invalid UTF-8 in a string", offset: 2)) { try JSONParser.parse(twice) }
     }
 
     @Test func stringsRoundTripThroughQuoting() throws {

@@ -115,6 +115,14 @@ public actor NodeRegistry {
         guard let entry = entries[connection.node.id], entry.connection === connection else { return }
         entries[connection.node.id] = nil
         abandon(entry)
+        forgetSettledFailures(of: connection.node.id)
+    }
+
+    /// Drops the failures on record for a node that left, except an ejection still running (a
+    /// node cannot escape one by reconnecting); what stays would otherwise stay for good.
+    private func forgetSettledFailures(of nodeID: String) {
+        let time = now()
+        health = health.filter { $0.key.node != nodeID || $0.value.isEjected(at: time) }
     }
 
     /// Removes node `nodeID` whatever connection it has (revoked, account disabled, attributes

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Waits for an outcome someone else delivers, with cancellation that cannot be lost: `park`
 /// runs with the continuation and either stores it (returning nil) or answers at once; it is
@@ -22,19 +23,23 @@ func parkedWait<Outcome: Sendable>(
 
 /// ``parkedWait(cancelled:park:unpark:)`` that also gives up after `limit`, answering `expired`:
 /// the limit is a timer on an event loop, not a task racing the wait (a waiting request holds
-/// no task for it).
+/// no task for it); the timer is cancelled as soon as the wait ends.
 func parkedWait<Outcome: Sendable>(
     cancelled: Outcome, expired: Outcome, within limit: Duration, park: (CheckedContinuation<Outcome, Never>) -> Outcome?,
     unpark: @escaping @Sendable () -> CheckedContinuation<Outcome, Never>?
 ) async -> Outcome {
-    await parkedWait(
+    let timer = Mutex<Scheduled<Void>?>(nil)
+    let outcome = await parkedWait(
         cancelled: cancelled,
         park: { continuation in
             if let immediate = park(continuation) { return immediate }
             let nanoseconds = limit / .nanoseconds(1)
-            MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(Int64(min(nanoseconds, Double(Int64.max / 2))))) {
-                unpark()?.resume(returning: expired)
+            let scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(Int64(min(nanoseconds, Double(Int64.max / 2))))) {
+                () -> Void in unpark()?.resume(returning: expired)
             }
+            timer.withLock { $0 = scheduled }
             return nil
         }, unpark: unpark)
+    timer.withLock { $0 }?.cancel()
+    return outcome
 }

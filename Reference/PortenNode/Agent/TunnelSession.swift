@@ -10,6 +10,8 @@ struct TunnelSession: Sendable {
     let maximumFrameSize: Int
     /// How often a fixed engine's models are re-checked (upstream health).
     var healthInterval: Duration = .seconds(10)
+    /// Frames larger than this (inline images, long contexts) run their request off the event loop.
+    static let heavyFrameSize = 1 << 20
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let send = FrameSender(outbound: outbound)
@@ -46,7 +48,10 @@ struct TunnelSession: Sendable {
                     case .infer(let infer):
                         let runner = RequestRunner(engine: engine, send: send, logger: logger)
                         let cancelled = cancellations.register(infer.id)
-                        group.addTask {
+                        // Requests run on the tunnel's event loop, except those with heavy JSON to
+                        // parse or write (embeddings, large bodies), which would stall its other requests.
+                        let heavy = infer.kind == .embeddings || text.utf8.count > Self.heavyFrameSize
+                        group.addTask(executorPreference: heavy ? globalConcurrentExecutor : nil) {
                             await runner.run(infer, cancelled: cancelled) { cancellations.forget(infer.id) }
                         }
                     case .cancel(let cancel):
@@ -57,9 +62,12 @@ struct TunnelSession: Sendable {
                             await ModelLoader(engine: engine, send: send, logger: logger).load(load)
                         }
                     case .unload(let unload):
-                        await engine.unload(model: unload.model)
-                        logger.info("unloaded \(unload.model)")
-                        try? await send(.unloaded(unload))
+                        // Stopping a server can take its grace period: the tunnel reads on meanwhile.
+                        group.addTask(executorPreference: globalConcurrentExecutor) {
+                            await engine.unload(model: unload.model)
+                            logger.info("unloaded \(unload.model)")
+                            try? await send(.unloaded(unload))
+                        }
                     default:
                         logger.warning("ignoring unexpected \(frame.type) frame")
                     }
