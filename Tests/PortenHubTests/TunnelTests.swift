@@ -4,6 +4,7 @@ import HummingbirdTesting
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOPosix
 import OpenAIWire
 import PortenHub
 import NodeProtocol
@@ -83,6 +84,36 @@ struct TunnelTests {
             #expect(embeddings.data.map(\.index) == [0, 1])
             #expect(embeddings.data[0].embedding.floats == SimEmbedding.vector(for: "x", dimensions: 16))
         }
+    }
+
+    /// Where the engine ran a request: on an event loop's thread, or not.
+    private final class ThreadRecordingEngine: InferenceEngine {
+        let inner = SimEngine(tokenDelay: .milliseconds(1))
+        let onLoop = Mutex<[String: Bool]>([:])
+        var name: String { inner.name }
+        var provisionable: Bool { inner.provisionable }
+        var concurrency: Int { inner.concurrency }
+        func models() async -> [TunnelMessage.ModelState] { await inner.models() }
+        func chat(_ request: ChatCompletionRequest, capabilities: [String], emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome {
+            onLoop.withLock { $0["chat"] = MultiThreadedEventLoopGroup.currentEventLoop != nil }
+            return try await inner.chat(request, capabilities: capabilities, emit: emit)
+        }
+        func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage) {
+            onLoop.withLock { $0["embed"] = MultiThreadedEventLoopGroup.currentEventLoop != nil }
+            return try await inner.embed(request)
+        }
+    }
+
+    @Test func chatRunsOnTheTunnelsEventLoopAndEmbeddingsOffIt() async throws {
+        let engine = ThreadRecordingEngine()
+        try await withHubAndNode(engine: engine) { client, _, key in
+            let chat = try await post(client, "/v1/chat/completions", key: key, #"{"model":"ref-chat","messages":[{"role":"user","content":"x"}]}"#)
+            #expect(chat.status == .ok)
+            let embeddings = try await post(client, "/v1/embeddings", key: key, #"{"model":"ref-embed","input":["x"]}"#)
+            #expect(embeddings.status == .ok)
+        }
+        // A chat crosses no thread on the node; heavy JSON (embeddings) does not hold up the tunnel.
+        #expect(engine.onLoop.withLock { $0 } == ["chat": true, "embed": false])
     }
 
     @Test func aChatModelIsNotAnEmbeddingModel() async throws {
