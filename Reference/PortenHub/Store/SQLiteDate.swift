@@ -1,7 +1,9 @@
 import Foundation
 
 /// A date as GRDB stores it in SQLite (`yyyy-MM-dd HH:mm:ss.SSS`, UTC, to the nearest millisecond),
-/// written without a `DateFormatter`: the usage row of every request carries one.
+/// written without a `DateFormatter`: the usage row of every request carries one. The same text as
+/// GRDB's for every date from 1970 on (before it, Foundation rounds a few milliseconds in 10,000
+/// the other way; the Hub writes the time of a request).
 enum SQLiteDate {
     static func text(_ date: Date) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
