@@ -28,25 +28,11 @@ struct OpenAIStreamReader {
             } catch {
                 throw APIError.nodeError("The engine sent a stream event that is not JSON: \(error).")
             }
-            if let error = chunk["error"] { throw UpstreamError.apiError(status: 502, body: Array(JSONText.compact(.object(["error": error])).utf8), url: "") }
-            if let found = chunk["usage"], let prompt = found["prompt_tokens"]?.intValue {
-                let details = found["completion_tokens_details"]?["reasoning_tokens"]?.intValue
-                usage = Usage(promptTokens: prompt, completionTokens: found["completion_tokens"]?.intValue ?? 0, reasoningTokens: details)
-            }
+            try Self.throwIfError(chunk)
+            if let found = Self.usage(chunk) { usage = found }
             for choice in chunk["choices"]?.arrayValue ?? [] {
                 if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
-                guard let delta = choice["delta"] else { continue }
-                if let thought = delta["reasoning_content"]?.stringValue ?? delta["reasoning"]?.stringValue, !thought.isEmpty {
-                    events.append(.reasoning(thought))
-                }
-                if let text = delta["content"]?.stringValue, !text.isEmpty { events.append(.content(text)) }
-                for call in delta["tool_calls"]?.arrayValue ?? [] {
-                    events.append(
-                        .toolCall(
-                            ToolCallDelta(
-                                index: call["index"]?.intValue ?? 0, id: call["id"]?.stringValue, name: call["function"]?["name"]?.stringValue,
-                                arguments: call["function"]?["arguments"]?.stringValue)))
-                }
+                if let delta = choice["delta"] { events += Self.events(of: delta) }
             }
         }
         pieces += events.count
@@ -64,31 +50,47 @@ extension OpenAIStreamReader {
         } catch {
             throw APIError.nodeError("The engine answered with a completion that is not JSON: \(error).")
         }
-        if let error = json["error"] { throw UpstreamError.apiError(status: 502, body: Array(JSONText.compact(.object(["error": error])).utf8), url: "") }
+        try throwIfError(json)
         guard let choice = json["choices"]?.arrayValue?.first, let message = choice["message"] else {
             throw APIError.nodeError("The engine answered with a completion without a message.")
         }
+        let events = events(of: message)
+        let usage = usage(json)
+        let outcome = ChatOutcome(finishReason: choice["finish_reason"]?.stringValue ?? "stop", usage: usage ?? Usage(promptTokens: 0, completionTokens: events.count))
+        return (events, outcome)
+    }
+}
+
+extension OpenAIStreamReader {
+    /// An error the upstream sent in place of an answer, as the client's error.
+    fileprivate static func throwIfError(_ json: JSONValue) throws {
+        if let error = json["error"] { throw UpstreamError.apiError(status: 502, body: Array(JSONText.compact(.object(["error": error])).utf8), url: "") }
+    }
+
+    /// The upstream's usage, when it sent one.
+    fileprivate static func usage(_ json: JSONValue) -> Usage? {
+        guard let found = json["usage"], let prompt = found["prompt_tokens"]?.intValue else { return nil }
+        return Usage(
+            promptTokens: prompt, completionTokens: found["completion_tokens"]?.intValue ?? 0,
+            reasoningTokens: found["completion_tokens_details"]?["reasoning_tokens"]?.intValue)
+    }
+
+    /// The reasoning, text and tool-call pieces of a streamed `delta` or a whole `message`; a
+    /// tool call without an `index` (a message's) is numbered by its position.
+    fileprivate static func events(of part: JSONValue) -> [ChatEvent] {
         var events: [ChatEvent] = []
-        if let thought = message["reasoning_content"]?.stringValue ?? message["reasoning"]?.stringValue, !thought.isEmpty {
+        if let thought = part["reasoning_content"]?.stringValue ?? part["reasoning"]?.stringValue, !thought.isEmpty {
             events.append(.reasoning(thought))
         }
-        if let text = message["content"]?.stringValue, !text.isEmpty { events.append(.content(text)) }
-        for (position, call) in (message["tool_calls"]?.arrayValue ?? []).enumerated() {
+        if let text = part["content"]?.stringValue, !text.isEmpty { events.append(.content(text)) }
+        for (position, call) in (part["tool_calls"]?.arrayValue ?? []).enumerated() {
             events.append(
                 .toolCall(
                     ToolCallDelta(
-                        index: position, id: call["id"]?.stringValue, name: call["function"]?["name"]?.stringValue,
-                        arguments: call["function"]?["arguments"]?.stringValue ?? "")))
+                        index: call["index"]?.intValue ?? position, id: call["id"]?.stringValue, name: call["function"]?["name"]?.stringValue,
+                        arguments: call["function"]?["arguments"]?.stringValue)))
         }
-        let usage = json["usage"].flatMap { found in
-            found["prompt_tokens"]?.intValue.map { prompt in
-                Usage(
-                    promptTokens: prompt, completionTokens: found["completion_tokens"]?.intValue ?? 0,
-                    reasoningTokens: found["completion_tokens_details"]?["reasoning_tokens"]?.intValue)
-            }
-        }
-        let outcome = ChatOutcome(finishReason: choice["finish_reason"]?.stringValue ?? "stop", usage: usage ?? Usage(promptTokens: 0, completionTokens: events.count))
-        return (events, outcome)
+        return events
     }
 }
 
