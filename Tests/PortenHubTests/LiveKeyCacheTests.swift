@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import PortenHub
@@ -24,7 +25,8 @@ struct LiveKeyCacheTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("hub.sqlite").path
-        let hub = try SQLiteStore.open(path: path)
+        let clock = HandMovedInstant()
+        let hub = try SQLiteStore.open(path: path, liveKeys: LiveKeyCache(now: { clock.read() }))
         let admin = try SQLiteStore.open(path: path)  // `porten admin` on the same database
         let account = try await hub.createAccount(name: "acme")
         let (key, token) = try await hub.createKey(accountID: account.id, name: "ci")
@@ -32,7 +34,9 @@ struct LiveKeyCacheTests {
         #expect(try await admin.revokeKey(id: key.id))
         // The Hub has not seen the commit: the key still answers from memory, which is the point.
         #expect(try await hub.authenticateKey(token.plain) != nil)
-        try await Task.sleep(for: LiveKeyCache.lifetime + .milliseconds(100))
+        clock.advance(by: LiveKeyCache.lifetime - .milliseconds(1))
+        #expect(try await hub.authenticateKey(token.plain) != nil)
+        clock.advance(by: .milliseconds(1))
         #expect(try await hub.authenticateKey(token.plain) == nil)
     }
 
@@ -91,4 +95,13 @@ struct LiveKeyCacheTests {
         }
         #expect(lookups == 4)
     }
+}
+
+/// A `ContinuousClock` instant that moves only when a test moves it.
+final class HandMovedInstant: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+
+    func read() -> ContinuousClock.Instant { instant.withLock { $0 } }
+
+    func advance(by duration: Duration) { instant.withLock { $0 += duration } }
 }

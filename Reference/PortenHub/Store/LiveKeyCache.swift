@@ -38,12 +38,18 @@ final class LiveKeyCache: TransactionObserver, Sendable {
     }
 
     private let state = Mutex(State())
+    /// The time entries expire by; tests pass a hand-moved one.
+    private let now: @Sendable () -> ContinuousClock.Instant
     private static let watched: Set<String> = [APIKey.databaseTableName, Account.databaseTableName]
+
+    init(now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+        self.now = now
+    }
 
     /// The cached key for the token whose SHA-256 is `presented`, or the result of `lookup`
     /// (remembered when it is a key).
     func key(for presented: [UInt8], lookup: () async throws -> AuthenticatedKey?) async rethrows -> AuthenticatedKey? {
-        let now = ContinuousClock.now
+        let now = self.now()
         let generation: Int
         switch state.withLock({ $0.probe(presented, now: now) }) {
         case .hit(let key): return key

@@ -5,19 +5,24 @@ import GRDB
 public struct SQLiteStore: HubStore {
     let writer: any DatabaseWriter
     /// Keys that authenticated in the last second (``authenticateKey(_:)``).
-    let liveKeys = LiveKeyCache()
+    let liveKeys: LiveKeyCache
 
-    init(writer: any DatabaseWriter) {
+    init(writer: any DatabaseWriter, liveKeys: LiveKeyCache = LiveKeyCache()) {
         self.writer = writer
+        self.liveKeys = liveKeys
         writer.add(transactionObserver: liveKeys, extent: .databaseLifetime)
     }
 
     /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
     public static func open(path: String) throws -> SQLiteStore {
+        try open(path: path, liveKeys: LiveKeyCache())
+    }
+
+    static func open(path: String, liveKeys: LiveKeyCache) throws -> SQLiteStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        let store = SQLiteStore(writer: try DatabasePool(path: path, configuration: configuration))
+        let store = SQLiteStore(writer: try DatabasePool(path: path, configuration: configuration), liveKeys: liveKeys)
         try store.migrate()
         return store
     }
