@@ -39,7 +39,7 @@ let package = Package(
         /// Frames of the Hub ↔ node WebSocket tunnel (docs/node-protocol.md).
         .target(
             name: "NodeProtocol",
-            dependencies: ["OpenAIWire"],
+            dependencies: ["OpenAIWire", .product(name: "NIOCore", package: "swift-nio")],
             path: "Reference/NodeProtocol",
             swiftSettings: swiftSettings
         ),
@@ -69,6 +69,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -116,6 +116,40 @@ struct TunnelTests {
         #expect(engine.onLoop.withLock { $0 } == ["chat": true, "embed": false])
     }
 
+    /// Answers embeddings with one wide vector, so the node's frame is several megabytes.
+    private final class WideVectorEngine: InferenceEngine {
+        let inner = SimEngine(tokenDelay: .milliseconds(1))
+        static let width = 300_000
+        var name: String { inner.name }
+        var provisionable: Bool { inner.provisionable }
+        var concurrency: Int { inner.concurrency }
+        func models() async -> [TunnelMessage.ModelState] { await inner.models() }
+        func chat(_ request: ChatCompletionRequest, capabilities: [String], emit: @Sendable (ChatEvent) async throws -> Void) async throws -> ChatOutcome {
+            try await inner.chat(request, capabilities: capabilities, emit: emit)
+        }
+        func embed(_ request: EmbeddingRequest) async throws -> (vectors: [[Float]], usage: Usage) {
+            ([(0..<Self.width).map { Float($0 % 1000) / 1000 }], Usage(promptTokens: 1, completionTokens: 0))
+        }
+    }
+
+    @Test func aFrameOverAMegabyteIsDecodedOffTheTunnelsLoopAndArrivesWhole() async throws {
+        try await withHubAndNode(engine: WideVectorEngine()) { client, _, key in
+            let embeddings = try await post(client, "/v1/embeddings", key: key, #"{"model":"ref-embed","input":"x"}"#)
+            #expect(embeddings.status == .ok)
+            let answer = try JSONDecoder().decode(EmbeddingsAnswer.self, from: Data(buffer: embeddings.body))
+            #expect(answer.data.map(\.embedding.count) == [WideVectorEngine.width])
+            #expect(answer.data.first?.embedding[999] == 0.999)
+            // The tunnel reads on after it.
+            let chat = try await post(client, "/v1/chat/completions", key: key, #"{"model":"ref-chat","messages":[{"role":"user","content":"x"}]}"#)
+            #expect(chat.status == .ok)
+        }
+    }
+
+    private struct EmbeddingsAnswer: Decodable {
+        struct Item: Decodable { let embedding: [Float] }
+        let data: [Item]
+    }
+
     @Test func aChatModelIsNotAnEmbeddingModel() async throws {
         try await withHubAndNode { client, _, key in
             let response = try await post(client, "/v1/embeddings", key: key, #"{"model":"ref-chat","input":"x"}"#)

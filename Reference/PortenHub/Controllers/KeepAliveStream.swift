@@ -40,7 +40,7 @@ struct KeepAliveStream: Sendable {
         }
         let encoder = ChatStreamEncoder(id: id, created: Int(Date().timeIntervalSince1970), model: model.id)
         if let outcome = await box.value(within: after) {
-            var meter = outcome.meter
+            let meter = outcome.meter
             switch outcome.result {
             case .failure(let error):
                 // The caller meters the refusal (once); only the reservation travelled with routing.

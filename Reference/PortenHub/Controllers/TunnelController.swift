@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import NodeProtocol
 import OpenAIWire
 
@@ -23,7 +24,12 @@ struct TunnelController: Sendable {
                 return
             }
             defer { services.tunnelSockets.remove(ticket) }
-            try await serve(credential: node.credential, ticket: ticket, inbound: inbound, outbound: outbound, logger: context.logger)
+            // The tunnel's frames are read and routed on its own event loop (see ``EventLoopExecutor``).
+            let channel = context.requestContext.channel
+            try await withTaskExecutorPreference(EventLoopExecutor(channel.eventLoop)) {
+                try await serve(
+                    credential: node.credential, ticket: ticket, inbound: inbound, outbound: outbound, channel: channel, logger: context.logger)
+            }
         }
     }
 
@@ -51,11 +57,21 @@ struct TunnelController: Sendable {
         try? await outbound.close(.policyViolation, reason: "no hello within \(timeout)")
     }
 
+    /// One frame from the node; one over ``TunnelMessage/heavyFrameSize`` (embedding vectors) is
+    /// decoded off the tunnel's event loop, so the frames behind it are not held up.
+    private static func decode(_ text: String) async throws(TunnelMessage.InvalidFrame) -> TunnelMessage {
+        guard text.utf8.count > TunnelMessage.heavyFrameSize else { return try TunnelMessage.fromNode(text: text) }
+        return try await withTaskExecutorPreference(globalConcurrentExecutor) {
+            Result { () throws(TunnelMessage.InvalidFrame) in try TunnelMessage.fromNode(text: text) }
+        }.get()
+    }
+
     /// Runs one tunnel. The credential is checked again when the hello arrives, and the node's
     /// record (region, trust class, account) read then: a socket that upgraded before the node was
     /// revoked, its account disabled or its attributes changed is closed, never welcomed.
     private func serve(
-        credential: String, ticket: TunnelSockets.Ticket, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger
+        credential: String, ticket: TunnelSockets.Ticket, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel,
+        logger: Logger
     ) async throws {
         var logger = logger
         logger[metadataKey: "node"] = .string(ticket.nodeID)
@@ -79,7 +95,7 @@ struct TunnelController: Sendable {
         let ignored = hello.models.map(\.id).filter { services.catalog.offered($0) == nil }
         if !ignored.isEmpty { logger.info("ignoring models the catalog does not offer: \(ignored.prefix(20))") }
         let connection = NodeConnection(
-            node: node, hello: hello, outbound: outbound, maximumAnswerBytes: services.configuration.maximumAnswerSize)
+            node: node, hello: hello, outbound: outbound, channel: channel, maximumAnswerBytes: services.configuration.maximumAnswerSize)
         try await connection.send(
             .welcome(.init(nodeID: node.id, region: node.region, trustClass: node.trustClass, acceptedModels: accepted.sorted())))
         // Registered only if the node's record did not change since the check above: the actor
@@ -102,7 +118,7 @@ struct TunnelController: Sendable {
                 guard case .text(let text) = message else { continue }
                 let frame: TunnelMessage
                 do {
-                    frame = try TunnelMessage.fromNode(text: text)
+                    frame = try await Self.decode(text)
                 } catch {
                     refused += 1
                     // The first few, then every thousandth: a node cannot flood the log.

@@ -1,5 +1,7 @@
 import HummingbirdWebSocket
 import Logging
+import NIOCore
+import NIOWebSocket
 import NodeProtocol
 import OpenAIWire
 import Synchronization
@@ -11,7 +13,10 @@ public final class NodeConnection: Sendable {
 
     public let node: NodeRecord
     public let hello: TunnelMessage.Hello
+    /// Closes the WebSocket with a close handshake.
     private let outbound: WebSocketOutboundWriter
+    /// The tunnel's channel, which frames are written to directly (see ``send(_:)``).
+    private let channel: any Channel
     private let state = Mutex(State())
 
     private struct State {
@@ -34,10 +39,13 @@ public final class NodeConnection: Sendable {
     /// What each frame counts on top of its text: about what a buffered event costs.
     static let frameOverhead = 64
 
-    init(node: NodeRecord, hello: TunnelMessage.Hello, outbound: WebSocketOutboundWriter, maximumAnswerBytes: Int = 16 << 20) {
+    init(
+        node: NodeRecord, hello: TunnelMessage.Hello, outbound: WebSocketOutboundWriter, channel: any Channel, maximumAnswerBytes: Int = 16 << 20
+    ) {
         self.node = node
         self.hello = hello
         self.outbound = outbound
+        self.channel = channel
         self.maximumAnswerBytes = maximumAnswerBytes
     }
 
@@ -108,8 +116,19 @@ public final class NodeConnection: Sendable {
         try? await outbound.close(.goingAway, reason: reason)
     }
 
+    /// Writes one frame. It goes to the channel directly rather than through the WebSocket
+    /// library's writer, whose actor and async writer cost a hop each per frame; the library adds
+    /// nothing a server's text frame needs (no extensions are configured, servers do not mask).
+    /// While the socket can take more, the write is not awaited; when it cannot, it is, so a node
+    /// that reads slowly slows its senders instead of growing the Hub's buffers.
     func send(_ message: TunnelMessage) async throws {
-        try await outbound.write(.text(try message.encodedText()))
+        guard !state.withLock({ $0.closed }) else { throw ChannelError.ioOnClosedChannel }
+        let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: try message.encodedText()))
+        if channel.isWritable {
+            channel.writeAndFlush(frame, promise: nil)
+        } else {
+            try await channel.writeAndFlush(frame).get()
+        }
     }
 
     /// Fails every request the node has been silent about since `deadline`, and cancels it on the node.

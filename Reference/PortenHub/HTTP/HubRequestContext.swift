@@ -12,10 +12,10 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext {
     public let webSocket: WebSocketHandlerReference<HubRequestContext>
     /// `req_…`; a request another replica forwarded keeps that replica's id (``ReplicaTokenMiddleware``).
     public internal(set) var requestID: String
-    /// The peer's address; its text is made only when asked for (sign-in throttling).
-    private let peer: SocketAddress?
-    /// The peer's IP address (sign-in throttling).
-    public var remoteAddress: String? { peer?.ipAddress }
+    /// The connection; the tunnel writes its frames to it directly.
+    let channel: any Channel
+    /// The peer's IP address (sign-in throttling), made only when asked for.
+    public var remoteAddress: String? { channel.remoteAddress?.ipAddress }
 
     /// Filled by `APIKeyMiddleware` (`/v1`) or, for the playground, by the portal.
     public var apiKey: AuthenticatedKey?
@@ -36,7 +36,7 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext {
         coreContext = .init(source: source)
         webSocket = .init()
         requestID = Self.newRequestID()
-        peer = source.channel.remoteAddress
+        channel = source.channel
     }
 
     /// The authenticated key; `APIKeyMiddleware` guarantees one on `/v1` routes.

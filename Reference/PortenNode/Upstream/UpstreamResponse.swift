@@ -35,8 +35,7 @@ struct UpstreamResponse: Sendable {
 
             mutating func next() async throws -> ByteBuffer? {
                 switch iterator {
-                case .pooled(var inner):
-                    defer { iterator = .pooled(inner) }
+                case .pooled(let inner):
                     return try await inner.next()
                 case .client(var inner):
                     defer { iterator = .client(inner) }
