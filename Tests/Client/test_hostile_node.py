@@ -40,12 +40,13 @@ class HostileNode:
         self.received, self.cancelled, self.sockets, self.ws = [], set(), contextlib.ExitStack(), None
         self.script = reply("hostile")
 
-    def socket(self, credential=None):
-        """A freshly upgraded socket that has said nothing yet (`credential=""`: no Authorization header)."""
+    def socket(self, credential=None, max_queue=16):
+        """A freshly upgraded socket that has said nothing yet (`credential=""`: no Authorization header);
+        unread frames past `max_queue` stop it reading."""
         headers = {"Authorization": f"Bearer {credential or self.credential}"} if credential != "" else {}
         return self.sockets.enter_context(connect(
             self.hub.url.replace("http://", "ws://") + "/node/v1/connect", open_timeout=5, close_timeout=1, proxy=None, max_size=None,
-            compression=None, additional_headers=headers))
+            max_queue=max_queue, compression=None, additional_headers=headers))
 
     def hello(self, ws, models=(), provisionable=False, vram_mb=None):
         """Sends hello on `ws`; the Hub's answer (a welcome), or None if it closed the socket instead."""
@@ -277,6 +278,35 @@ def test_a_flood_of_deltas_is_capped_not_buffered(fleet, hostile):
     assert tail[-1] == "data: [DONE]" and tail[-2].startswith('data: {"error":'), [t[:200] for t in tail]
     assert received < 20 * MB, f"{received / MB:.1f} MB streamed: the answer was not capped"
     assert rss.peak - rss.start < 200, f"RSS grew {rss.peak - rss.start:.0f} MB (from {rss.start:.0f} MB)"
+    assert_honest_traffic_works(fleet)
+
+
+def test_a_node_that_stops_reading_is_disconnected_and_its_requests_end(fleet, hostile):
+    """The node never reads: once the socket and its client's queue are full, a frame waits at
+    most NodeConnection.stallLimit (10 s), then the Hub closes the tunnel and every request on
+    it ends with an OpenAI-shaped 502 instead of hanging; other nodes are not held up."""
+    ws = hostile.socket(max_queue=1)
+    assert hostile.hello(ws, models=["ref-chat"])["type"] == "welcome"
+    results = []
+
+    def ask():
+        results.append(chat(fleet, hostile.key, content="x" * (2 * MB), timeout=90))
+
+    started = time.monotonic()
+    askers = [threading.Thread(target=ask) for _ in range(16)]  # the node's concurrency
+    for asker in askers:
+        asker.start()
+    time.sleep(4)
+    assert ws.state is State.OPEN and not results  # the frames wait for the node
+    assert_honest_traffic_works(fleet)  # while the hostile tunnel is full
+    for asker in askers:
+        asker.join(timeout=90)
+    elapsed = time.monotonic() - started
+    # Within the stall limit and some slack; the WebSocket's own ping timeout would close it only after ~30 s.
+    assert len(results) == 16 and elapsed < 25, f"{len(results)} of 16 answered in {elapsed:.0f} s"
+    for response in results:
+        assert_openai_error(response, 502, "node_error")
+    assert hostile.id not in [node["id"] for node in fleet.fleet()["nodes"]]  # disconnected
     assert_honest_traffic_works(fleet)
 
 

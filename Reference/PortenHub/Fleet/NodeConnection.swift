@@ -13,7 +13,7 @@ public final class NodeConnection: Sendable {
 
     public let node: NodeRecord
     public let hello: TunnelMessage.Hello
-    /// Closes the WebSocket with a close handshake.
+    /// The WebSocket library's writer: for frames sent while the socket is full, and the close handshake.
     private let outbound: WebSocketOutboundWriter
     /// The tunnel's channel, which frames are written to directly (see ``send(_:)``).
     private let channel: any Channel
@@ -116,18 +116,43 @@ public final class NodeConnection: Sendable {
         try? await outbound.close(.goingAway, reason: reason)
     }
 
-    /// Writes one frame. It goes to the channel directly rather than through the WebSocket
-    /// library's writer, whose actor and async writer cost a hop each per frame; the library adds
-    /// nothing a server's text frame needs (no extensions are configured, servers do not mask).
-    /// While the socket can take more, the write is not awaited; when it cannot, it is, so a node
-    /// that reads slowly slows its senders instead of growing the Hub's buffers.
+    /// Writes one frame. While the socket can take more, it goes to the channel directly and is
+    /// not awaited: the WebSocket library's writer costs an actor hop and an async writer per
+    /// frame, and adds nothing a server's text frame needs (no extensions are configured, servers
+    /// do not mask). When the socket is full (a node that reads slowly), the frame goes through
+    /// that writer, which suspends the sender until the node reads (and ends the wait if the
+    /// request is cancelled), so the Hub's buffers do not grow. Frames of one task stay in order;
+    /// frames of different tasks never had an order.
+    ///
+    /// A node that reads nothing for ``stallLimit`` while a frame waits is stuck (its pings
+    /// would wait in the same queue): the tunnel is closed, which fails its requests over.
     func send(_ message: TunnelMessage) async throws {
         guard !state.withLock({ $0.closed }) else { throw ChannelError.ioOnClosedChannel }
-        let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: try message.encodedText()))
-        if channel.isWritable {
-            channel.writeAndFlush(frame, promise: nil)
-        } else {
-            try await channel.writeAndFlush(frame).get()
+        let text = try message.encodedText()
+        guard channel.isWritable else { return try await sendWhenDrained(text) }
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)), promise: nil)
+    }
+
+    /// How long a frame may wait for a node that stopped reading before the tunnel is closed.
+    static let stallLimit: Duration = .seconds(10)
+
+    private struct StalledTunnel: Error {}
+
+    private func sendWhenDrained(_ text: String) async throws {
+        let outbound = self.outbound
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await outbound.write(.text(text)) }
+                group.addTask {
+                    try await Task.sleep(for: Self.stallLimit)
+                    throw StalledTunnel()
+                }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
+        } catch is StalledTunnel {
+            try? await channel.close()
+            throw APIError.nodeError("The node stopped reading its tunnel; it was disconnected.")
         }
     }
 
