@@ -26,10 +26,6 @@ public enum TunnelMessage: Sendable, Equatable {
     /// The version this build speaks; a hello with another version is refused.
     public static let protocolVersion = 1
 
-    /// Frames larger than this (inline images, long contexts, embedding vectors) are handled off
-    /// the tunnel's event loop, at both ends: decoding them would hold up every frame behind them.
-    public static let heavyFrameSize = 1 << 20
-
     /// The `type` discriminator of each case.
     public var type: String {
         switch self {

@@ -49,10 +49,14 @@ public struct HubServices: Sendable {
     /// have not said hello yet, and requests waiting on it fail. A node that may still connect
     /// comes back under its new record.
     func disconnectNode(_ id: String, reason: String) async {
-        await tunnelSockets.closeAll(nodeID: id, reason: reason)
-        if let connection = await registry.disconnect(nodeID: id) {
-            connection.markClosed()
-            await connection.disconnect(reason: reason)
+        // From here no socket opened under the old record is welcomed; its requests fail over at
+        // once, before the sockets close (one the node stopped reading can take the stall limit).
+        let sockets = tunnelSockets.retire(nodeID: id)
+        let connection = await registry.disconnect(nodeID: id)
+        connection?.markClosed()
+        await withTaskGroup(of: Void.self) { group in
+            for socket in sockets { group.addTask { await socket.close(.policyViolation, reason: reason) } }
         }
+        await connection?.disconnect(reason: reason)
     }
 }

@@ -6,8 +6,10 @@ The hostile node sits in region `xx`; `hostile.key` is pinned to it and `fleet.e
 where the honest node is, so each request goes where the test means it to."""
 import contextlib
 import json
+import socket as sockets
 import threading
 import time
+import urllib.parse
 
 import httpx
 import pytest
@@ -40,13 +42,20 @@ class HostileNode:
         self.received, self.cancelled, self.sockets, self.ws = [], set(), contextlib.ExitStack(), None
         self.script = reply("hostile")
 
-    def socket(self, credential=None, max_queue=16):
+    def socket(self, credential=None, max_queue=16, receive_buffer=None):
         """A freshly upgraded socket that has said nothing yet (`credential=""`: no Authorization header);
-        unread frames past `max_queue` stop it reading."""
+        unread frames past `max_queue` stop it reading, and the kernel then holds at most about
+        `receive_buffer` bytes for it."""
         headers = {"Authorization": f"Bearer {credential or self.credential}"} if credential != "" else {}
+        sock = None
+        if receive_buffer:
+            address = urllib.parse.urlsplit(self.hub.url)
+            sock = sockets.socket()
+            sock.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, receive_buffer)
+            sock.connect((address.hostname, address.port))
         return self.sockets.enter_context(connect(
-            self.hub.url.replace("http://", "ws://") + "/node/v1/connect", open_timeout=5, close_timeout=1, proxy=None, max_size=None,
-            max_queue=max_queue, compression=None, additional_headers=headers))
+            self.hub.url.replace("http://", "ws://") + "/node/v1/connect", sock=sock, open_timeout=5, close_timeout=1, proxy=None,
+            max_size=None, max_queue=max_queue, compression=None, additional_headers=headers))
 
     def hello(self, ws, models=(), provisionable=False, vram_mb=None):
         """Sends hello on `ws`; the Hub's answer (a welcome), or None if it closed the socket instead."""
@@ -282,10 +291,10 @@ def test_a_flood_of_deltas_is_capped_not_buffered(fleet, hostile):
 
 
 def test_a_node_that_stops_reading_is_disconnected_and_its_requests_end(fleet, hostile):
-    """The node never reads: once the socket and its client's queue are full, a frame waits at
-    most NodeConnection.stallLimit (10 s), then the Hub closes the tunnel and every request on
+    """The node never reads: once the socket and its client's queue are full, a frame waits until
+    the node has read nothing for TunnelSocket.stallLimit (10 s), then the Hub closes the tunnel and every request on
     it ends with an OpenAI-shaped 502 instead of hanging; other nodes are not held up."""
-    ws = hostile.socket(max_queue=1)
+    ws = hostile.socket(max_queue=1, receive_buffer=64 << 10)
     assert hostile.hello(ws, models=["ref-chat"])["type"] == "welcome"
     results = []
 
@@ -302,12 +311,40 @@ def test_a_node_that_stops_reading_is_disconnected_and_its_requests_end(fleet, h
     for asker in askers:
         asker.join(timeout=90)
     elapsed = time.monotonic() - started
-    # Within the stall limit and some slack; the WebSocket's own ping timeout would close it only after ~30 s.
+    # Within the stall limit and some slack; without it, only the node's own keepalive (its pings
+    # unanswered: the Hub's pongs wait behind the full socket) closes the tunnel, after ~40 s.
     assert len(results) == 16 and elapsed < 25, f"{len(results)} of 16 answered in {elapsed:.0f} s"
     for response in results:
         assert_openai_error(response, 502, "node_error")
     assert hostile.id not in [node["id"] for node in fleet.fleet()["nodes"]]  # disconnected
     assert_honest_traffic_works(fleet)
+
+
+def test_a_node_that_reads_slowly_is_not_taken_for_a_stalled_one(fleet, hostile):
+    """The same full socket, but the node reads a frame every 1.5 s: frames wait longer than the
+    stall limit in all, yet the node keeps reading, so the tunnel stays up and every request is
+    answered."""
+    ws = hostile.socket(max_queue=1, receive_buffer=64 << 10)
+    assert hostile.hello(ws, models=["ref-chat"])["type"] == "welcome"
+    results = []
+
+    def ask():
+        results.append(chat(fleet, hostile.key, content="x" * (2 * MB), timeout=120))
+
+    askers = [threading.Thread(target=ask) for _ in range(16)]
+    for asker in askers:
+        asker.start()
+    started = time.monotonic()
+    for _ in range(16):
+        infer = json.loads(ws.recv(timeout=30))
+        time.sleep(1.5)
+        for frame in reply("slow")(infer):
+            ws.send(json.dumps({"id": infer["id"], **frame}))
+    for asker in askers:
+        asker.join(timeout=60)
+    assert time.monotonic() - started > 20  # longer than the stall limit, with the socket full throughout
+    assert [r.status_code for r in results] == [200] * 16, [r.text[:200] for r in results if r.status_code != 200]
+    assert hostile.id in [node["id"] for node in fleet.fleet()["nodes"]]
 
 
 def test_frames_for_another_nodes_request_are_ignored(fleet, hostile):

@@ -208,7 +208,7 @@ final class InferenceDispatch: @unchecked Sendable {
 
     /// Gives the slot back, first cancelling the request on the node if it had not ended.
     func close() async {
-        if !ended { await connection.cancel(requestID) }
+        if !ended { connection.cancel(requestID) }
         await registry.release(connection, model: model)
     }
 }

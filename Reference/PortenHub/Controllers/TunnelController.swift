@@ -19,16 +19,15 @@ struct TunnelController: Sendable {
             context.node == nil ? .dontUpgrade : .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             guard let node = context.requestContext.node else { return }
-            guard let ticket = services.tunnelSockets.add(nodeID: node.record.id, outbound: outbound) else {
+            let socket = TunnelSocket(outbound: outbound, channel: context.requestContext.channel)
+            guard let ticket = services.tunnelSockets.add(nodeID: node.record.id, socket: socket) else {
                 try await outbound.close(.policyViolation, reason: "too many connections for this node")
                 return
             }
             defer { services.tunnelSockets.remove(ticket) }
             // The tunnel's frames are read and routed on its own event loop (see ``EventLoopExecutor``).
-            let channel = context.requestContext.channel
-            try await withTaskExecutorPreference(EventLoopExecutor(channel.eventLoop)) {
-                try await serve(
-                    credential: node.credential, ticket: ticket, inbound: inbound, outbound: outbound, channel: channel, logger: context.logger)
+            try await withTaskExecutorPreference(EventLoopExecutor(socket.channel.eventLoop)) {
+                try await serve(credential: node.credential, ticket: ticket, inbound: inbound, socket: socket, logger: context.logger)
             }
         }
     }
@@ -57,10 +56,14 @@ struct TunnelController: Sendable {
         try? await outbound.close(.policyViolation, reason: "no hello within \(timeout)")
     }
 
-    /// One frame from the node; one over ``TunnelMessage/heavyFrameSize`` (embedding vectors) is
-    /// decoded off the tunnel's event loop, so the frames behind it are not held up.
+    /// Frames up to this size (deltas, ends, load progress) are decoded on the tunnel's event loop.
+    static let onLoopFrameSize = 64 << 10
+
+    /// One frame from the node; a larger one than ``onLoopFrameSize`` (embedding vectors, a long
+    /// hello) is decoded off the tunnel's event loop, so the other channels on that loop are not
+    /// held up while it is.
     private static func decode(_ text: String) async throws(TunnelMessage.InvalidFrame) -> TunnelMessage {
-        guard text.utf8.count > TunnelMessage.heavyFrameSize else { return try TunnelMessage.fromNode(text: text) }
+        guard text.utf8.count > onLoopFrameSize else { return try TunnelMessage.fromNode(text: text) }
         return try await withTaskExecutorPreference(globalConcurrentExecutor) {
             Result { () throws(TunnelMessage.InvalidFrame) in try TunnelMessage.fromNode(text: text) }
         }.get()
@@ -70,14 +73,14 @@ struct TunnelController: Sendable {
     /// record (region, trust class, account) read then: a socket that upgraded before the node was
     /// revoked, its account disabled or its attributes changed is closed, never welcomed.
     private func serve(
-        credential: String, ticket: TunnelSockets.Ticket, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel,
-        logger: Logger
+        credential: String, ticket: TunnelSockets.Ticket, inbound: WebSocketInboundStream, socket: TunnelSocket, logger: Logger
     ) async throws {
+        let outbound = socket.outbound
         var logger = logger
         logger[metadataKey: "node"] = .string(ticket.nodeID)
         var messages = inbound.messages(maxSize: 64 << 20).makeAsyncIterator()
         let first = try await Self.firstFrame(of: &messages, within: services.configuration.helloTimeout, closing: outbound)
-        guard case .text(let text)? = first, case .hello(let hello) = try? TunnelMessage.fromNode(text: text) else {
+        guard case .text(let text)? = first, case .hello(let hello) = try? await Self.decode(text) else {
             logger.warning("node did not start with a valid hello")
             try await outbound.close(.protocolError, reason: "expected hello")
             return
@@ -95,7 +98,9 @@ struct TunnelController: Sendable {
         let ignored = hello.models.map(\.id).filter { services.catalog.offered($0) == nil }
         if !ignored.isEmpty { logger.info("ignoring models the catalog does not offer: \(ignored.prefix(20))") }
         let connection = NodeConnection(
-            node: node, hello: hello, outbound: outbound, channel: channel, maximumAnswerBytes: services.configuration.maximumAnswerSize)
+            node: node, hello: hello, socket: socket, maximumAnswerBytes: services.configuration.maximumAnswerSize)
+        // Its requests fail over as soon as the socket closes, not when the read loop notices.
+        socket.channel.closeFuture.whenComplete { _ in connection.markClosed() }
         try await connection.send(
             .welcome(.init(nodeID: node.id, region: node.region, trustClass: node.trustClass, acceptedModels: accepted.sorted())))
         // Registered only if the node's record did not change since the check above: the actor
@@ -105,10 +110,10 @@ struct TunnelController: Sendable {
             try await outbound.close(.policyViolation, reason: "node revoked or changed; reconnect")
             return
         }
-        if let previous {
-            previous.markClosed()
-            await previous.disconnect(reason: "replaced by a newer connection")
-        }
+        // The old socket closes beside this tunnel's reading, not before it: a node that stopped
+        // reading it may take the stall limit to close.
+        previous?.markClosed()
+        async let _ = previous?.disconnect(reason: "replaced by a newer connection")
         try? await services.store.markNodeSeen(id: node.id)
         logger.info("node connected", metadata: ["engine": .string(String(hello.engine.prefix(64))), "models": .string(accepted.sorted().joined(separator: ","))])
         defer { logger.info("node disconnected") }
@@ -123,7 +128,7 @@ struct TunnelController: Sendable {
                     refused += 1
                     // The first few, then every thousandth: a node cannot flood the log.
                     if refused <= 10 || refused.isMultiple(of: 1000) { logger.warning("refusing frame #\(refused): \(error)") }
-                    if let id = error.requestID { await connection.fail(id, with: .nodeError("The node sent an invalid answer: \(error).")) }
+                    if let id = error.requestID { connection.fail(id, with: .nodeError("The node sent an invalid answer: \(error).")) }
                     continue
                 }
                 switch frame {
@@ -133,7 +138,7 @@ struct TunnelController: Sendable {
                 case .hello:
                     logger.warning("ignoring a second hello")
                 default:
-                    await connection.deliver(frame)
+                    connection.deliver(frame)
                 }
             }
         } catch {

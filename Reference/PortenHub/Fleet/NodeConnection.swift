@@ -1,7 +1,6 @@
 import HummingbirdWebSocket
 import Logging
 import NIOCore
-import NIOWebSocket
 import NodeProtocol
 import OpenAIWire
 import Synchronization
@@ -13,10 +12,7 @@ public final class NodeConnection: Sendable {
 
     public let node: NodeRecord
     public let hello: TunnelMessage.Hello
-    /// The WebSocket library's writer: for frames sent while the socket is full, and the close handshake.
-    private let outbound: WebSocketOutboundWriter
-    /// The tunnel's channel, which frames are written to directly (see ``send(_:)``).
-    private let channel: any Channel
+    private let socket: TunnelSocket
     private let state = Mutex(State())
 
     private struct State {
@@ -39,13 +35,10 @@ public final class NodeConnection: Sendable {
     /// What each frame counts on top of its text: about what a buffered event costs.
     static let frameOverhead = 64
 
-    init(
-        node: NodeRecord, hello: TunnelMessage.Hello, outbound: WebSocketOutboundWriter, channel: any Channel, maximumAnswerBytes: Int = 16 << 20
-    ) {
+    init(node: NodeRecord, hello: TunnelMessage.Hello, socket: TunnelSocket, maximumAnswerBytes: Int = 16 << 20) {
         self.node = node
         self.hello = hello
-        self.outbound = outbound
-        self.channel = channel
+        self.socket = socket
         self.maximumAnswerBytes = maximumAnswerBytes
     }
 
@@ -68,12 +61,12 @@ public final class NodeConnection: Sendable {
     }
 
     /// Routes one frame from the node to its request; frames of unknown ids (already cancelled) are dropped.
-    func deliver(_ message: TunnelMessage) async {
+    func deliver(_ message: TunnelMessage) {
         switch message {
         case .delta(let delta):
-            await yield(delta.id, .delta(delta), bytes: delta.answerBytes)
+            yield(delta.id, .delta(delta), bytes: delta.answerBytes)
         case .embeddings(let embeddings):
-            await yield(embeddings.id, .embeddings(embeddings.vectors), bytes: embeddings.vectors.reduce(0) { $0 + 4 * $1.count })
+            yield(embeddings.id, .embeddings(embeddings.vectors), bytes: embeddings.vectors.reduce(0) { $0 + 4 * $1.count })
         case .end(let end):
             let continuation = state.withLock { $0.pending.removeValue(forKey: end.id)?.continuation }
             continuation?.yield(.end(finishReason: end.finishReason, usage: end.usage))
@@ -86,17 +79,17 @@ public final class NodeConnection: Sendable {
     }
 
     /// Fails request `id` with `error` and stops it on the node (the node sent something invalid for it).
-    func fail(_ id: String, with error: APIError) async {
+    func fail(_ id: String, with error: APIError) {
         guard finish(id, throwing: error) else { return }
-        await sendCancel(id)
+        sendCancel(id)
     }
 
     /// Stops request `id` on the node if it is still running.
-    func cancel(_ id: String) async {
+    func cancel(_ id: String) {
         let continuation = state.withLock { $0.pending.removeValue(forKey: id)?.continuation }
         guard let continuation else { return }
         continuation.finish(throwing: CancellationError())
-        await sendCancel(id)
+        sendCancel(id)
     }
 
     /// Marks the tunnel gone and fails every request still waiting on it.
@@ -113,67 +106,36 @@ public final class NodeConnection: Sendable {
 
     /// Closes the WebSocket (node revoked, or replaced by a newer connection of the same node).
     func disconnect(reason: String) async {
-        try? await outbound.close(.goingAway, reason: reason)
+        await socket.close(.goingAway, reason: reason)
     }
 
-    /// Writes one frame. While the socket can take more, it goes to the channel directly and is
-    /// not awaited: the WebSocket library's writer costs an actor hop and an async writer per
-    /// frame, and adds nothing a server's text frame needs (no extensions are configured, servers
-    /// do not mask). When the socket is full (a node that reads slowly), the frame goes through
-    /// that writer, which suspends the sender until the node reads (and ends the wait if the
-    /// request is cancelled), so the Hub's buffers do not grow. Frames of one task stay in order;
-    /// frames of different tasks never had an order.
-    ///
-    /// A node that reads nothing for ``stallLimit`` while a frame waits is stuck (its pings
-    /// would wait in the same queue): the tunnel is closed, which fails its requests over.
+    /// Sends one frame (see ``TunnelSocket/write(_:)``); a node that stopped reading is
+    /// disconnected, which fails its requests over.
     func send(_ message: TunnelMessage) async throws {
         guard !state.withLock({ $0.closed }) else { throw ChannelError.ioOnClosedChannel }
-        let text = try message.encodedText()
-        guard channel.isWritable else { return try await sendWhenDrained(text) }
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)), promise: nil)
-    }
-
-    /// How long a frame may wait for a node that stopped reading before the tunnel is closed.
-    static let stallLimit: Duration = .seconds(10)
-
-    private struct StalledTunnel: Error {}
-
-    private func sendWhenDrained(_ text: String) async throws {
-        let outbound = self.outbound
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await outbound.write(.text(text)) }
-                group.addTask {
-                    try await Task.sleep(for: Self.stallLimit)
-                    throw StalledTunnel()
-                }
-                defer { group.cancelAll() }
-                try await group.next()
-            }
-        } catch is StalledTunnel {
-            try? await channel.close()
-            throw APIError.nodeError("The node stopped reading its tunnel; it was disconnected.")
-        }
+        try await socket.write(try message.encodedText())
     }
 
     /// Fails every request the node has been silent about since `deadline`, and cancels it on the node.
-    func expireRequests(silentSince deadline: ContinuousClock.Instant, timeout: Duration) async {
+    func expireRequests(silentSince deadline: ContinuousClock.Instant, timeout: Duration) {
         let expired = state.withLock { state in
             let ids = state.pending.filter { $0.value.lastActivity < deadline }.map(\.key)
             return ids.compactMap { id in state.pending.removeValue(forKey: id).map { (id, $0.continuation) } }
         }
         for (id, continuation) in expired {
             continuation.finish(throwing: APIError.gatewayTimeout("The node sent nothing for this request in \(timeout); it was stopped."))
-            await sendCancel(id)
+            sendCancel(id)
         }
     }
 
-    /// Best effort: a node that is gone has nothing left to stop.
-    private func sendCancel(_ id: String) async {
-        try? await send(.cancel(.init(id: id)))
+    /// Best effort: a node that is gone has nothing left to stop. Never waits, so neither a full
+    /// socket nor a cancelled task loses it.
+    private func sendCancel(_ id: String) {
+        guard let text = try? TunnelMessage.cancel(.init(id: id)).encodedText() else { return }
+        socket.writeNow(text)
     }
 
-    private func yield(_ id: String, _ event: NodeEvent, bytes: Int, now: ContinuousClock.Instant = .now) async {
+    private func yield(_ id: String, _ event: NodeEvent, bytes: Int, now: ContinuousClock.Instant = .now) {
         let limit = maximumAnswerBytes
         let (continuation, overLimit) = state.withLock { state -> (EventStream.Continuation?, Bool) in
             guard var pending = state.pending[id] else { return (nil, false) }
@@ -191,7 +153,7 @@ public final class NodeConnection: Sendable {
             return
         }
         continuation?.finish(throwing: APIError.nodeError("The node's answer exceeded the Hub's limit of \(limit) bytes per request; it was stopped."))
-        await sendCancel(id)
+        sendCancel(id)
     }
 
     /// Ends request `id` with `error`; false when it had already ended.

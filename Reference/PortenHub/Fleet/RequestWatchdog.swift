@@ -15,7 +15,7 @@ struct RequestWatchdog: Service {
     /// Expires every request silent since `now - idleTimeout`.
     func sweep(now: ContinuousClock.Instant) async {
         for connection in await registry.connections() {
-            await connection.expireRequests(silentSince: now - idleTimeout, timeout: idleTimeout)
+            connection.expireRequests(silentSince: now - idleTimeout, timeout: idleTimeout)
         }
     }
 }

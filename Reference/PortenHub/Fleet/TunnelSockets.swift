@@ -2,12 +2,12 @@ import HummingbirdWebSocket
 import Synchronization
 
 /// Every open tunnel socket, by node, from the upgrade on — before any hello. Revoking a node,
-/// disabling its account or changing its attributes goes through ``closeAll(nodeID:reason:)``,
-/// which closes all of that node's sockets and moves its epoch on, so a socket that upgraded
+/// disabling its account or changing its attributes goes through ``retire(nodeID:)``, which
+/// moves its epoch on and hands back all of that node's sockets to close, so a socket that upgraded
 /// before the change cannot say hello afterwards and be welcomed under the old record.
 final class TunnelSockets: Sendable {
     private struct State {
-        var sockets: [String: [Int: WebSocketOutboundWriter]] = [:]
+        var sockets: [String: [Int: TunnelSocket]] = [:]
         var epochs: [String: Int] = [:]
         var nextID = 0
     }
@@ -26,11 +26,11 @@ final class TunnelSockets: Sendable {
     static let perNode = 4
 
     /// Adds an upgraded socket of `nodeID`; nil when the node already holds ``perNode`` sockets.
-    func add(nodeID: String, outbound: WebSocketOutboundWriter) -> Ticket? {
+    func add(nodeID: String, socket: TunnelSocket) -> Ticket? {
         state.withLock { state in
             guard (state.sockets[nodeID]?.count ?? 0) < Self.perNode else { return nil }
             state.nextID += 1
-            state.sockets[nodeID, default: [:]][state.nextID] = outbound
+            state.sockets[nodeID, default: [:]][state.nextID] = socket
             return Ticket(nodeID: nodeID, socketID: state.nextID, epoch: state.epochs[nodeID] ?? 0)
         }
     }
@@ -47,12 +47,12 @@ final class TunnelSockets: Sendable {
         state.withLock { ($0.epochs[ticket.nodeID] ?? 0) != ticket.epoch }
     }
 
-    /// Moves the node's epoch on and closes every socket it has open.
-    func closeAll(nodeID: String, reason: String) async {
-        let sockets = state.withLock { state in
+    /// Moves the node's epoch on (no socket it has open can be welcomed after this) and returns
+    /// those sockets, for the caller to close.
+    func retire(nodeID: String) -> [TunnelSocket] {
+        state.withLock { state in
             state.epochs[nodeID, default: 0] += 1
             return Array((state.sockets[nodeID] ?? [:]).values)
         }
-        for outbound in sockets { try? await outbound.close(.policyViolation, reason: reason) }
     }
 }

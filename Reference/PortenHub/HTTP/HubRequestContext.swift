@@ -14,8 +14,11 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext {
     public internal(set) var requestID: String
     /// The connection; the tunnel writes its frames to it directly.
     let channel: any Channel
-    /// The peer's IP address (sign-in throttling), made only when asked for.
-    public var remoteAddress: String? { channel.remoteAddress?.ipAddress }
+    /// The peer's address, as the connection opened (NIO forgets it on close); its text is made
+    /// only when asked for.
+    private let peer: SocketAddress?
+    /// The peer's IP address (sign-in throttling).
+    public var remoteAddress: String? { peer?.ipAddress }
 
     /// Filled by `APIKeyMiddleware` (`/v1`) or, for the playground, by the portal.
     public var apiKey: AuthenticatedKey?
@@ -37,6 +40,7 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext {
         webSocket = .init()
         requestID = Self.newRequestID()
         channel = source.channel
+        peer = source.channel.remoteAddress
     }
 
     /// The authenticated key; `APIKeyMiddleware` guarantees one on `/v1` routes.

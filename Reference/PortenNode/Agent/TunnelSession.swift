@@ -11,6 +11,9 @@ struct TunnelSession: Sendable {
     /// How often a fixed engine's models are re-checked (upstream health).
     var healthInterval: Duration = .seconds(10)
 
+    /// Frames larger than this (inline images, long contexts) run their request off the event loop.
+    static let heavyFrameSize = 1 << 20
+
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let send = FrameSender(outbound: outbound)
         let hello = TunnelMessage.Hello(
@@ -50,7 +53,7 @@ struct TunnelSession: Sendable {
                         // parse or write (embeddings, large bodies), which would stall its other requests.
                         // Two calls, not `executorPreference: heavy ? … : nil`: measured, that form cost
                         // the node its loop (13 context switches per request at c=1 instead of 2).
-                        if infer.kind == .embeddings || text.utf8.count > TunnelMessage.heavyFrameSize {
+                        if infer.kind == .embeddings || text.utf8.count > Self.heavyFrameSize {
                             group.addTask(executorPreference: globalConcurrentExecutor) {
                                 await runner.run(infer, cancelled: cancelled) { cancellations.forget(infer.id) }
                             }
