@@ -39,8 +39,15 @@ let package = Package(
         /// Frames of the Hub ↔ node WebSocket tunnel (docs/node-protocol.md).
         .target(
             name: "NodeProtocol",
-            dependencies: ["OpenAIWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["OpenAIWire"],
             path: "Reference/NodeProtocol",
+            swiftSettings: swiftSettings
+        ),
+        /// A Swift task executor on a NIO event loop, for both ends of the tunnel.
+        .target(
+            name: "EventLoopExecution",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            path: "Reference/EventLoopExecution",
             swiftSettings: swiftSettings
         ),
         /// OpenSSL's RNG, SHA-256 and constant-time compare.
@@ -58,7 +65,7 @@ let package = Package(
         .target(
             name: "PortenHub",
             dependencies: [
-                "OpenAIWire", "NodeProtocol", "COpenSSL", "PortenRedis",
+                "OpenAIWire", "NodeProtocol", "EventLoopExecution", "COpenSSL", "PortenRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -79,7 +86,7 @@ let package = Package(
         .target(
             name: "PortenNode",
             dependencies: [
-                "OpenAIWire", "NodeProtocol", "COpenSSL", "CSpawn",
+                "OpenAIWire", "NodeProtocol", "EventLoopExecution", "COpenSSL", "CSpawn",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
