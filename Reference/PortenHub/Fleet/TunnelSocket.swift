@@ -27,7 +27,7 @@ struct TunnelSocket: Sendable {
         guard channel.isWritable, channel.isActive else {
             return try await unlessStalled { try await $0.write(.text(text)) }
         }
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)), promise: nil)
+        writeNow(text)
     }
 
     /// Writes `text` without waiting, whatever the socket holds: for the small frames that must
