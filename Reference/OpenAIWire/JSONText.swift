@@ -7,9 +7,14 @@ public enum JSONText {
         return text.withUTF8 { bytes in
             var output: [UInt8] = []
             output.reserveCapacity(bytes.count + 2)
-            output.append(UInt8(ascii: "\""))
+            output.append(0x22)
+            var runStart = 0
             var index = 0
             while index < bytes.count {
+                // Most bytes need no escape: find the end of the run and copy it whole.
+                index = plainRunEnd(bytes, from: index)
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                guard index < bytes.count else { break }
                 let byte = bytes[index]
                 index += 1
                 func escaped(_ text: StaticString) {
@@ -33,10 +38,23 @@ public enum JSONText {
                     index += 2
                 default: output.append(byte)
                 }
+                runStart = index
             }
-            output.append(UInt8(ascii: "\""))
+            output.append(0x22)
             return String(decoding: output, as: UTF8.self)
         }
+    }
+
+    /// The end of the bytes from `start` that ``quote(_:)`` copies as they are: everything but
+    /// `"`, `\`, control characters and 0xE2 (which may begin U+2028/U+2029).
+    private static func plainRunEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0xE2 { break }
+            index += 1
+        }
+        return index
     }
 
     private static func hexDigit(_ value: UInt8) -> UInt8 {

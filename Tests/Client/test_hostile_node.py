@@ -144,7 +144,9 @@ def assert_openai_error(response, status, code=None):
 
 
 def assert_honest_traffic_works(fleet):
-    assert fleet.healthy(), "the hub went down"
+    # Whether the process lives, not a /healthz with a short timeout: a Hub busy with the test's
+    # own 32 MB of prompts on a loaded CI machine is slow, not down (the chat below bounds it).
+    assert fleet.process.proc.poll() is None, "the hub exited:\n" + fleet.process.log()[-3000:]
     answer = chat(fleet, fleet.eu_key)
     assert answer.status_code == 200, answer.text
     assert answer.json()["choices"][0]["message"]["content"] == "Echo: ping"

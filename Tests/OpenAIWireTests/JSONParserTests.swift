@@ -52,7 +52,7 @@ struct JSONParserTests {
 
     @Test func stringsRoundTripThroughQuoting() throws {
         var generator = SystemRandomNumberGenerator()
-        let pieces = ["a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", "é", "€", "😀", "\u{7F}", "\u{FFFD}", "ß", "日本"]
+        let pieces = ["a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", "é", "€", "😀", "\u{7F}", "\u{FFFD}", "ß", "日本", "\u{2028}", String(repeating: "run", count: 100)]
         for _ in 0..<2_000 {
             let string = (0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
             #expect(try JSONParser.parse(JSONText.quote(string)) == .string(string))

@@ -75,5 +75,9 @@ struct WireEncodingTests {
         }
         #expect(JSONText.quote("a\"b\\c\n\r\t\u{8}\u{C}\u{1}\u{1F}\u{7F}") == #""a\"b\\c\n\r\t\b\f\u0001\u001f\#u{7F}""#)
         #expect(JSONText.quote("’ \u{2028} \u{2029} €") == #""’ \u2028 \u2029 €""#)
+        // Plain runs are copied whole: escapes at their edges, at the ends, and between long runs.
+        let run = String(repeating: "x", count: 5_000)
+        #expect(JSONText.quote(run + "\"" + run + "\u{2028}" + run + "\n") == "\"\(run)\\\"\(run)\\u2028\(run)\\n\"")
+        #expect(JSONText.quote("\u{2029}…" + run + "’") == "\"\\u2029…\(run)’\"")
     }
 }
