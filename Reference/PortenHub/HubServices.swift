@@ -57,6 +57,5 @@ public struct HubServices: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for socket in sockets { group.addTask { await socket.close(.policyViolation, reason: reason) } }
         }
-        await connection?.disconnect(reason: reason)
     }
 }

@@ -1,4 +1,3 @@
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NodeProtocol
@@ -104,7 +103,7 @@ public final class NodeConnection: Sendable {
         }
     }
 
-    /// Closes the WebSocket (node revoked, or replaced by a newer connection of the same node).
+    /// Closes the WebSocket: the node connected again, and this connection was replaced.
     func disconnect(reason: String) async {
         await socket.close(.goingAway, reason: reason)
     }
