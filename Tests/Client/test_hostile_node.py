@@ -319,6 +319,9 @@ def test_a_node_that_stops_reading_is_disconnected_and_its_requests_end(fleet, h
     for response in results:
         assert_openai_error(response, 502, "node_error")
     assert hostile.id not in [node["id"] for node in fleet.fleet()["nodes"]]  # disconnected
+    # The operator sees which node stalled, once (not once per waiting frame).
+    stalls = [line for line in fleet.process.log().splitlines() if "read nothing from its tunnel" in line]
+    assert len(stalls) == 1 and f"node={hostile.id}" in stalls[0], stalls
     assert_honest_traffic_works(fleet)
 
 

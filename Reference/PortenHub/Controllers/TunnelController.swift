@@ -20,7 +20,9 @@ struct TunnelController: Sendable {
             context.node == nil ? .dontUpgrade : .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             guard let node = context.requestContext.node else { return }
-            let socket = TunnelSocket(outbound: outbound, channel: context.requestContext.channel)
+            var logger = context.logger
+            logger[metadataKey: "node"] = .string(node.record.id)
+            let socket = TunnelSocket(outbound: outbound, channel: context.requestContext.channel, logger: logger)
             guard let ticket = services.tunnelSockets.add(nodeID: node.record.id, socket: socket) else {
                 try await outbound.close(.policyViolation, reason: "too many connections for this node")
                 return
@@ -28,7 +30,7 @@ struct TunnelController: Sendable {
             defer { services.tunnelSockets.remove(ticket) }
             // The tunnel's frames are read and routed on its own event loop (see ``EventLoopExecutor``).
             try await withTaskExecutorPreference(EventLoopExecutor(socket.channel.eventLoop)) {
-                try await serve(credential: node.credential, ticket: ticket, inbound: inbound, socket: socket, logger: context.logger)
+                try await serve(credential: node.credential, ticket: ticket, inbound: inbound, socket: socket, logger: logger)
             }
         }
     }
@@ -77,8 +79,6 @@ struct TunnelController: Sendable {
         credential: String, ticket: TunnelSockets.Ticket, inbound: WebSocketInboundStream, socket: TunnelSocket, logger: Logger
     ) async throws {
         let outbound = socket.outbound
-        var logger = logger
-        logger[metadataKey: "node"] = .string(ticket.nodeID)
         var messages = inbound.messages(maxSize: 64 << 20).makeAsyncIterator()
         let first = try await Self.firstFrame(of: &messages, within: services.configuration.helloTimeout, closing: outbound)
         guard case .text(let text)? = first, case .hello(let hello) = try? await Self.decode(text) else {

@@ -1,6 +1,8 @@
 import HummingbirdWebSocket
+import Logging
 import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// One upgraded tunnel socket: its channel, which frames are written to directly while it can
 /// take more, and the WebSocket library's writer, for frames that must wait and for the close
@@ -11,6 +13,14 @@ import NIOWebSocket
 struct TunnelSocket: Sendable {
     let outbound: WebSocketOutboundWriter
     let channel: any Channel
+    /// With the node's id: a stall is the operator's to see, by node.
+    let logger: Logger
+    /// Set by the first write that finds the node stalled: it alone logs it.
+    private let stallSeen = StallSeen()
+
+    init(outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger) {
+        (self.outbound, self.channel, self.logger) = (outbound, channel, logger)
+    }
 
     /// How long the node may read nothing while a write waits, before the socket is closed.
     static let stallLimit: Duration = .seconds(10)
@@ -56,6 +66,9 @@ struct TunnelSocket: Sendable {
                 try await group.next()
             }
         } catch is Stalled {
+            if stallSeen.first() {
+                logger.warning("the node read nothing from its tunnel for \(Self.stallLimit) while frames waited: closing the tunnel")
+            }
             try? await channel.close()
             throw Stalled()
         }
@@ -71,6 +84,19 @@ struct TunnelSocket: Sendable {
             guard let now = try? await channel.getOption(.bufferedWritableBytes).get() else { return }  // closed
             if let before = held, now < before { lastProgress = .now }
             held = now
+        }
+    }
+}
+
+/// Whether a stall was seen already (``TunnelSocket`` is copied; this is shared).
+private final class StallSeen: Sendable {
+    private let seen = Mutex(false)
+
+    /// True the first time only.
+    func first() -> Bool {
+        seen.withLock { seen in
+            defer { seen = true }
+            return !seen
         }
     }
 }
