@@ -45,3 +45,43 @@ struct UsageRecorderTests {
         #expect(ids == ["req_late", "req_later"])
     }
 }
+
+extension UsageRecorderTests {
+    @Test func rowsHandedOverDuringAWriteAreWrittenAndAFlushWaitsForThem() async throws {
+        let store = try SQLiteStore.inMemory()
+        let recorder = UsageRecorder(store: store, logger: Logger(label: "test"))
+        let running = Task { try await recorder.run() }
+        defer { running.cancel() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    if index.isMultiple(of: 2) {
+                        #expect(await recorder.commit(self.row("req_c\(index)")))
+                    } else {
+                        recorder.record(self.row("req_r\(index)"))
+                        await recorder.flush()
+                        // What was handed over before the flush is stored when it returns.
+                        let stored = try await store.recentUsage(limit: 100).map(\.requestID)
+                        #expect(stored.contains("req_r\(index)"))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.recentUsage(limit: 100).count == 40)
+    }
+
+    @Test func aCancelledRequestsCommitIsStillWritten() async throws {
+        let store = try SQLiteStore.inMemory()
+        let recorder = UsageRecorder(store: store, logger: Logger(label: "test"))
+        let running = Task { try await recorder.run() }
+        defer { running.cancel() }
+        // The database interrupts a cancelled task's write; the row goes with the loop's instead.
+        let request = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await recorder.commit(self.row("req_gone"))
+        }
+        #expect(await request.value)
+        #expect(try await store.recentUsage(limit: 10).map(\.requestID) == ["req_gone"])
+    }
+}
