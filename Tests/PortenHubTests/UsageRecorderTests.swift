@@ -44,10 +44,8 @@ struct UsageRecorderTests {
         }
         #expect(ids == ["req_late", "req_later"])
     }
-}
 
-extension UsageRecorderTests {
-    @Test func rowsHandedOverDuringAWriteAreWrittenAndAFlushWaitsForThem() async throws {
+    @Test func aFlushReturnsWithTheRowsHandedOverBeforeIt() async throws {
         let store = try SQLiteStore.inMemory()
         let recorder = UsageRecorder(store: store, logger: Logger(label: "test"))
         let running = Task { try await recorder.run() }

@@ -76,16 +76,32 @@ public final class UsageRecorder: Service {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            for await _ in signals { await flush() }
+            for await _ in signals { await writeQueued() }
         } onGracefulShutdown: {
             self.signal.finish()
         }
         queue.withLock { $0.stopped = true }
-        await flush()
+        await writeQueued()
+    }
+
+    /// Returns once every row handed over before the call is written (or refused). The loop
+    /// writes it: a batch it is writing already may hold rows handed over just before, and only
+    /// the loop's next write comes after that one.
+    public func flush() async {
+        var waiting = false
+        _ = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            waiting = queue.withLock { queue in
+                guard !queue.stopped else { return false }
+                queue.waiters.append(continuation)
+                return true
+            }
+            if waiting { signal.yield() } else { continuation.resume(returning: true) }
+        }
+        if !waiting { await writeQueued() }  // after shutdown: no loop
     }
 
     /// Inserts every queued row now, then releases the requests waiting on them with the outcome.
-    public func flush() async {
+    private func writeQueued() async {
         let (batch, waiters) = queue.withLock { queue in
             defer {
                 queue.rows.removeAll()
