@@ -145,22 +145,10 @@ public struct JSONParser {
             case 0..<0x20:
                 throw error("control character in a string must be escaped")
             default:
-                position = plainRunEnd(from: position + 1)
+                // UTF-8 is validated per run, not per byte.
+                let start = position + 1
+                position = bytes.withUnsafeBufferPointer { JSONText.plainRunEnd($0, from: start, alsoStoppingAtE2: false) }
             }
-        }
-    }
-
-    /// The end of the run of string bytes from `start` that need no attention here: everything
-    /// but `"`, `\` and control characters (UTF-8 is validated per run, not per byte).
-    private func plainRunEnd(from start: Int) -> Int {
-        bytes.withUnsafeBufferPointer { bytes in
-            var index = start
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte < 0x20 || byte == 0x22 || byte == 0x5C { break }
-                index += 1
-            }
-            return index
         }
     }
 

@@ -12,7 +12,7 @@ public enum JSONText {
             var index = 0
             while index < bytes.count {
                 // Most bytes need no escape: find the end of the run and copy it whole.
-                index = plainRunEnd(bytes, from: index)
+                index = plainRunEnd(bytes, from: index, alsoStoppingAtE2: true)
                 output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
                 guard index < bytes.count else { break }
                 let byte = bytes[index]
@@ -45,13 +45,14 @@ public enum JSONText {
         }
     }
 
-    /// The end of the bytes from `start` that ``quote(_:)`` copies as they are: everything but
-    /// `"`, `\`, control characters and 0xE2 (which may begin U+2028/U+2029).
-    private static func plainRunEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+    /// The end of the run of string bytes from `start` that need no attention: all but `"`, `\`
+    /// and control characters, and, for ``quote(_:)``, 0xE2 (which may begin U+2028/U+2029).
+    /// The parser and the writer scan with it and take each run whole.
+    static func plainRunEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, alsoStoppingAtE2: Bool) -> Int {
         var index = start
         while index < bytes.count {
             let byte = bytes[index]
-            if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0xE2 { break }
+            if byte < 0x20 || byte == 0x22 || byte == 0x5C || (alsoStoppingAtE2 && byte == 0xE2) { break }
             index += 1
         }
         return index
