@@ -37,6 +37,7 @@ struct NodeCommand: AsyncParsableCommand {
     var healthInterval = 10.0
     @Option(help: "sim: simulated download speed in MB/s.") var simDownloadMbps = 1000
     @Option(help: "sim: simulated load speed in MB/s.") var simLoadMbps = 2000
+    @Option(help: "sim: milliseconds an unload takes before the VRAM is free (a real server's stop).") var simUnloadMs = 0
     @OptionGroup var logging: LoggingOptions
 
     mutating func validate() throws {
@@ -79,6 +80,7 @@ struct NodeCommand: AsyncParsableCommand {
         guard healthInterval > 0, healthInterval <= 86_400 else { throw ValidationError("--health-interval must be more than 0 and at most 86400 seconds.") }
         guard tokenDelayMs <= 60_000 else { throw ValidationError("--token-delay-ms must be at most 60000.") }
         guard simDownloadMbps > 0, simLoadMbps > 0 else { throw ValidationError("--sim-download-mbps and --sim-load-mbps must be positive.") }
+        guard (0...60_000).contains(simUnloadMs) else { throw ValidationError("--sim-unload-ms must be 0 to 60000.") }
     }
 
     /// The credential stored in `path` (surrounding whitespace dropped); nil without a path.
@@ -168,7 +170,9 @@ struct NodeCommand: AsyncParsableCommand {
             engine = SimEngine(
                 models: modelList ?? SimEngine.referenceModels, concurrency: concurrency, tokenDelay: .milliseconds(tokenDelayMs),
                 provisioning: vramBudgetMb.map {
-                    SimProvisioning(vramBudgetMB: $0, diskBudgetMB: autoDownloadMb ?? Self.defaultDiskBudgetMB, downloadMBps: simDownloadMbps, loadMBps: simLoadMbps)
+                    SimProvisioning(
+                        vramBudgetMB: $0, diskBudgetMB: autoDownloadMb ?? Self.defaultDiskBudgetMB, downloadMBps: simDownloadMbps,
+                        loadMBps: simLoadMbps, unloadTime: .milliseconds(simUnloadMs))
                 })
         }
         var agent = NodeAgent(hubURL: hub!, credential: credential!, engine: engine, logger: logger)

@@ -200,7 +200,9 @@ def test_node_lost_during_a_load_sends_waiters_to_another_node(make_fleet):
 
 def test_a_load_evicts_the_lower_demand_model_never_one_in_flight(make_fleet):
     fleet = make_fleet()
-    fleet.node("p", *PROVISIONABLE, "--token-delay-ms", "20")
+    # Unloads take 300 ms, like a real server's stop: the node must finish them before the load
+    # they make room for (a load that ran beside them found the VRAM still taken).
+    fleet.node("p", *PROVISIONABLE, "--token-delay-ms", "20", "--sim-unload-ms", "300")
     for _ in range(3):
         fleet.ask("cold-a")
     fleet.ask("cold-b")

@@ -21,6 +21,7 @@ struct TunnelSession: Sendable {
             concurrency: engine.concurrency, vramMB: engine.vramBudgetMB, diskMB: engine.diskBudgetMB, models: await engine.models())
         try await send(.hello(hello))
         let cancellations = CancellationRegistry()
+        let unloads = PendingUnloads()
         await withDiscardingTaskGroup { group in
             let lost = engine.lostModels()
             group.addTask {
@@ -64,13 +65,18 @@ struct TunnelSession: Sendable {
                         cancellations.cancel(cancel.id)
                     case .load(let load):
                         // Downloads and checksums are long and CPU-bound: off the tunnel's event loop.
+                        // The unloads read before it go first: they free the VRAM it was planned into.
+                        let unloadsBefore = unloads.mark()
                         group.addTask(executorPreference: globalConcurrentExecutor) {
+                            await unloads.wait(for: unloadsBefore)
                             await ModelLoader(engine: engine, send: send, logger: logger).load(load)
                         }
                     case .unload(let unload):
                         // Stopping a server can take its grace period: the tunnel reads on meanwhile.
+                        let ticket = unloads.begin()
                         group.addTask(executorPreference: globalConcurrentExecutor) {
                             await engine.unload(model: unload.model)
+                            unloads.end(ticket)
                             logger.info("unloaded \(unload.model)")
                             try? await send(.unloaded(unload))
                         }

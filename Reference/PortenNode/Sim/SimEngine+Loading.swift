@@ -21,6 +21,9 @@ extension SimEngine {
     }
 
     public func unload(model: String) async {
+        if let unloadTime = provisioning?.unloadTime, unloadTime > .zero {
+            try? await Task.sleep(for: unloadTime)
+        }
         await store.unload(model)
     }
 

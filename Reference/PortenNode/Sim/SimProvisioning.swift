@@ -10,13 +10,19 @@ public struct SimProvisioning: Sendable, Equatable {
     public var loadMBps: Int
     /// Time between progress reports.
     public var tick: Duration
+    /// How long an unload takes before the VRAM is free (a real server's stop).
+    public var unloadTime: Duration
 
-    public init(vramBudgetMB: Int, diskBudgetMB: Int = 200_000, downloadMBps: Int = 1000, loadMBps: Int = 2000, tick: Duration = .milliseconds(100)) {
+    public init(
+        vramBudgetMB: Int, diskBudgetMB: Int = 200_000, downloadMBps: Int = 1000, loadMBps: Int = 2000, tick: Duration = .milliseconds(100),
+        unloadTime: Duration = .zero
+    ) {
         self.vramBudgetMB = vramBudgetMB
         self.diskBudgetMB = diskBudgetMB
         self.downloadMBps = downloadMBps
         self.loadMBps = loadMBps
         self.tick = tick
+        self.unloadTime = unloadTime
     }
 
     /// The `download_ref` that makes a simulated download fail half way.

@@ -1,0 +1,72 @@
+import Synchronization
+
+/// The unloads of one tunnel session that were read and have not finished. Unloads run beside the
+/// tunnel's reads (stopping a server can take its grace period), but a load read after an unload
+/// waits for it: the node takes the Hub's frames in order, so the VRAM an eviction frees is free
+/// when the load that needed it starts (docs/node-protocol.md).
+final class PendingUnloads: Sendable {
+    /// Marks the unloads read so far; a load waits for those, not for the ones read after it.
+    struct Mark: Sendable { fileprivate let count: Int }
+
+    private struct State {
+        var read = 0
+        var running: Set<Int> = []
+        var waiters: [(mark: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+        func settled(_ mark: Int) -> Bool { !running.contains { $0 < mark } }
+    }
+
+    private let state = Mutex(State())
+
+    /// An unload that was read; hand it to ``end(_:)`` when it has finished.
+    struct Ticket: Sendable { fileprivate let number: Int }
+
+    /// Call it as an unload frame is read, before the next frame is taken. Every ticket must be
+    /// ended: unloads end on their own (the engine stops the server), so a load never waits forever.
+    func begin() -> Ticket {
+        state.withLock { state in
+            defer { state.read += 1 }
+            state.running.insert(state.read)
+            return Ticket(number: state.read)
+        }
+    }
+
+    func end(_ ticket: Ticket) {
+        let ready = state.withLock { state in
+            state.running.remove(ticket.number)
+            let (ready, waiting) = state.waiters.partitioned { state.settled($0.mark) }
+            state.waiters = waiting
+            return ready
+        }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    /// The unloads read so far; take it as a load frame is read.
+    func mark() -> Mark { Mark(count: state.withLock { $0.read }) }
+
+    /// Returns once every unload read before `mark` has finished.
+    func wait(for mark: Mark) async {
+        await withCheckedContinuation { continuation in
+            let settled = state.withLock { state in
+                guard state.settled(mark.count) else {
+                    state.waiters.append((mark.count, continuation))
+                    return false
+                }
+                return true
+            }
+            if settled { continuation.resume() }
+        }
+    }
+}
+
+extension Array {
+    /// The elements that satisfy `belongs`, and the rest, each in their order.
+    fileprivate func partitioned(_ belongs: (Element) -> Bool) -> (matching: [Element], rest: [Element]) {
+        var matching: [Element] = []
+        var rest: [Element] = []
+        for element in self {
+            if belongs(element) { matching.append(element) } else { rest.append(element) }
+        }
+        return (matching, rest)
+    }
+}
