@@ -1,7 +1,9 @@
 import Logging
 
 /// What the Hub's controllers share: the store, the catalog, the connected fleet and metering.
-public struct HubServices: Sendable {
+/// A class: every controller, route closure and async frame that holds it holds one pointer, not
+/// the whole configuration (a struct of 784 bytes was copied into each request's frames).
+public final class HubServices: Sendable {
     public let configuration: HubConfiguration
     public let store: any HubStore
     /// The catalog as the operator has switched it.

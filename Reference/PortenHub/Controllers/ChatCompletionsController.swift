@@ -30,12 +30,11 @@ struct ChatCompletionsController: Sendable {
             let id = "chatcmpl-" + context.requestID.dropFirst(4)
             if chat.stream, let after = services.configuration.streamKeepAliveAfter {
                 return try await KeepAliveStream(services: services, after: after).respond(
-                    chat: chat, model: model, key: key, request: request, requestID: context.requestID, id: id, meter: meter)
+                    chat: chat, model: model, key: key, headers: request.headers, requestID: context.requestID, id: id, meter: meter)
             }
             let (dispatch, headers) = try await InferenceGate(services: services).open(
-                .chat, model: model, body: chat.body, key: key, request: request, requestID: context.requestID, meter: &meter)
-            meter.node = dispatch.connection.node
-            meter.attempts = dispatch.attempts
+                .chat, model: model, body: chat.body, key: key, headers: request.headers, requestID: context.requestID, meter: &meter)
+            meter.served(by: dispatch)
             let created = Int(Date().timeIntervalSince1970)
             if chat.stream {
                 return streamingResponse(
@@ -61,6 +60,7 @@ struct ChatCompletionsController: Sendable {
     }
 
     /// Runs a non-streaming request to its end and assembles the completion.
+    @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
     private func collect(_ dispatch: InferenceDispatch, id: String, created: Int, model: String, meter: inout UsageMeter)
         async throws(APIError) -> ChatCompletion
     {

@@ -26,9 +26,8 @@ struct EmbeddingsController: Sendable {
                 return answer  // metered where it ran
             }
             let (dispatch, headers) = try await InferenceGate(services: services).open(
-                .embeddings, model: model, body: embedding.body, key: key, request: request, requestID: context.requestID, meter: &meter)
-            meter.node = dispatch.connection.node
-            meter.attempts = dispatch.attempts
+                .embeddings, model: model, body: embedding.body, key: key, headers: request.headers, requestID: context.requestID, meter: &meter)
+            meter.served(by: dispatch)
             let (vectors, reported) = try await collect(dispatch)
             let usage = meter.bounded(reported)
             guard vectors.count == embedding.inputs.count else {

@@ -8,8 +8,9 @@ import OpenAIWire
 struct InferenceGate: Sendable {
     let services: HubServices
 
+    @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
     func open(
-        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, key: AuthenticatedKey, request: Request, requestID: String,
+        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, key: AuthenticatedKey, headers requestHeaders: HTTPFields, requestID: String,
         meter: inout UsageMeter
     ) async throws(APIError) -> (dispatch: InferenceDispatch, headers: HTTPFields) {
         guard key.policy.allowsModel(model.id) else { throw .modelNotAllowed(model.id) }
@@ -20,7 +21,7 @@ struct InferenceGate: Sendable {
         try await services.rateLimiter.admit(key)
         let dispatch = try await InferenceDispatch.start(
             kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry, metrics: services.metrics,
-            budgets: try RequestBudgets.of(request, configuration: services.configuration))
+            budgets: try RequestBudgets.of(requestHeaders, configuration: services.configuration))
         var headers = HTTPFields()
         headers[.portenNode] = dispatch.connection.node.id
         headers[.portenRegion] = dispatch.connection.node.region

@@ -22,22 +22,12 @@ struct KeepAliveStream: Sendable {
     }
 
     func respond(
-        chat: ChatCompletionRequest, model: CatalogModel, key: AuthenticatedKey, request: Request, requestID: String, id: String, meter: UsageMeter
+        chat: ChatCompletionRequest, model: CatalogModel, key: AuthenticatedKey, headers: HTTPFields, requestID: String, id: String, meter: UsageMeter
     ) async throws(APIError) -> Response {
         let services = services
         let box = OutcomeBox()
-        let routing = Task { () -> Outcome in
-            var meter = meter
-            do throws(APIError) {
-                let opened = try await InferenceGate(services: services).open(
-                    .chat, model: model, body: chat.body, key: key, request: request, requestID: requestID, meter: &meter)
-                meter.node = opened.dispatch.connection.node
-                meter.attempts = opened.dispatch.attempts
-                return box.deliver(Outcome(meter: meter, result: .success(opened)))
-            } catch {
-                return box.deliver(Outcome(meter: meter, result: .failure(error)))
-            }
-        }
+        let requestBody = chat.body
+        let routing = Task { await Self.route(requestBody, model: model, key: key, headers: headers, requestID: requestID, meter: meter, services: services, into: box) }
         let encoder = ChatStreamEncoder(id: id, created: Int(Date().timeIntervalSince1970), model: model.id)
         if let outcome = await box.value(within: after) {
             let meter = outcome.meter
@@ -91,6 +81,24 @@ struct KeepAliveStream: Sendable {
             }
         }
         return Response(status: .ok, headers: ChatCompletionsController.streamHeaders([:]), body: body)
+    }
+
+    /// Routes the request and leaves the outcome in `box`. Not inlined: the routing task holds
+    /// this frame for as long as the node takes to answer, so it should hold little.
+    @inline(never)
+    private static func route(
+        _ body: JSONValue, model: CatalogModel, key: AuthenticatedKey, headers: HTTPFields, requestID: String, meter: UsageMeter, services: HubServices,
+        into box: OutcomeBox
+    ) async -> Outcome {
+        var meter = meter
+        do throws(APIError) {
+            let opened = try await InferenceGate(services: services).open(
+                .chat, model: model, body: body, key: key, headers: headers, requestID: requestID, meter: &meter)
+            meter.served(by: opened.dispatch)
+            return box.deliver(Outcome(meter: meter, result: .success(opened)))
+        } catch {
+            return box.deliver(Outcome(meter: meter, result: .failure(error)))
+        }
     }
 
     /// `: porten warming downloading 42%` (or `queued` while every node is busy).

@@ -20,6 +20,7 @@ struct ReplicaForward: Sendable {
     /// policy and another one has; nil to serve (or refuse) it here: also when the other replica
     /// could not be reached, or turned out not to be the one announced. A replica that was reached
     /// but failed before answering is a `502` (the request may have run there: it is not run twice).
+    @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
     func ifElsewhere(
         _ path: String, model: CatalogModel, key: AuthenticatedKey, body: JSONValue, request: Request, context: HubRequestContext
     ) async throws(APIError) -> Response? {

@@ -5,6 +5,7 @@ import OpenAIWire
 /// Reads a request body as strict JSON within the Hub's size limit.
 enum RequestBody {
     /// - Throws: 413 past `limit`, 400 (with the byte offset) for malformed JSON.
+    @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
     static func json(_ request: Request, limit: Int) async throws(APIError) -> JSONValue {
         let buffer: ByteBuffer
         do {

@@ -4,18 +4,43 @@ import OpenAIWire
 
 /// Times one API request and writes its usage row when it ends, whatever the outcome.
 struct UsageMeter: Sendable {
-    let recorder: UsageRecorder
-    let rateLimiter: RateLimiter
-    let metrics: HubMetrics
-    let requestID: String
-    let endpoint: String
-    let key: AuthenticatedKey
-    let started = ContinuousClock.now
-    let startedAt = Date()
+    /// What stays the same for the whole request, behind one pointer: a meter is copied into the
+    /// async frames of everything that routes and relays the request (and an idle stream holds them).
+    private final class Origin: Sendable {
+        let recorder: UsageRecorder
+        let rateLimiter: RateLimiter
+        let metrics: HubMetrics
+        let requestID: String
+        let endpoint: String
+        let key: AuthenticatedKey
+        let started = ContinuousClock.now
+        let startedAt = Date()
+
+        init(_ services: HubServices, requestID: String, endpoint: String, key: AuthenticatedKey) {
+            self.recorder = services.usage
+            self.rateLimiter = services.rateLimiter
+            self.metrics = services.metrics
+            self.requestID = requestID
+            self.endpoint = endpoint
+            self.key = key
+        }
+    }
+
+    private let origin: Origin
+    var recorder: UsageRecorder { origin.recorder }
+    var rateLimiter: RateLimiter { origin.rateLimiter }
+    var metrics: HubMetrics { origin.metrics }
+    var requestID: String { origin.requestID }
+    var endpoint: String { origin.endpoint }
+    var key: AuthenticatedKey { origin.key }
+    var started: ContinuousClock.Instant { origin.started }
+    var startedAt: Date { origin.startedAt }
     var model: String?
-    var node: NodeRecord?
+    /// The node that answered, and its region.
+    private(set) var nodeID: String?
+    private(set) var region: String?
     /// Nodes the request was sent to (failover before the first byte).
-    var attempts = 1
+    private(set) var attempts = 1
     /// The request's `user` and `metadata`, recorded for abuse tracking (never content).
     var user: String?
     var metadata: [String: String] = [:]
@@ -33,12 +58,14 @@ struct UsageMeter: Sendable {
     var reservation: CreditReservations.Ticket?
 
     init(_ services: HubServices, requestID: String, endpoint: String, key: AuthenticatedKey) {
-        self.recorder = services.usage
-        self.rateLimiter = services.rateLimiter
-        self.metrics = services.metrics
-        self.requestID = requestID
-        self.endpoint = endpoint
-        self.key = key
+        origin = Origin(services, requestID: requestID, endpoint: endpoint, key: key)
+    }
+
+    /// Records the node the request was sent to, and how many it took.
+    mutating func served(by dispatch: InferenceDispatch) {
+        nodeID = dispatch.connection.node.id
+        region = dispatch.connection.node.region
+        attempts = dispatch.attempts
     }
 
     mutating func markFirstToken() {
@@ -88,6 +115,7 @@ struct UsageMeter: Sendable {
 
     /// Writes the row of an answer about to be acknowledged, and returns once it is durable; an
     /// answer that could not be metered is not handed out (fail closed: `503`).
+    @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
     func commit(usage: Usage?) async throws(APIError) {
         defer { reservation?.release() }
         let usage = usage.map(bounded)
@@ -106,8 +134,8 @@ struct UsageMeter: Sendable {
 
     private func row(status: Int, usage: Usage?) -> UsageRecord {
             UsageRecord(
-                time: startedAt, requestID: requestID, keyID: key.keyID, accountID: key.accountID, nodeID: node?.id,
-                region: node?.region, model: model, endpoint: endpoint, promptTokens: usage?.promptTokens ?? 0,
+                time: startedAt, requestID: requestID, keyID: key.keyID, accountID: key.accountID, nodeID: nodeID,
+                region: region, model: model, endpoint: endpoint, promptTokens: usage?.promptTokens ?? 0,
                 completionTokens: usage?.completionTokens ?? 0, status: status, latencyMS: Self.milliseconds(.now - started),
                 timeToFirstTokenMS: firstToken.map { Self.milliseconds($0 - started) }, user: user,
                 metadata: metadata.isEmpty ? nil : JSONText.compact(.object(metadata.mapValues(JSONValue.string))),
