@@ -13,8 +13,8 @@ struct PendingUnloadsTests {
     @Test func aLoadStartsOnlyOnceTheUnloadsReadBeforeItHaveFinished() async {
         let unloads = PendingUnloads()
         let events = Events()
-        let first = unloads.begin()
-        let second = unloads.begin()
+        let first = unloads.begin("m")
+        let second = unloads.begin("m")
         let mark = unloads.mark()
         async let load: Void = {
             await unloads.wait(for: mark)
@@ -33,10 +33,10 @@ struct PendingUnloadsTests {
 
     @Test func aLoadDoesNotWaitForUnloadsReadAfterIt() async {
         let unloads = PendingUnloads()
-        let before = unloads.begin()
+        let before = unloads.begin("m")
         unloads.end(before)
         let mark = unloads.mark()
-        let after = unloads.begin()
+        let after = unloads.begin("m")
         await unloads.wait(for: mark)  // returns although `after` runs on
         unloads.end(after)
         await unloads.wait(for: unloads.mark())
@@ -44,9 +44,9 @@ struct PendingUnloadsTests {
 
     @Test func everyWaitingLoadIsReleasedWhenItsUnloadsEnd() async {
         let unloads = PendingUnloads()
-        let first = unloads.begin()
+        let first = unloads.begin("m")
         let early = unloads.mark()
-        let second = unloads.begin()
+        let second = unloads.begin("m")
         let late = unloads.mark()
         let events = Events()
         await withTaskGroup(of: Void.self) { group in
@@ -64,5 +64,17 @@ struct PendingUnloadsTests {
             unloads.end(first)
         }
         #expect(await events.list == ["unloaded first", "early load", "late load"])
+    }
+
+    @Test func aLoadWhoseModelIsUnloadedAfterItWasReadIsCalledOff() {
+        let unloads = PendingUnloads()
+        _ = unloads.begin("a")
+        let mark = unloads.mark()
+        #expect(!unloads.unloaded("a", since: mark))  // unloaded before the load: it makes room
+        _ = unloads.begin("b")
+        #expect(!unloads.unloaded("a", since: mark))
+        _ = unloads.begin("a")
+        #expect(unloads.unloaded("a", since: mark))
+        #expect(!unloads.unloaded("a", since: unloads.mark()))
     }
 }

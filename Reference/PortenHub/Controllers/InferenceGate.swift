@@ -10,8 +10,8 @@ struct InferenceGate: Sendable {
 
     @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
     func open(
-        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, key: AuthenticatedKey, headers requestHeaders: HTTPFields, requestID: String,
-        meter: inout UsageMeter
+        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, key: AuthenticatedKey, headers requestHeaders: HTTPFields,
+        requestID: String, meter: inout UsageMeter
     ) async throws(APIError) -> (dispatch: InferenceDispatch, headers: HTTPFields) {
         guard key.policy.allowsModel(model.id) else { throw .modelNotAllowed(model.id) }
         if services.configuration.requireCredit {

@@ -27,7 +27,9 @@ struct KeepAliveStream: Sendable {
         let services = services
         let box = OutcomeBox()
         let requestBody = chat.body
-        let routing = Task { await Self.route(requestBody, model: model, key: key, headers: headers, requestID: requestID, meter: meter, services: services, into: box) }
+        let routing = Task {
+            await Self.route(requestBody, model: model, key: key, headers: headers, requestID: requestID, meter: meter, services: services, into: box)
+        }
         let encoder = ChatStreamEncoder(id: id, created: Int(Date().timeIntervalSince1970), model: model.id)
         if let outcome = await box.value(within: after) {
             let meter = outcome.meter
@@ -87,8 +89,8 @@ struct KeepAliveStream: Sendable {
     /// this frame for as long as the node takes to answer, so it should hold little.
     @inline(never)
     private static func route(
-        _ body: JSONValue, model: CatalogModel, key: AuthenticatedKey, headers: HTTPFields, requestID: String, meter: UsageMeter, services: HubServices,
-        into box: OutcomeBox
+        _ body: JSONValue, model: CatalogModel, key: AuthenticatedKey, headers: HTTPFields, requestID: String, meter: UsageMeter,
+        services: HubServices, into box: OutcomeBox
     ) async -> Outcome {
         var meter = meter
         do throws(APIError) {

@@ -69,16 +69,21 @@ struct TunnelSession: Sendable {
                         let unloadsBefore = unloads.mark()
                         group.addTask(executorPreference: globalConcurrentExecutor) {
                             await unloads.wait(for: unloadsBefore)
+                            guard !unloads.unloaded(load.model, since: unloadsBefore) else {
+                                logger.info("not loading \(load.model): the Hub unloaded it while the load waited for earlier unloads")
+                                return
+                            }
                             await ModelLoader(engine: engine, send: send, logger: logger).load(load)
                         }
                     case .unload(let unload):
                         // Stopping a server can take its grace period: the tunnel reads on meanwhile.
-                        let ticket = unloads.begin()
+                        let ticket = unloads.begin(unload.model)
                         group.addTask(executorPreference: globalConcurrentExecutor) {
                             await engine.unload(model: unload.model)
-                            unloads.end(ticket)
                             logger.info("unloaded \(unload.model)")
+                            // Sent before a load waiting for it goes on, so the Hub hears of both in order.
                             try? await send(.unloaded(unload))
+                            unloads.end(ticket)
                         }
                     default:
                         logger.warning("ignoring unexpected \(frame.type) frame")
