@@ -227,6 +227,23 @@ def test_a_load_evicts_the_lower_demand_model_never_one_in_flight(make_fleet):
     assert fleet.hosted().popitem()[1] == {"cold-a": "ready", "cold-b": "ready"}
 
 
+def test_a_load_the_hub_gave_up_on_while_it_waited_for_an_unload_is_called_off(make_fleet):
+    fleet = make_fleet(hub_args=("--request-idle-timeout", "1"))
+    node = fleet.node("p", *PROVISIONABLE, "--sim-unload-ms", "4000")
+    for model in ("cold-a", "cold-a", "cold-b"):
+        fleet.ask(model)
+    # cold-big evicts cold-b, whose unload takes 4 s; its load waits for it, silent, and the Hub
+    # gives up on it after 1 s (and unloads it).
+    stalled = fleet.post("cold-big")
+    assert stalled.status_code == 502 and "stalled" in stalled.json()["error"]["message"], stalled.text
+    wait_until(lambda: "not loading cold-big" in node.process.log(), timeout=10, what="the node to call the load off")
+    # The node holds what the Hub believes it holds: cold-b (3000 MB) fits beside cold-a again,
+    # which it would not beside a cold-big the Hub forgot.
+    fleet.ask("cold-b")
+    assert fleet.hosted()[node.id] == {"cold-a": "ready", "cold-b": "ready"}
+    assert "] loaded cold-big" not in node.process.log()
+
+
 def test_idle_models_are_unloaded_after_the_demand_window_but_fixed_nodes_keep_theirs(make_fleet):
     fleet = make_fleet(hub_args=("--demand-window", "2"))
     fixed = fleet.node("fixed", "--models", "ref-chat")

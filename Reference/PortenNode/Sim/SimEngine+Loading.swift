@@ -21,7 +21,8 @@ extension SimEngine {
     }
 
     public func unload(model: String) async {
-        if let unloadTime = provisioning?.unloadTime, unloadTime > .zero {
+        // Stopping takes time only when something runs.
+        if let unloadTime = provisioning?.unloadTime, unloadTime > .zero, await store.isReady(model) {
             try? await Task.sleep(for: unloadTime)
         }
         await store.unload(model)
