@@ -38,6 +38,21 @@ struct JSONParserTests {
         #expect(throws: JSONParser.SyntaxError(message: "invalid UTF-8 in a string", offset: 6)) { try JSONParser.parse(bytes) }
     }
 
+    /// Each is refused, including those whose replacement (U+FFFD, 3 bytes) is as long as they are,
+    /// surrogates, overlong forms and U+FFFD's own bytes cut short.
+    @Test(arguments: [
+        [0xF0, 0x9F, 0x98], [0xED, 0xA0, 0x80], [0xE0, 0x80, 0xAF], [0xEF, 0xBF], [0xC0, 0xAF], [0xF4, 0x90, 0x80, 0x80], [0x80], [0xFE],
+    ] as [[UInt8]])
+    func rejectsEveryKindOfInvalidUTF8(bad: [UInt8]) throws {
+        let bytes: [UInt8] = Array(#"{"a":"x"#.utf8) + bad + Array(#"y"}"#.utf8)
+        #expect(throws: JSONParser.SyntaxError(message: "invalid UTF-8 in a string", offset: 6)) { try JSONParser.parse(bytes) }
+    }
+
+    @Test(arguments: ["é", "€ 2", "😀", "\u{FFFD}", "中文 and ASCII", "a\u{10FFFF}"])
+    func keepsValidUTF8OfEveryLength(text: String) throws {
+        #expect(try JSONParser.parse(Array("[\"\(text)\"]".utf8)) == .array([.string(text)]))
+    }
+
     @Test func invalidUTF8AfterAnEscapeIsReportedAtItsRun() {
         // The run after the escape holds the bad byte: the offset is where that run starts.
         let bytes: [UInt8] = Array(#"["ok\n"#.utf8) + [0xE2, 0x82] + Array(#"x"]"#.utf8)
