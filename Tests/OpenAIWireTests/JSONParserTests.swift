@@ -48,6 +48,32 @@ struct JSONParserTests {
         #expect(throws: JSONParser.SyntaxError(message: "invalid UTF-8 in a string", offset: 6)) { try JSONParser.parse(bytes) }
     }
 
+    /// Random bytes between the quotes (no quote, backslash or control byte), weighted towards
+    /// UTF-8's lead and continuation bytes: the parser accepts exactly what the standard library's
+    /// validating decoder accepts, with the same text, and points at the string when it refuses.
+    @Test func acceptsTheUTF8TheStandardLibraryAcceptsAndNothingElse() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [ClosedRange<UInt8>] = [0x20...0x21, 0x23...0x5B, 0x5D...0x7F, 0x80...0xBF, 0xC0...0xDF, 0xE0...0xEF, 0xF0...0xFF]
+        var accepted = 0
+        for _ in 0..<20_000 {
+            let run = (0..<Int.random(in: 0...6, using: &generator)).map { _ in
+                UInt8.random(in: alphabet.randomElement(using: &generator)!, using: &generator)
+            }
+            let bytes = Array(#"{"k":"a"#.utf8) + run + Array(#"z"}"#.utf8)
+            let reference = String(validating: run, as: UTF8.self)
+            do {
+                let value = try JSONParser.parse(bytes)
+                #expect(reference != nil, "accepted \(run)")
+                #expect(value == .object(["k": .string("a" + (reference ?? "") + "z")]))
+                accepted += 1
+            } catch {
+                #expect(reference == nil, "refused \(run): \(error)")
+                #expect(error == JSONParser.SyntaxError(message: "invalid UTF-8 in a string", offset: 6))
+            }
+        }
+        #expect(accepted > 1_000 && accepted < 19_000)  // both sides drawn often
+    }
+
     @Test(arguments: ["é", "€ 2", "😀", "\u{FFFD}", "中文 and ASCII", "a\u{10FFFF}"])
     func keepsValidUTF8OfEveryLength(text: String) throws {
         #expect(try JSONParser.parse(Array("[\"\(text)\"]".utf8)) == .array([.string(text)]))
