@@ -16,7 +16,8 @@ final class PendingUnloads: Sendable {
         var lastUnload: [String: Int] = [:]
         var waiters: [(mark: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
-        func settled(_ mark: Int) -> Bool { !running.contains { $0 < mark } }
+        /// No unload read before `mark` still runs.
+        func settled(_ mark: Int) -> Bool { mark <= running.min() ?? .max }
     }
 
     private let state = Mutex(State())
@@ -38,8 +39,9 @@ final class PendingUnloads: Sendable {
     func end(_ ticket: Ticket) {
         let ready = state.withLock { state in
             state.running.remove(ticket.number)
-            let (ready, waiting) = state.waiters.partitioned { state.settled($0.mark) }
-            state.waiters = waiting
+            let settled = state.running.min() ?? .max  // waiters with a mark up to it
+            let ready = state.waiters.filter { $0.mark <= settled }
+            state.waiters.removeAll { $0.mark <= settled }
             return ready
         }
         for waiter in ready { waiter.continuation.resume() }
@@ -65,17 +67,5 @@ final class PendingUnloads: Sendable {
             }
             if settled { continuation.resume() }
         }
-    }
-}
-
-extension Array {
-    /// The elements that satisfy `belongs`, and the rest, each in their order.
-    fileprivate func partitioned(_ belongs: (Element) -> Bool) -> (matching: [Element], rest: [Element]) {
-        var matching: [Element] = []
-        var rest: [Element] = []
-        for element in self {
-            if belongs(element) { matching.append(element) } else { rest.append(element) }
-        }
-        return (matching, rest)
     }
 }
