@@ -1,6 +1,7 @@
 """The admission queue (issue #13, item 1; docs/planner.md): when every node serving a model is busy,
 requests wait for a slot, fairly across keys, within a queue budget, and leave when their client does."""
 import asyncio
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -120,3 +121,50 @@ def test_a_full_queue_refuses_at_once_and_fleet_shows_it(busy):
         assert refused.status_code == 503 and time.monotonic() - started < 1
         assert "already waiting" in refused.json()["error"]["message"]
         assert all(f.result().status_code == 200 for f in queued + [long])
+
+
+KEEP_ALIVE = ("--stream-keepalive-after", "1", "--stream-keepalive-interval", "0.5")
+
+
+def open_stream(fleet, key="a", content="streamed"):
+    return httpx.stream("POST", fleet.hub.base_url + "/chat/completions", timeout=60,
+                        headers={"Authorization": f"Bearer {fleet.keys[key]}"},
+                        json={"model": "ref-chat", "stream": True, "messages": [{"role": "user", "content": content}]})
+
+
+@pytest.mark.parametrize("busy", [(1, 100, *KEEP_ALIVE)], indirect=True)
+def test_a_stream_queued_past_its_keep_alive_keeps_its_place(busy):
+    # The Hub answers 200 while the request still waits in the queue, and goes on waiting in the
+    # response body: its place is kept, so a request queued after it is served after it.
+    with ThreadPoolExecutor(2) as pool:
+        long = pool.submit(busy.chat, "a", " ".join(["word"] * 30))
+        wait_until(lambda: busy.in_flight() == 1, what="the node to be busy")
+        with open_stream(busy) as response:
+            assert response.status_code == 200
+            lines = response.iter_lines()
+            assert next(lines) == ": porten queued"
+            later = pool.submit(busy.chat, "a", "later")
+            wait_until(lambda: busy.queue()["depth"] == 2, what="a second request to queue behind the stream")
+            rest = list(lines)
+            assert not later.done(), "the request queued later was served first"
+        comments = [line for line in rest if line.startswith(":")]
+        assert comments[-1].startswith(": porten node node_"), comments
+        chunks = [json.loads(line[6:]) for line in rest if line.startswith("data: {")]
+        assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == "Echo: streamed"
+        assert long.result().status_code == 200 and later.result().status_code == 200
+
+
+@pytest.mark.parametrize("busy", [(1, 100, *KEEP_ALIVE)], indirect=True)
+def test_a_stream_that_leaves_the_queue_after_its_keep_alive_gives_its_place_back(busy):
+    with ThreadPoolExecutor(1) as pool:
+        long = pool.submit(busy.chat, "a", " ".join(["word"] * 20))
+        wait_until(lambda: busy.in_flight() == 1, what="the node to be busy")
+        with open_stream(busy, "b") as response:
+            request_id = response.headers["x-request-id"]
+            assert next(response.iter_lines()) == ": porten queued"
+        wait_until(lambda: busy.queue()["depth"] == 0, timeout=5, what="the stream to leave the queue")
+        assert long.result().status_code == 200
+    wait_until(lambda: busy.in_flight() == 0, what="the slot to be free")
+    assert busy.chat("b", content="after").json()["choices"][0]["message"]["content"] == "Echo: after"
+    rows = [r for r in busy.hub.admin("GET", "usage?limit=100")["data"] if r["request_id"] == request_id]
+    assert len(rows) == 1 and rows[0]["status"] == 499, rows

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from conftest import Hub
+from conftest import Hub, wait_until
 
 
 @pytest.fixture
@@ -94,3 +94,25 @@ def test_a_client_that_leaves_while_waiting_is_let_go(slow_cold_fleet):
     # The Hub goes on serving; the load it started completes for the next request.
     client = OpenAI(base_url=hub.base_url, api_key=hub.key, max_retries=0, timeout=60)
     assert client.chat.completions.create(model="ref-large", messages=[{"role": "user", "content": "again"}]).choices[0].message.content
+
+
+def test_a_node_slow_to_its_first_token_is_waited_for_past_the_keep_alive(tmp_path):
+    # The request reached its node at once; the node's first token takes longer than the keep-alive
+    # delay, so the Hub commits 200 and waits for it in the response body.
+    hub = Hub(tmp_path, extra_args=("--stream-keepalive-after", "1", "--stream-keepalive-interval", "0.5")).start()
+    try:
+        account = hub.admin("POST", "accounts", json={"name": "k"})["id"]
+        key = hub.create_key(account)["key"]
+        hub.add_node(account, tmp_path, extra_args=("--token-delay-ms", "1800")).start()
+        client = OpenAI(base_url=hub.base_url, api_key=key, max_retries=0, timeout=60)
+        with client.chat.completions.with_streaming_response.create(
+                model="ref-chat", stream=True, messages=[{"role": "user", "content": "slow"}]) as response:
+            assert "x-porten-node" not in response.headers  # committed before the first token
+            lines = list(response.iter_lines())
+        comments = [line for line in lines if line.startswith(":")]
+        assert comments[0] == ": porten queued" and comments[-1].startswith(": porten node node_"), comments
+        chunks = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+        assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == "Echo: slow"
+        wait_until(lambda: hub.fleet()["nodes"][0]["in_flight"] == 0, what="the slot to be given back")
+    finally:
+        hub.stop()

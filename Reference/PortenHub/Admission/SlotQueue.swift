@@ -13,15 +13,22 @@ final class SlotQueue: Sendable {
         case granted(NodeConnection)
         /// The model's nodes changed (one left, one arrived, a load ended): route again.
         case reroute
-        /// The waiting task was cancelled (client gone, or its budget ran out).
-        case cancelled
+    }
+
+    /// A request's place in a model's queue; what it comes to arrives in its mailbox.
+    struct Ticket: Sendable {
+        let model: String
+        let id: Int
+        let mailbox = Mailbox<Outcome>()
     }
 
     struct Waiter: Sendable {
-        let id: Int
+        let ticket: Ticket
         let caller: PolicyRouting.Caller
         let since: ContinuousClock.Instant
-        let continuation: CheckedContinuation<Outcome, Never>
+
+        var id: Int { ticket.id }
+        func resume(_ outcome: Outcome) { ticket.mailbox.deliver(outcome) }
     }
 
     private struct State {
@@ -36,25 +43,35 @@ final class SlotQueue: Sendable {
 
     func depth(of model: String) -> Int { state.withLock { $0.queues[model]?.count ?? 0 } }
 
-    /// Waits in `model`'s queue, in the lane of `key`, unless its generation moved past `generation`.
-    func wait(for model: String, after generation: Int, key: String, caller: PolicyRouting.Caller, now: ContinuousClock.Instant) async
-        -> Outcome
-    {
-        let id = state.withLock { state -> Int in
+    /// Takes a place in `model`'s queue, in the lane of `key`; nil when its generation moved past
+    /// `generation` (something changed since the request was routed: route again).
+    func enqueue(for model: String, after generation: Int, key: String, caller: PolicyRouting.Caller, now: ContinuousClock.Instant) -> Ticket? {
+        state.withLock { state in
+            guard state.generations[model, default: 0] == generation else { return nil }
             state.nextID += 1
-            return state.nextID
+            let ticket = Ticket(model: model, id: state.nextID)
+            state.queues[model, default: FairQueue()].enqueue(Waiter(ticket: ticket, caller: caller, since: now), id: ticket.id, key: key)
+            return ticket
         }
-        return await parkedWait(cancelled: .cancelled) { continuation in
-            state.withLock { state -> Outcome? in
-                if state.generations[model, default: 0] != generation { return .reroute }
-                if Task.isCancelled { return .cancelled }
-                state.queues[model, default: FairQueue()].enqueue(
-                    Waiter(id: id, caller: caller, since: now, continuation: continuation), id: id, key: key)
-                return nil
-            }
-        } unpark: {
-            state.withLock { $0.queues[model]?.remove(id: id)?.continuation }
+    }
+
+    /// What `ticket` came to, if it comes within `limit`; nil when the limit passes first or the
+    /// task is cancelled, and the request keeps its place.
+    func wait(_ ticket: Ticket, within limit: Duration) async -> Outcome? {
+        await ticket.mailbox.value(within: limit)
+    }
+
+    /// Gives up `ticket`'s place. Nil when it was still waiting; otherwise what it came to just
+    /// before: a slot granted then is the caller's to use or release.
+    func leave(_ ticket: Ticket) async -> Outcome? {
+        let removed = state.withLock { state -> Bool in
+            guard state.queues[ticket.model]?.remove(id: ticket.id) != nil else { return false }
+            if state.queues[ticket.model]?.isEmpty == true { state.queues[ticket.model] = nil }
+            return true
         }
+        guard !removed else { return nil }
+        // Taken out by the one granting or rerouting it, who delivers right after.
+        return await ticket.mailbox.value()
     }
 
     /// Moves `model`'s generation on: requests routed before this will not queue.
@@ -77,7 +94,7 @@ final class SlotQueue: Sendable {
             state.generations[model, default: 0] += 1
             return state.queues.removeValue(forKey: model)?.elements ?? []
         }
-        for waiter in waiters { waiter.continuation.resume(returning: .reroute) }
+        for waiter in waiters { waiter.resume(.reroute) }
     }
 
     /// `model`'s queue as the planner weighs it: its depth, the longest wait, and the policy of

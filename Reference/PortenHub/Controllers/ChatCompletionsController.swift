@@ -37,7 +37,7 @@ struct ChatCompletionsController: Sendable {
             meter.served(by: dispatch)
             let created = Int(Date().timeIntervalSince1970)
             if chat.stream {
-                return streamingResponse(
+                return Self.streamingResponse(
                     dispatch, encoder: ChatStreamEncoder(id: id, created: created, model: model.id), includeUsage: chat.includeUsage,
                     meter: meter, headers: headers)
             }
@@ -104,10 +104,12 @@ struct ChatCompletionsController: Sendable {
     }
 
     /// Relays the node's events as SSE, each written as soon as it arrives.
-    private func streamingResponse(
+    static func streamingResponse(
         _ dispatch: InferenceDispatch, encoder: ChatStreamEncoder, includeUsage: Bool, meter: UsageMeter, headers: HTTPFields
     ) -> Response {
+        let claim = BodyClaim(meter: meter) { await dispatch.close() }
         let body = ResponseBody { (writer: inout any ResponseBodyWriter) in
+            claim.claim()
             var meter = meter
             await Self.relay(dispatch, encoder: encoder, includeUsage: includeUsage, meter: &meter, to: &writer)
         }

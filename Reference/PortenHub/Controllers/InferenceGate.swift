@@ -8,24 +8,40 @@ import OpenAIWire
 struct InferenceGate: Sendable {
     let services: HubServices
 
-    @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
+    /// Passes the request to a node and waits for the node's first event.
+    @inline(never)  // its frame stays out of its callers' frames
     func open(
         _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, key: AuthenticatedKey, headers requestHeaders: HTTPFields,
         requestID: String, meter: inout UsageMeter
     ) async throws(APIError) -> (dispatch: InferenceDispatch, headers: HTTPFields) {
+        let routing = try await pass(kind, model: model, body: body, key: key, headers: requestHeaders, requestID: requestID, meter: &meter)
+        let dispatch = try await routing.advance(until: nil)!  // without a pause it ends with a dispatch or throws
+        return (dispatch, Self.proofHeaders(dispatch))
+    }
+
+    /// Checks the key's allow-list, credit and rate limits; the routing that then may start.
+    @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
+    func pass(
+        _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, key: AuthenticatedKey, headers requestHeaders: HTTPFields,
+        requestID: String, meter: inout UsageMeter
+    ) async throws(APIError) -> Routing {
         guard key.policy.allowsModel(model.id) else { throw .modelNotAllowed(model.id) }
         if services.configuration.requireCredit {
             let most = (meter.price ?? Price(model)).cost(prompt: meter.promptLimit, completion: meter.completionLimit)
             meter.reservation = try await reserveCredit(key, most: most)
         }
         try await services.rateLimiter.admit(key)
-        let dispatch = try await InferenceDispatch.start(
+        return Routing(
             kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry, metrics: services.metrics,
             budgets: try RequestBudgets.of(requestHeaders, configuration: services.configuration))
+    }
+
+    /// `X-Porten-Node` and `X-Porten-Region`: where the request runs.
+    static func proofHeaders(_ dispatch: InferenceDispatch) -> HTTPFields {
         var headers = HTTPFields()
         headers[.portenNode] = dispatch.connection.node.id
         headers[.portenRegion] = dispatch.connection.node.region
-        return (dispatch, headers)
+        return headers
     }
 
     /// With `--require-credit`, an account whose balance is not above what its running requests

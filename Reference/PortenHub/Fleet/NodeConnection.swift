@@ -7,8 +7,6 @@ import Synchronization
 /// A node's live tunnel on the Hub side: sends `infer`/`cancel` frames and routes the node's
 /// frames to the request they belong to.
 public final class NodeConnection: Sendable {
-    public typealias EventStream = AsyncThrowingStream<NodeEvent, any Error>
-
     public let node: NodeRecord
     public let hello: TunnelMessage.Hello
     private let socket: TunnelSocket
@@ -22,7 +20,7 @@ public final class NodeConnection: Sendable {
     /// A request waiting on the node, when the node last said something about it, and how many
     /// bytes of answer it has sent so far.
     private struct Pending {
-        var continuation: EventStream.Continuation
+        var events: EventChannel
         var lastActivity: ContinuousClock.Instant
         var answerBytes = 0
     }
@@ -41,12 +39,12 @@ public final class NodeConnection: Sendable {
         self.maximumAnswerBytes = maximumAnswerBytes
     }
 
-    /// Sends `infer` and returns the stream of the node's answer.
-    func start(_ infer: TunnelMessage.Infer, now: ContinuousClock.Instant = .now) async throws(APIError) -> EventStream {
-        let (stream, continuation) = EventStream.makeStream()
+    /// Sends `infer` and returns the channel of the node's answer.
+    func start(_ infer: TunnelMessage.Infer, now: ContinuousClock.Instant = .now) async throws(APIError) -> EventChannel {
+        let events = EventChannel()
         let registered = state.withLock { state in
             guard !state.closed else { return false }
-            state.pending[infer.id] = Pending(continuation: continuation, lastActivity: now)
+            state.pending[infer.id] = Pending(events: events, lastActivity: now)
             return true
         }
         guard registered else { throw .nodeError("The node disconnected before the request could be sent.") }
@@ -56,7 +54,7 @@ public final class NodeConnection: Sendable {
             finish(infer.id, throwing: .nodeError("The request could not be sent to the node: \(error)."))
             throw .nodeError("The request could not be sent to the node.")
         }
-        return stream
+        return events
     }
 
     /// Routes one frame from the node to its request; frames of unknown ids (already cancelled) are dropped.
@@ -67,9 +65,9 @@ public final class NodeConnection: Sendable {
         case .embeddings(let embeddings):
             yield(embeddings.id, .embeddings(embeddings.vectors), bytes: embeddings.vectors.reduce(0) { $0 + 4 * $1.count })
         case .end(let end):
-            let continuation = state.withLock { $0.pending.removeValue(forKey: end.id)?.continuation }
-            continuation?.yield(.end(finishReason: end.finishReason, usage: end.usage))
-            continuation?.finish()
+            let events = state.withLock { $0.pending.removeValue(forKey: end.id)?.events }
+            events?.yield(.end(finishReason: end.finishReason, usage: end.usage))
+            events?.finish()
         case .fail(let fail):
             finish(fail.id, throwing: fail.error)
         default:
@@ -85,21 +83,21 @@ public final class NodeConnection: Sendable {
 
     /// Stops request `id` on the node if it is still running.
     func cancel(_ id: String) {
-        let continuation = state.withLock { $0.pending.removeValue(forKey: id)?.continuation }
-        guard let continuation else { return }
-        continuation.finish(throwing: CancellationError())
+        let events = state.withLock { $0.pending.removeValue(forKey: id)?.events }
+        guard let events else { return }
+        events.finish(throwing: .nodeError("The request was cancelled."))
         sendCancel(id)
     }
 
     /// Marks the tunnel gone and fails every request still waiting on it.
     func markClosed() {
-        let continuations = state.withLock { state in
+        let channels = state.withLock { state in
             state.closed = true
             defer { state.pending.removeAll() }
-            return state.pending.values.map(\.continuation)
+            return state.pending.values.map(\.events)
         }
-        for continuation in continuations {
-            continuation.finish(throwing: APIError.nodeError("The node serving this request disconnected."))
+        for events in channels {
+            events.finish(throwing: .nodeError("The node serving this request disconnected."))
         }
     }
 
@@ -119,10 +117,10 @@ public final class NodeConnection: Sendable {
     func expireRequests(silentSince deadline: ContinuousClock.Instant, timeout: Duration) {
         let expired = state.withLock { state in
             let ids = state.pending.filter { $0.value.lastActivity < deadline }.map(\.key)
-            return ids.compactMap { id in state.pending.removeValue(forKey: id).map { (id, $0.continuation) } }
+            return ids.compactMap { id in state.pending.removeValue(forKey: id).map { (id, $0.events) } }
         }
-        for (id, continuation) in expired {
-            continuation.finish(throwing: APIError.gatewayTimeout("The node sent nothing for this request in \(timeout); it was stopped."))
+        for (id, events) in expired {
+            events.finish(throwing: .gatewayTimeout("The node sent nothing for this request in \(timeout); it was stopped."))
             sendCancel(id)
         }
     }
@@ -136,31 +134,31 @@ public final class NodeConnection: Sendable {
 
     private func yield(_ id: String, _ event: NodeEvent, bytes: Int, now: ContinuousClock.Instant = .now) {
         let limit = maximumAnswerBytes
-        let (continuation, overLimit) = state.withLock { state -> (EventStream.Continuation?, Bool) in
+        let (events, overLimit) = state.withLock { state -> (EventChannel?, Bool) in
             guard var pending = state.pending[id] else { return (nil, false) }
             pending.lastActivity = now
             pending.answerBytes += bytes + Self.frameOverhead
             guard pending.answerBytes <= limit else {
                 state.pending[id] = nil
-                return (pending.continuation, true)
+                return (pending.events, true)
             }
             state.pending[id] = pending
-            return (pending.continuation, false)
+            return (pending.events, false)
         }
         guard overLimit else {
-            continuation?.yield(event)
+            events?.yield(event)
             return
         }
-        continuation?.finish(throwing: APIError.nodeError("The node's answer exceeded the Hub's limit of \(limit) bytes per request; it was stopped."))
+        events?.finish(throwing: .nodeError("The node's answer exceeded the Hub's limit of \(limit) bytes per request; it was stopped."))
         sendCancel(id)
     }
 
     /// Ends request `id` with `error`; false when it had already ended.
     @discardableResult
     private func finish(_ id: String, throwing error: APIError) -> Bool {
-        let continuation = state.withLock { $0.pending.removeValue(forKey: id)?.continuation }
-        continuation?.finish(throwing: error)
-        return continuation != nil
+        let events = state.withLock { $0.pending.removeValue(forKey: id)?.events }
+        events?.finish(throwing: error)
+        return events != nil
     }
 }
 

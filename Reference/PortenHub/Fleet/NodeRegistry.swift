@@ -254,7 +254,7 @@ public actor NodeRegistry {
             while let node = entries[nodeID]?.node, node.hasFreeSlot {
                 guard let waiter = slots.next(for: model, where: { $0.caller.mayUse(node) }) else { break }
                 take(nodeID, model: model, at: time)
-                waiter.continuation.resume(returning: .granted(entries[nodeID]!.connection))
+                waiter.resume(.granted(entries[nodeID]!.connection))
             }
         }
     }

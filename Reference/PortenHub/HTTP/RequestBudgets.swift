@@ -5,8 +5,8 @@ import OpenAIWire
 /// How long one request may wait: the Hub's budgets, or less where `X-Porten-Warmup-Budget`
 /// (for a cold model's load) or `X-Porten-Queue-Budget` (for a slot when every node is busy) asks.
 enum RequestBudgets {
-    static func of(_ headers: HTTPFields, configuration: HubConfiguration) throws(APIError) -> InferenceDispatch.Budgets {
-        InferenceDispatch.Budgets(
+    static func of(_ headers: HTTPFields, configuration: HubConfiguration) throws(APIError) -> Routing.Budgets {
+        Routing.Budgets(
             warmup: try seconds(headers, .portenWarmupBudget, hub: configuration.warmupBudget, meaning: "don't wait for a cold model"),
             queue: try seconds(headers, .portenQueueBudget, hub: configuration.queueBudget, meaning: "don't wait for a busy node"))
     }

@@ -10,8 +10,10 @@ final class LoadSignal: Sendable {
         case changed
         /// The load failed with this error; the waiting requests fail with it.
         case failed(APIError)
-        /// The waiting task was cancelled (client gone, or its budget ran out).
+        /// The waiting task was cancelled (client gone).
         case cancelled
+        /// The wait's limit passed first; waiting again after the same generation misses nothing.
+        case expired
     }
 
     private struct Waiter {
@@ -33,13 +35,14 @@ final class LoadSignal: Sendable {
         state.withLock { $0.generations[model, default: 0] }
     }
 
-    /// Returns at the first change of `model` after `generation`, at once if it already happened.
-    func wait(for model: String, after generation: Int) async -> Outcome {
+    /// Returns at the first change of `model` after `generation`, at once if it already happened,
+    /// or `expired` once `limit` passes.
+    func wait(for model: String, after generation: Int, within limit: Duration) async -> Outcome {
         let id = state.withLock { state -> Int in
             state.nextID += 1
             return state.nextID
         }
-        return await parkedWait(cancelled: .cancelled) { continuation in
+        return await parkedWait(cancelled: .cancelled, expired: .expired, within: limit) { continuation in
             state.withLock { state -> Outcome? in
                 if state.generations[model, default: 0] != generation { return state.lastOutcome[model] ?? .changed }
                 if Task.isCancelled { return .cancelled }
@@ -47,7 +50,7 @@ final class LoadSignal: Sendable {
                 return nil
             }
         } unpark: {
-            state.withLock { state in
+            self.state.withLock { state in
                 guard let index = state.waiters[model]?.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.waiters[model]!.remove(at: index).continuation
             }

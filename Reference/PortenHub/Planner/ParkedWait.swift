@@ -7,7 +7,7 @@ import Synchronization
 /// called when the task was already cancelled too, and must answer `cancelled` then, under the
 /// same lock that stores waiters. On cancellation `unpark` takes the stored continuation back
 /// (nil if it was already resumed) and it is resumed with `cancelled`.
-/// Used by ``LoadSignal`` (loads) and ``SlotQueue`` (slots).
+/// Used by ``LoadSignal`` (loads), ``Mailbox`` (queue tickets) and ``EventChannel`` (a node's answer).
 func parkedWait<Outcome: Sendable>(
     cancelled: Outcome, park: (CheckedContinuation<Outcome, Never>) -> Outcome?,
     unpark: @Sendable () -> CheckedContinuation<Outcome, Never>?
