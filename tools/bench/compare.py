@@ -8,8 +8,10 @@ Four systems answer the same non-streamed chat completion:
 For each, wrk at c=1 and c=32: latency percentiles, successful requests/s, non-2xx, and the CPU
 time each process spent per successful request (from /proc, so wrk's own CPU is left out).
 Then streaming: the relay cost per SSE chunk through nginx and through Porten (upstream: nginx
-answering a fixed stream of --chunks chunks), and the memory per idle stream with --streams slow
-streams open through Porten (a sim node that sends nothing for a minute).
+answering a fixed stream of --chunks chunks), the same answer asked for non-streamed through
+Porten (`porten-whole`: CPU per request for an answer the Hub assembles), and the memory per idle
+stream with --streams slow streams open through Porten (a sim node that sends nothing for a
+minute).
 
 Usage: compare.py --binary .build/release/porten [--duration 8] [--streams 1000] [--chunks 16]
 Needs nginx, wrk and .venv-litellm (tools/install-deps --bench). A benchmark, not a test.
@@ -336,6 +338,17 @@ def main():
                 result = measure(name + "-stream", url, 8, args.duration, headers, stream_request, processes, work)
                 result["cpu_us_per_chunk"] = {k: v / (args.chunks + 3) for k, v in result["cpu_us"].items()}
                 result["chunks_per_s"] = result["rps"] * (args.chunks + 3)
+                results.append(result)
+                print(json.dumps(result), flush=True)
+            # A non-streamed request whose answer comes as chunks: CPU per request for an answer the
+            # Hub assembles from the node's frames.
+            whole_request = {**REQUEST, "model": "bench-stream"}
+            wholes = [("porten", hub_url + "/v1/chat/completions", auth, [porten[0], porten[2]])]
+            if baseline:
+                wholes.append(("porten-baseline", baseline[1] + "/v1/chat/completions", {"Authorization": f"Bearer {baseline[2]}"},
+                               [baseline[0][0], baseline[0][2]]))
+            for name, url, headers, processes in wholes if "stream" in only else []:
+                result = measure(name + "-whole", url, 8, args.duration, headers, whole_request, processes, work)
                 results.append(result)
                 print(json.dumps(result), flush=True)
             # Memory per idle stream through Porten.

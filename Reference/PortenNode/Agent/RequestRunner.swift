@@ -30,14 +30,17 @@ struct RequestRunner: Sendable {
             case .chat:
                 let request = try ChatCompletionRequest(validating: infer.body)
                 if let ctx = infer.ctx { try engine.checkContext(request, ctx: ctx) }
+                // A client that reads the answer whole gets the same text in fewer frames.
+                let batch = request.stream ? nil : AnswerBatch(id: id)
                 let outcome = try await engine.chat(request, capabilities: infer.capabilities) { event in
                     try Task.checkCancellation()
                     switch event {
-                    case .content(let text): try await send(.delta(.init(id: id, content: text)))
-                    case .reasoning(let text): try await send(.delta(.init(id: id, reasoningContent: text)))
+                    case .content(let text): try await sendText(.init(id: id, content: text), through: batch)
+                    case .reasoning(let text): try await sendText(.init(id: id, reasoningContent: text), through: batch)
                     case .toolCall(let piece): try await send(.delta(.init(id: id, toolCall: piece)))
                     }
                 }
+                if let held = batch?.flush() { try await send(.delta(held)) }
                 try await send(.end(.init(id: id, finishReason: outcome.finishReason, usage: outcome.usage)))
             case .embeddings:
                 let request = try EmbeddingRequest(validating: infer.body)
@@ -57,5 +60,11 @@ struct RequestRunner: Sendable {
             logger.error("request \(id) failed: \(error)")
             try? await send(.fail(.init(id: id, error: .nodeError("The node's engine failed; the node's log has the details under \(id)."))))
         }
+    }
+
+    /// Sends a piece of text now, or through `batch` (a client that reads the answer whole).
+    private func sendText(_ delta: TunnelMessage.Delta, through batch: AnswerBatch?) async throws {
+        guard let batch else { return try await send(.delta(delta)) }
+        if let due = batch.add(content: delta.content ?? "", reasoning: delta.reasoningContent ?? "") { try await send(.delta(due)) }
     }
 }
