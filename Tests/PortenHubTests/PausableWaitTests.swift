@@ -43,6 +43,18 @@ struct PausableWaitTests {
         await #expect(throws: APIError.nodeError("gone")) { try await events.next() }
     }
 
+    @Test func eventsAlreadyInAreTakenWithoutWaitingAndTheEndIsLeftToNext() async throws {
+        let events = EventChannel()
+        #expect(events.nextIfReady() == nil)
+        events.yield(Self.event(1))
+        events.yield(Self.event(2))
+        events.finish(throwing: .nodeError("gone"))
+        #expect(events.nextIfReady() == Self.event(1))
+        #expect(events.nextIfReady() == Self.event(2))
+        #expect(events.nextIfReady() == nil)
+        await #expect(throws: APIError.nodeError("gone")) { try await events.next() }
+    }
+
     @Test func aReaderThatLagsReadsEveryEventInOrder() async throws {
         let events = EventChannel()
         var read: [NodeEvent] = []

@@ -125,6 +125,8 @@ struct ChatCompletionsController: Sendable {
 
     /// Writes the node's events to `writer` as SSE until the answer ends, the node fails (an
     /// in-stream error) or the client leaves; then closes the dispatch and meters the request.
+    /// Each event is written as soon as it arrives; events that arrived together are written
+    /// together (one write, not one per chunk).
     static func relay(
         _ dispatch: InferenceDispatch, encoder: ChatStreamEncoder, includeUsage: Bool, meter: inout UsageMeter,
         to writer: inout any ResponseBodyWriter
@@ -133,47 +135,61 @@ struct ChatCompletionsController: Sendable {
         var usage: Usage?
         var committed = false
         var roleWritten = false
+        // Frames of the events in so far, not yet written.
+        var unwritten = ""
         do {
             streaming: while true {
-                let event: NodeEvent?
-                do throws(APIError) {
-                    event = try await dispatch.next()
-                } catch {
-                    status = error.status
-                    try await writer.write(ByteBuffer(string: encoder.errorFrame(error)))
-                    break streaming
+                let event: NodeEvent
+                if let ready = dispatch.nextIfReady() {
+                    event = ready
+                } else {
+                    if !unwritten.isEmpty {
+                        try await writer.write(ByteBuffer(string: unwritten))
+                        unwritten = ""
+                    }
+                    do throws(APIError) {
+                        guard let next = try await dispatch.next() else {
+                            status = 499
+                            break streaming
+                        }
+                        event = next
+                    } catch {
+                        status = error.status
+                        unwritten += encoder.errorFrame(error)
+                        break streaming
+                    }
                 }
                 switch event {
-                case .delta(let delta)?:
+                case .delta(let delta):
                     meter.relayed(delta)
-                    let role = roleWritten ? "" : encoder.roleFrame(before: delta)
+                    if !roleWritten { unwritten += encoder.roleFrame(before: delta) }
                     roleWritten = true
-                    try await writer.write(ByteBuffer(string: role + encoder.deltaFrame(delta)))
-                case .end(let finishReason, let reported)?:
+                    unwritten += encoder.deltaFrame(delta)
+                    if unwritten.utf8.count >= Self.largestWrite {
+                        try await writer.write(ByteBuffer(string: unwritten))
+                        unwritten = ""
+                    }
+                case .end(let finishReason, let reported):
                     let finalUsage = meter.bounded(reported)
                     usage = finalUsage
-                    var frames = (roleWritten ? "" : encoder.roleFrame(before: nil)) + encoder.finishFrame(reason: finishReason ?? "stop")
-                    if includeUsage { frames += encoder.usageFrame(finalUsage) }
                     // The row is durable before the client sees the answer end; an answer that
                     // cannot be metered ends with an error instead.
                     do throws(APIError) {
                         try await meter.commit(usage: finalUsage)
                     } catch {
                         status = error.status
-                        try await writer.write(ByteBuffer(string: encoder.errorFrame(error)))
+                        unwritten += encoder.errorFrame(error)
                         break streaming
                     }
                     committed = true
-                    try await writer.write(ByteBuffer(string: frames))
+                    unwritten += (roleWritten ? "" : encoder.roleFrame(before: nil)) + encoder.finishFrame(reason: finishReason ?? "stop")
+                    if includeUsage { unwritten += encoder.usageFrame(finalUsage) }
                     break streaming
-                case .embeddings?:
+                case .embeddings:
                     continue
-                case nil:
-                    status = 499
-                    break streaming
                 }
             }
-            try await writer.write(ByteBuffer(string: ServerSentEvents.done))
+            try await writer.write(ByteBuffer(string: unwritten + ServerSentEvents.done))
             try await writer.finish(nil)
         } catch {
             status = 499  // the client went away; the node is told to stop below
@@ -181,4 +197,7 @@ struct ChatCompletionsController: Sendable {
         await dispatch.close()
         if !committed { meter.finish(status: status, usage: usage) }
     }
+
+    /// The most SSE text gathered for one write.
+    static let largestWrite = 64 << 10
 }

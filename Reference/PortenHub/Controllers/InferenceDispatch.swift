@@ -51,6 +51,18 @@ final class InferenceDispatch: @unchecked Sendable {
         }
     }
 
+    /// The next event if it is already in, without waiting; nil otherwise (then ``next()`` waits
+    /// for one, or tells the end).
+    func nextIfReady() -> NodeEvent? {
+        if let event = first {
+            first = nil
+            return event
+        }
+        guard let event = events.nextIfReady() else { return nil }
+        if case .end = event { ended = true }
+        return event
+    }
+
     /// Gives the slot back, first cancelling the request on the node if it had not ended.
     func close() async {
         if !ended { connection.cancel(requestID) }

@@ -88,35 +88,9 @@ final class Routing: @unchecked Sendable {
                 case .route:
                     try await route()
                 case .load(let generation, let since):
-                    let limit = pause.map { min($0, loadDeadline) } ?? loadDeadline
-                    let outcome = await registry.signal.wait(for: model.id, after: generation, within: max(.zero, limit - .now))
-                    if case .expired = outcome, limit < loadDeadline { return nil }
-                    metrics?.waited("warmup", model: model.id, .now - since)
-                    step = .route
-                    switch outcome {
-                    case .changed: continue
-                    case .failed(let error): throw error
-                    case .cancelled, .expired: throw APIError.modelWarming(model.id, retryAfter: await registry.retryAfter(loading: model.id))
-                    }
+                    guard try await waitForLoad(after: generation, since: since, until: pause) else { return nil }
                 case .queue(let ticket, let since):
-                    let limit = pause.map { min($0, queueDeadline) } ?? queueDeadline
-                    var outcome = await registry.slots.wait(ticket, within: max(.zero, limit - .now))
-                    if outcome == nil {
-                        if limit < queueDeadline && !Task.isCancelled { return nil }
-                        // Out of budget: a slot granted at that very moment is still taken, not leaked.
-                        outcome = await registry.slots.leave(ticket)
-                    }
-                    metrics?.waited("queue", model: model.id, .now - since)
-                    step = .route
-                    switch outcome {
-                    case .granted(let connection)?: try await send(on: connection)
-                    case .reroute?: continue
-                    case nil:
-                        let waiting = registry.slots.depth(of: model.id)
-                        throw APIError.noAvailableNode(
-                            "Every node serving '\(model.id)' that this key may use stayed busy for the request's queue budget (\(waiting) still waiting). Retry shortly.",
-                            retryAfter: await registry.queueRetryAfter(model.id))
-                    }
+                    guard try await waitForSlot(ticket, since: since, until: pause) else { return nil }
                 case .sent(let dispatch):
                     if let dispatch = try await firstEvent(of: dispatch, until: pause) { return dispatch }
                     if case .sent = step { return nil }
@@ -145,6 +119,51 @@ final class Routing: @unchecked Sendable {
         case .route, .load, .over:
             break
         }
+    }
+
+    /// Waits for the model's load to change after `generation`, until `pause` or the warm-up
+    /// budget; false at the pause. Not inlined, like ``waitForSlot``: an idle stream holds the
+    /// frame of ``advance(until:)`` as it waits for the first event, so it should hold little.
+    @inline(never)
+    private func waitForLoad(after generation: Int, since: ContinuousClock.Instant, until pause: ContinuousClock.Instant?) async throws(APIError) -> Bool {
+        let limit = pause.map { min($0, loadDeadline) } ?? loadDeadline
+        let outcome = await registry.signal.wait(for: model.id, after: generation, within: max(.zero, limit - .now))
+        if case .expired = outcome, limit < loadDeadline { return false }
+        metrics?.waited("warmup", model: model.id, .now - since)
+        step = .route
+        switch outcome {
+        case .changed: return true
+        case .failed(let error): throw error
+        case .cancelled: throw .clientClosed
+        case .expired: throw .modelWarming(model.id, retryAfter: await registry.retryAfter(loading: model.id))
+        }
+    }
+
+    /// Waits in the model's queue, until `pause` or the queue budget; false at the pause.
+    @inline(never)
+    private func waitForSlot(_ ticket: SlotQueue.Ticket, since: ContinuousClock.Instant, until pause: ContinuousClock.Instant?) async throws(APIError) -> Bool {
+        let limit = pause.map { min($0, queueDeadline) } ?? queueDeadline
+        var outcome = await registry.slots.wait(ticket, within: max(.zero, limit - .now))
+        if outcome == nil {
+            if limit < queueDeadline && !Task.isCancelled { return false }
+            // Out of budget: a slot granted at that very moment is still taken, not leaked.
+            outcome = await registry.slots.leave(ticket)
+        }
+        metrics?.waited("queue", model: model.id, .now - since)
+        step = .route
+        switch outcome {
+        case .granted(let connection)?:
+            try await send(on: connection)
+        case .reroute?:
+            break
+        case nil:
+            if Task.isCancelled { throw .clientClosed }
+            let waiting = registry.slots.depth(of: model.id)
+            throw .noAvailableNode(
+                "Every node serving '\(model.id)' that this key may use stayed busy for the request's queue budget (\(waiting) still waiting). Retry shortly.",
+                retryAfter: await registry.queueRetryAfter(model.id))
+        }
+        return true
     }
 
     /// Asks the registry for a node; sends the loads and unloads the planner decides.

@@ -69,24 +69,18 @@ final class EventChannel: Sendable {
         return await parkedWait(cancelled: false, expired: false, within: limit, park: park, unpark: unpark)
     }
 
+    /// The next event if one is in, without waiting; nil otherwise (the end of the answer too:
+    /// ``next()`` tells it).
+    func nextIfReady() -> NodeEvent? {
+        state.withLock { Self.take(&$0) }
+    }
+
     /// The next event; nil at the end of the answer, or when the reading task is cancelled. An
     /// answer that failed throws its error once its events are read.
     func next() async throws(APIError) -> NodeEvent? {
         while true {
             let taken = state.withLock { state -> Result<NodeEvent?, APIError>? in
-                if state.head < state.events.count {
-                    let event = state.events[state.head]
-                    state.head += 1
-                    if state.head == state.events.count {
-                        state.events.removeAll(keepingCapacity: state.events.count <= 16)
-                        state.head = 0
-                    } else if state.head >= 64, state.head * 2 >= state.events.count {
-                        // A reader that lags keeps only what it has not read.
-                        state.events.removeFirst(state.head)
-                        state.head = 0
-                    }
-                    return .success(event)
-                }
+                if let event = Self.take(&state) { return .success(event) }
                 switch state.ending {
                 case .finished?: return .success(nil)
                 case .failed(let error)?: return .failure(error)
@@ -96,5 +90,20 @@ final class EventChannel: Sendable {
             if let taken { return try taken.get() }
             guard await ready(within: nil) else { return nil }
         }
+    }
+
+    private static func take(_ state: inout State) -> NodeEvent? {
+        guard state.head < state.events.count else { return nil }
+        let event = state.events[state.head]
+        state.head += 1
+        if state.head == state.events.count {
+            state.events.removeAll(keepingCapacity: state.events.count <= 16)
+            state.head = 0
+        } else if state.head >= 64, state.head * 2 >= state.events.count {
+            // A reader that lags keeps only what it has not read.
+            state.events.removeFirst(state.head)
+            state.head = 0
+        }
+        return event
     }
 }
