@@ -25,7 +25,8 @@ extension TunnelMessage {
             return .delta(
                 Delta(
                     id: try fields.string("id"), content: try fields.optionalString("content"),
-                    reasoningContent: try fields.optionalString("reasoning_content"), toolCall: try fields.toolCall()))
+                    reasoningContent: try fields.optionalString("reasoning_content"), toolCall: try fields.toolCall(),
+                    pieces: try fields.optionalInt("pieces")))
         case "end":
             return .end(End(id: try fields.string("id"), finishReason: try fields.optionalString("finish_reason"), usage: try fields.usage()))
         default:
@@ -53,6 +54,7 @@ extension TunnelMessage {
                 if let arguments = call.arguments { text += ",\"arguments\":\(JSONText.quote(arguments))" }
                 text += "}"
             }
+            if let pieces = delta.pieces { text += ",\"pieces\":\(pieces)" }
             return text + "}"
         case .end(let end):
             var text = "{\"type\":\"end\",\"id\":\(JSONText.quote(end.id))"

@@ -159,15 +159,19 @@ extension TunnelMessage {
         public var content: String?
         public var reasoningContent: String?
         public var toolCall: ToolCallDelta?
+        /// How many of the engine's pieces (tokens, as generated) this delta carries, when more
+        /// than one: a node that sends a whole answer in fewer deltas says so (absent: one).
+        public var pieces: Int?
 
-        public init(id: String, content: String? = nil, reasoningContent: String? = nil, toolCall: ToolCallDelta? = nil) {
+        public init(id: String, content: String? = nil, reasoningContent: String? = nil, toolCall: ToolCallDelta? = nil, pieces: Int? = nil) {
             self.id = id
             self.content = content
             self.reasoningContent = reasoningContent
             self.toolCall = toolCall
+            self.pieces = pieces
         }
 
-        enum CodingKeys: String, CodingKey { case id, content, reasoningContent = "reasoning_content", toolCall = "tool_call" }
+        enum CodingKeys: String, CodingKey { case id, content, reasoningContent = "reasoning_content", toolCall = "tool_call", pieces }
     }
 
     /// The vectors of an embeddings request, one per input, in input order.

@@ -4,6 +4,7 @@ expected value follows from the sim rules in docs/sim-engine.md."""
 import base64
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
@@ -246,3 +247,20 @@ def test_user_and_metadata_are_recorded_on_the_usage_row(client, fleet):
     row = fleet.admin("GET", "usage?limit=1")["data"][0]
     assert row["user"] == "user-42" and json.loads(row["metadata"]) == {"team": "search"}
     assert "secret" not in json.dumps(row)
+
+
+def test_a_whole_answer_cut_short_is_billed_for_the_pieces_the_node_sent(client, fleet):
+    # A node sends a whole (non-streamed) answer's text in few deltas, each saying how many pieces
+    # it carries, and what it had before a failure: the usage row counts them as it counted one
+    # delta per piece.
+    with pytest.raises(openai.APIStatusError) as raised:
+        client.with_options(max_retries=0).chat.completions.create(model="ref-chat", messages=user("boom [sim:fail-mid-stream]"))
+    assert raised.value.status_code == 502
+    request_id = raised.value.response.headers["x-request-id"]
+    row = None
+    for _ in range(100):
+        row = next((r for r in fleet.admin("GET", "usage?limit=50")["data"] if r["request_id"] == request_id), None)
+        if row:
+            break
+        time.sleep(0.05)
+    assert row and row["status"] == 502 and row["completion_tokens"] == 2, row  # "Echo", ":"

@@ -112,11 +112,14 @@ final class Routing: @unchecked Sendable {
         let held = step
         step = .over
         switch held {
-        case .queue(let ticket, _):
+        case .queue(let ticket, let since):
+            metrics?.waited("queue", model: model.id, .now - since)
             if case .granted(let connection)? = await registry.slots.leave(ticket) { await registry.release(connection, model: model.id) }
+        case .load(_, let since):
+            metrics?.waited("warmup", model: model.id, .now - since)
         case .sent(let dispatch):
             await dispatch.close()
-        case .route, .load, .over:
+        case .route, .over:
             break
         }
     }
@@ -158,12 +161,17 @@ final class Routing: @unchecked Sendable {
             break
         case nil:
             if Task.isCancelled { throw .clientClosed }
-            let waiting = registry.slots.depth(of: model.id)
-            throw .noAvailableNode(
-                "Every node serving '\(model.id)' that this key may use stayed busy for the request's queue budget (\(waiting) still waiting). Retry shortly.",
-                retryAfter: await registry.queueRetryAfter(model.id))
+            throw await queueBudgetSpent()
         }
         return true
+    }
+
+    /// `503 no_available_node` for a request whose queue budget ran out.
+    private func queueBudgetSpent() async -> APIError {
+        let waiting = registry.slots.depth(of: model.id)
+        return .noAvailableNode(
+            "Every node serving '\(model.id)' that this key may use stayed busy for the request's queue budget (\(waiting) still waiting). Retry shortly.",
+            retryAfter: await registry.queueRetryAfter(model.id))
     }
 
     /// Asks the registry for a node; sends the loads and unloads the planner decides.
@@ -183,6 +191,7 @@ final class Routing: @unchecked Sendable {
             }
             step = .load(generation: generation, since: .now)
         case .queue(let generation):
+            guard queueDeadline > .now else { throw await queueBudgetSpent() }
             guard let ticket = registry.slots.enqueue(for: model.id, after: generation, key: keyID, caller: caller, now: .now) else { return }
             step = .queue(ticket, since: .now)
         }
@@ -233,6 +242,7 @@ final class Routing: @unchecked Sendable {
         failed.insert(connection.node.id)
         lastFailure = error
         attempt += 1
+        loadsStarted = 0  // each attempt may start its own loads
         guard attempt <= Self.maximumAttempts else { throw error }
         step = .route
     }

@@ -18,6 +18,8 @@ final class EventChannel: Sendable {
         var head = 0
         var ending: Ending?
         var waiter: CheckedContinuation<Bool, Never>?
+        /// Which wait the waiter belongs to: a timer that fires late must not take a later one.
+        var waitID = 0
 
         var isReady: Bool { head < events.count || ending != nil }
     }
@@ -51,6 +53,10 @@ final class EventChannel: Sendable {
     /// True once the next ``next()`` will not wait: an event is in, or the answer ended. False
     /// when `limit` passes first (no limit: never) or the task is cancelled; nothing is taken.
     func ready(within limit: Duration?) async -> Bool {
+        let id = state.withLock { state in
+            state.waitID += 1
+            return state.waitID
+        }
         let park = { (continuation: CheckedContinuation<Bool, Never>) -> Bool? in
             self.state.withLock { state in
                 if state.isReady { return true }
@@ -61,6 +67,7 @@ final class EventChannel: Sendable {
         }
         let unpark = { @Sendable in
             self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard state.waitID == id else { return nil }
                 defer { state.waiter = nil }
                 return state.waiter
             }

@@ -163,6 +163,13 @@ public final class NodeConnection: Sendable {
 }
 
 extension TunnelMessage.Delta {
+    /// The engine's pieces this delta carries as the Hub counts them: at least one, and at most
+    /// one per byte of answer (a node cannot lift the bounds of its bill with the count alone).
+    var countedPieces: Int {
+        guard let pieces, pieces > 1 else { return 1 }
+        return min(pieces, max(1, answerBytes))
+    }
+
     /// The bytes of answer this piece carries.
     var answerBytes: Int {
         (content?.utf8.count ?? 0) + (reasoningContent?.utf8.count ?? 0) + (toolCall.map { call in

@@ -47,7 +47,8 @@ struct UsageMeter: Sendable {
     var firstToken: ContinuousClock.Instant?
     /// The model's price when the request started.
     var price: Price?
-    /// What the Hub relayed of the answer: deltas, and their bytes (text, reasoning, tool calls).
+    /// What the Hub relayed of the answer: the engine's pieces (one per delta unless it says more,
+    /// see ``TunnelMessage/Delta/countedPieces``), and their bytes (text, reasoning, tool calls).
     var relayedDeltas = 0
     var relayedBytes = 0
     /// What the request allows a node to count: prompt tokens at most the context and the body's
@@ -75,14 +76,14 @@ struct UsageMeter: Sendable {
     /// Counts a delta the Hub relays to the client.
     mutating func relayed(_ delta: TunnelMessage.Delta) {
         markFirstToken()
-        relayedDeltas += 1
+        relayedDeltas += delta.countedPieces
         relayedBytes += (delta.content?.utf8.count ?? 0) + (delta.reasoningContent?.utf8.count ?? 0)
             + (delta.toolCall.map { ($0.name?.utf8.count ?? 0) + ($0.arguments?.utf8.count ?? 0) } ?? 0)
     }
 
     /// The node's count, held to what the request and the relayed answer allow: a node cannot bill
     /// more prompt tokens than the context or the body's bytes, nor more completion tokens than
-    /// the context, `max_tokens`, or one per byte (and delta) it actually sent.
+    /// the context, `max_tokens`, or one per byte (and piece) it actually sent.
     func bounded(_ usage: Usage) -> Usage {
         let relayed = relayedBytes + relayedDeltas
         return Usage(
@@ -91,7 +92,7 @@ struct UsageMeter: Sendable {
     }
 
     /// What a request that ended without the node's count (a stream cut by the client or the
-    /// node) produced: one completion token per relayed delta; its prompt is not billed.
+    /// node) produced: one completion token per relayed piece; its prompt is not billed.
     private var relayedUsage: Usage? {
         relayedDeltas > 0 ? Usage(promptTokens: 0, completionTokens: min(relayedDeltas, completionLimit)) : nil
     }

@@ -4,16 +4,19 @@ import Synchronization
 /// The text of an answer whose client reads it whole (`stream: false`): the Hub assembles it
 /// anyway, so after the first piece (sent at once: it marks the time to first token) the text
 /// goes in one `delta` per ``interval`` and before `end`, not one frame per token. Every frame
-/// costs both sides a WebSocket write, a JSON encode and decode, and a wake-up.
+/// costs both sides a WebSocket write, a JSON encode and decode, and a wake-up. Each delta says
+/// how many pieces it carries (`pieces`): the Hub counts them as it would count deltas (the
+/// bounds of the bill, the usage of an answer cut short).
 ///
-/// The interval keeps a long answer from looking silent to the Hub (`--request-idle-timeout`)
-/// and bounds what is held; ``limit`` bounds a frame.
+/// A piece that comes ``interval`` or more after the last delta goes out at once, so the Hub
+/// hears from a slow answer as often as before (`--request-idle-timeout`); ``limit`` bounds a
+/// frame.
 final class AnswerBatch: Sendable {
     private struct State {
         var content = ""
         var reasoning = ""
-        var sentFirst = false
-        var heldSince: ContinuousClock.Instant?
+        var pieces = 0
+        var lastSent: ContinuousClock.Instant?
     }
 
     let id: String
@@ -27,18 +30,16 @@ final class AnswerBatch: Sendable {
         self.limit = limit
     }
 
-    /// Adds a piece of text; returns the delta to send now, if one is due.
+    /// Adds one piece of the answer; returns the delta to send now, if one is due.
     func add(content: String = "", reasoning: String = "", now: ContinuousClock.Instant = .now) -> TunnelMessage.Delta? {
         state.withLock { state in
             state.content += content
             state.reasoning += reasoning
-            guard !state.content.isEmpty || !state.reasoning.isEmpty else { return nil }
-            let since = state.heldSince ?? now
-            state.heldSince = since
-            guard !state.sentFirst || now - since >= interval || state.content.utf8.count + state.reasoning.utf8.count >= limit else {
+            state.pieces += 1
+            if let lastSent = state.lastSent, now - lastSent < interval, state.content.utf8.count + state.reasoning.utf8.count < limit {
                 return nil
             }
-            state.sentFirst = true
+            state.lastSent = now
             return Self.take(&state, id: id)
         }
     }
@@ -49,9 +50,12 @@ final class AnswerBatch: Sendable {
     }
 
     private static func take(_ state: inout State, id: String) -> TunnelMessage.Delta? {
-        guard !state.content.isEmpty || !state.reasoning.isEmpty else { return nil }
-        defer { (state.content, state.reasoning, state.heldSince) = ("", "", nil) }
-        return TunnelMessage.Delta(id: id, content: state.content.isEmpty ? nil : state.content,
-                                   reasoningContent: state.reasoning.isEmpty ? nil : state.reasoning)
+        guard state.pieces > 0 else { return nil }
+        defer { (state.content, state.reasoning, state.pieces) = ("", "", 0) }
+        // Text or reasoning, or an empty text for pieces that had none (as the engine gave them).
+        let reasoning = state.reasoning.isEmpty ? nil : state.reasoning
+        return TunnelMessage.Delta(
+            id: id, content: state.content.isEmpty && reasoning != nil ? nil : state.content, reasoningContent: reasoning,
+            pieces: state.pieces > 1 ? state.pieces : nil)
     }
 }

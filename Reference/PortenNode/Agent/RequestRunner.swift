@@ -32,13 +32,20 @@ struct RequestRunner: Sendable {
                 if let ctx = infer.ctx { try engine.checkContext(request, ctx: ctx) }
                 // A client that reads the answer whole gets the same text in fewer frames.
                 let batch = request.stream ? nil : AnswerBatch(id: id)
-                let outcome = try await engine.chat(request, capabilities: infer.capabilities) { event in
-                    try Task.checkCancellation()
-                    switch event {
-                    case .content(let text): try await sendText(.init(id: id, content: text), through: batch)
-                    case .reasoning(let text): try await sendText(.init(id: id, reasoningContent: text), through: batch)
-                    case .toolCall(let piece): try await send(.delta(.init(id: id, toolCall: piece)))
+                let outcome: ChatOutcome
+                do {
+                    outcome = try await engine.chat(request, capabilities: infer.capabilities) { event in
+                        try Task.checkCancellation()
+                        switch event {
+                        case .content(let text): try await sendText(.init(id: id, content: text), through: batch)
+                        case .reasoning(let text): try await sendText(.init(id: id, reasoningContent: text), through: batch)
+                        case .toolCall(let piece): try await send(.delta(.init(id: id, toolCall: piece)))
+                        }
                     }
+                } catch where !(error is CancellationError) {
+                    // What was generated before the failure reaches the Hub, as it would have unbatched.
+                    if let held = batch?.flush() { try? await send(.delta(held)) }
+                    throw error
                 }
                 if let held = batch?.flush() { try await send(.delta(held)) }
                 try await send(.end(.init(id: id, finishReason: outcome.finishReason, usage: outcome.usage)))
