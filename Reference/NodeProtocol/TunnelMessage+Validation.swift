@@ -64,6 +64,9 @@ extension TunnelMessage {
             if let call = delta.toolCall, !(0..<Bounds.toolCalls).contains(call.index) {
                 throw InvalidFrame(description: "tool_call index \(call.index) is outside 0…\(Bounds.toolCalls - 1)", requestID: delta.id)
             }
+            if let pieces = delta.pieces, pieces < 1 {
+                throw InvalidFrame(description: "delta pieces must be at least 1", requestID: delta.id)
+            }
             return self
         case .embeddings(let embeddings):
             guard embeddings.vectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {

@@ -37,7 +37,7 @@ struct NodeFrameCheckTests {
         #expect(negative == .progress(.init(model: "m", phase: .loading, doneMB: 0, totalMB: 0)))
     }
 
-    @Test func hubFramesAndBadValuesAreRefused() {
+    @Test func hubFramesAndBadValuesAreRefused() throws {
         #expect(throws: TunnelMessage.InvalidFrame.self) { try frame(#"{"type":"cancel","id":"r"}"#) }
         #expect(throws: TunnelMessage.InvalidFrame.self) { try frame(#"{"type":"welcome","node_id":"n","region":"eu","trust_class":"trusted","accepted_models":[]}"#) }
         #expect(throws: TunnelMessage.InvalidFrame.self) {
@@ -49,5 +49,7 @@ struct NodeFrameCheckTests {
         } catch {
             #expect(error.requestID == "req_1")
         }
+        #expect(throws: TunnelMessage.InvalidFrame.self) { try frame(#"{"type":"delta","id":"r","content":"x","pieces":0}"#) }
+        #expect(try frame(#"{"type":"delta","id":"r","content":"xy","pieces":2}"#) == .delta(.init(id: "r", content: "xy", pieces: 2)))
     }
 }
