@@ -47,7 +47,8 @@ struct KeepAliveStream: Sendable {
             do {
                 while dispatch == nil {
                     try Task.checkCancellation()
-                    try await writer.write(ByteBuffer(string: Self.comment(await registry.warming(model.id))))
+                    let comment = routing.isSent ? Self.running : Self.comment(await registry.warming(model.id))
+                    try await writer.write(ByteBuffer(string: comment))
                     do throws(APIError) {
                         dispatch = try await routing.advance(until: .now + interval)
                     } catch {
@@ -72,6 +73,9 @@ struct KeepAliveStream: Sendable {
         }
         return Response(status: .ok, headers: ChatCompletionsController.streamHeaders([:]), body: body)
     }
+
+    /// While the node has the request and has not answered yet (its prompt is being read).
+    static let running = ": porten running\n\n"
 
     /// `: porten warming downloading 42%` (or `queued` while every node is busy).
     static func comment(_ status: WarmingStatus) -> String {

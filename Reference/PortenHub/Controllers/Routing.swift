@@ -78,6 +78,12 @@ final class Routing: @unchecked Sendable {
         self.queueDeadline = now + budgets.queue
     }
 
+    /// Whether the request is with its node, waiting for the first event.
+    var isSent: Bool {
+        if case .sent = step { return true }
+        return false
+    }
+
     /// Goes on routing until the node's first event (the dispatch, whose ``InferenceDispatch/next()``
     /// returns it first) or until `pause` (nil: no pause), then returns nil and keeps its place.
     /// Throws what the client should see when routing ends without a node; nothing is held then.
