@@ -72,7 +72,6 @@ final class EventChannel: Sendable {
                 return state.waiter
             }
         }
-        guard let limit else { return await parkedWait(cancelled: false, park: park, unpark: unpark) }
         return await parkedWait(cancelled: false, expired: false, within: limit, park: park, unpark: unpark)
     }
 

@@ -55,7 +55,6 @@ final class Mailbox<Value: Sendable>: Sendable {
             }
         }
         let unpark = { @Sendable in self.state.withLock { $0.waiters.removeValue(forKey: ticket) } }
-        guard let limit else { return await parkedWait(cancelled: nil, park: park, unpark: unpark) }
         return await parkedWait(cancelled: nil, expired: nil, within: limit, park: park, unpark: unpark)
     }
 }

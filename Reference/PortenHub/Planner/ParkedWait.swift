@@ -21,13 +21,14 @@ func parkedWait<Outcome: Sendable>(
     }
 }
 
-/// ``parkedWait(cancelled:park:unpark:)`` that also gives up after `limit`, answering `expired`:
-/// the limit is a timer on an event loop, not a task racing the wait (a waiting request holds
-/// no task for it); the timer is cancelled as soon as the wait ends.
+/// ``parkedWait(cancelled:park:unpark:)`` that also gives up after `limit` (nil: never),
+/// answering `expired`: the limit is a timer on an event loop, not a task racing the wait (a
+/// waiting request holds no task for it); the timer is cancelled as soon as the wait ends.
 func parkedWait<Outcome: Sendable>(
-    cancelled: Outcome, expired: Outcome, within limit: Duration, park: (CheckedContinuation<Outcome, Never>) -> Outcome?,
+    cancelled: Outcome, expired: Outcome, within limit: Duration?, park: (CheckedContinuation<Outcome, Never>) -> Outcome?,
     unpark: @escaping @Sendable () -> CheckedContinuation<Outcome, Never>?
 ) async -> Outcome {
+    guard let limit else { return await parkedWait(cancelled: cancelled, park: park, unpark: unpark) }
     let timer = Mutex<Scheduled<Void>?>(nil)
     let outcome = await parkedWait(
         cancelled: cancelled,
