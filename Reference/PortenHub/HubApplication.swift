@@ -69,6 +69,7 @@ public enum HubApplication {
 
     static func buildRouter(_ services: HubServices) -> Router<HubRequestContext> {
         let router = Router(context: HubRequestContext.self)
+        router.addMiddleware { LoopOrPoolMiddleware() }
         router.addMiddleware { OpenAIErrorMiddleware() }
         let chat = ChatCompletionsController(services: services)
         let embeddings = EmbeddingsController(services: services)

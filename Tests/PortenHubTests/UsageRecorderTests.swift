@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PortenHub
+@testable import PortenHub
 import Testing
 
 /// An acknowledged answer's usage row is written before the answer ends (issue #18, finding 7).
@@ -81,5 +81,30 @@ struct UsageRecorderTests {
         }
         #expect(await request.value)
         #expect(try await store.recentUsage(limit: 10).map(\.requestID) == ["req_gone"])
+    }
+
+    @Test func aRequestMeteredAloneWritesItsOwnRowWhileUnderLoadTheLoopWrites() async throws {
+        let store = try SQLiteStore.inMemory()
+        let recorder = UsageRecorder(store: store, logger: Logger(label: "test"))
+        // No loop yet: a lone request's commit returns only if it wrote its row itself.
+        recorder.meteringStarted()
+        let lone = Task { await recorder.commit(self.row("req_alone")) }
+        var stored: [String] = []
+        for _ in 0..<500 where stored.isEmpty {
+            stored = try await store.recentUsage(limit: 10).map(\.requestID)
+            if stored.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(stored == ["req_alone"])
+        // Another request is being metered: its commit is batched by the loop, not written in
+        // the request's own thread (an HTTP connection's event loop).
+        recorder.meteringStarted()
+        let batched = Task { await recorder.commit(self.row("req_batched")) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await store.recentUsage(limit: 10).count == 1)
+        let running = Task { try await recorder.run() }
+        defer { running.cancel() }
+        #expect(await lone.value)
+        #expect(await batched.value)
+        #expect(try await store.recentUsage(limit: 10).count == 2)
     }
 }

@@ -1,3 +1,4 @@
+import EventLoopExecution
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -92,7 +93,9 @@ final class RequestDeadlines: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// A server child channel that adds ``RequestDeadlines`` right after the HTTP decoder of another one.
+/// A server child channel that adds ``RequestDeadlines`` right after the HTTP decoder of another
+/// one, and runs each connection's task on the connection's event loop (``LoopOrPoolMiddleware``
+/// says which requests leave it).
 struct RequestDeadlineChannel<Wrapped: ServerChildChannel>: ServerChildChannel {
     typealias Value = Wrapped.Value
     let wrapped: Wrapped
@@ -109,7 +112,9 @@ struct RequestDeadlineChannel<Wrapped: ServerChildChannel>: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        await wrapped.handle(value: value, logger: logger)
+        await withTaskExecutorPreference(EventLoopExecutor(value.channel.eventLoop)) {
+            await wrapped.handle(value: value, logger: logger)
+        }
     }
 }
 

@@ -4,7 +4,8 @@ import OpenAIWire
 /// The Hub's durable state: accounts, keys, nodes, catalog switches, usage, people, enrollment and
 /// the ledger. One implementation per database engine (``SQLiteStore`` embedded, ``PostgresStore``
 /// for replicas); every one passes the same contract suite (`StoreContractTests`). Every call is
-/// async: a request never blocks a thread on the database. Times are passed in (`now:`) where they
+/// async: a request never blocks a thread on the database, but for one exception, SQLite's usage
+/// rows (``insertsUsageInPlace``). Times are passed in (`now:`) where they
 /// decide something, so tests set them; the `HubStore+Now` forms use the wall clock.
 public protocol HubStore: Sendable {
     /// Names of the migrations applied, in order.
@@ -51,6 +52,10 @@ public protocol HubStore: Sendable {
     // MARK: Usage
     /// Inserts usage rows and posts their charges to the ledger, in one transaction.
     func insertUsage(_ records: [UsageRecord], ledger: LedgerPolicy) async throws
+    /// True when ``insertUsage(_:ledger:)`` does its work on the calling thread and cannot be
+    /// interrupted by the task's cancellation: a request that commits its usage may then write the
+    /// batch itself instead of waking the recorder (``UsageRecorder``).
+    var insertsUsageInPlace: Bool { get }
     func recentUsage(limit: Int, keyID: String?) async throws -> [UsageRecord]
     func dailyUsage(accountID: String, since: Date) async throws -> [DailyUsage]
     /// Tokens (prompt + completion) each node of the account served since `since`.

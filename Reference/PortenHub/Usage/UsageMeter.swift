@@ -23,7 +23,10 @@ struct UsageMeter: Sendable {
             self.requestID = requestID
             self.endpoint = endpoint
             self.key = key
+            recorder.meteringStarted()
         }
+
+        deinit { recorder.meteringEnded() }
     }
 
     private let origin: Origin

@@ -6,25 +6,70 @@ import Synchronization
 /// awaits ``commit(_:)``, which returns once its row is in the database, before the client gets
 /// the end of its answer: an answer the client received is never missing from the meter, even if
 /// the Hub is killed right after. Other rows are handed over with ``record(_:)`` without waiting.
+///
+/// One writer at a time writes what is queued. A committing request that is the only one being
+/// metered writes its row itself when the store writes in place (SQLite): waking the loop, and
+/// being woken by it, costs such a request more than its write (a batch of one either way). Under
+/// load the loop writes, in batches, so no request's thread (an HTTP connection's event loop)
+/// stops for a write; rows queued behind a request's write go to the loop too.
 public final class UsageRecorder: Service {
+    private typealias Waiter = CheckedContinuation<Bool, Never>
+
+    /// Who writes the queued rows. Rows are only ever queued while someone is.
+    private enum Writer { case nobody, request, loop }
+
     private struct Queue {
         var rows: [UsageRecord] = []
-        var waiters: [CheckedContinuation<Bool, Never>] = []
+        var waiters: [Waiter] = []
+        var writer = Writer.nobody
         /// After shutdown the background loop is gone: rows are written by whoever hands them over.
         var stopped = false
 
-        /// Queues `row` unless the loop has stopped; false when it has.
-        mutating func enqueue(_ row: UsageRecord, waiter: CheckedContinuation<Bool, Never>?) -> Bool {
-            guard !stopped else { return false }
-            rows.append(row)
+        /// What a writer does next.
+        enum Step {
+            case write([UsageRecord], [Waiter])
+            /// Nothing queued: nobody writes now.
+            case done
+            /// Rows queued behind a request's write: the loop writes them.
+            case handOff
+        }
+
+        /// Queues `row` (and its waiter) unless the loop has stopped; true when the loop must be
+        /// woken to write it, nil when the loop has stopped.
+        mutating func enqueue(_ row: UsageRecord?, waiter: Waiter?) -> Bool? {
+            guard !stopped else { return nil }
+            if let row { rows.append(row) }
             if let waiter { waiters.append(waiter) }
+            guard writer == .nobody else { return false }
+            writer = .loop
             return true
+        }
+
+        /// The next step of `role`, the current writer; a request's second batch goes to the
+        /// loop. `.done` for anyone else (the loop woken after its work was done).
+        mutating func next(for role: Writer, afterFirst: Bool) -> Step {
+            guard writer == role else { return .done }
+            if rows.isEmpty, waiters.isEmpty {
+                writer = .nobody
+                return .done
+            }
+            if role == .request, afterFirst, !stopped {
+                writer = .loop
+                return .handOff
+            }
+            defer {
+                rows.removeAll(keepingCapacity: true)
+                waiters.removeAll(keepingCapacity: true)
+            }
+            return .write(rows, waiters)
         }
     }
 
     private let store: any HubStore
     private let logger: Logger
     private let queue = Mutex(Queue())
+    /// Requests being metered (``UsageMeter``s alive).
+    private let metered = Atomic(0)
     /// Rows handed over after shutdown whose writes have not finished.
     private let lateWrites = Mutex(0)
     private let signals: AsyncStream<Void>
@@ -39,12 +84,18 @@ public final class UsageRecorder: Service {
         (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// A request's meter started (``UsageMeter``).
+    func meteringStarted() { metered.add(1, ordering: .relaxed) }
+    /// A request's meter is gone, its row handed over.
+    func meteringEnded() { metered.subtract(1, ordering: .relaxed) }
+
     /// Queues one row; returns at once. After shutdown (a request that outlived the server's
     /// drain) the row is written by a task of its own, as nobody waits for it.
     public func record(_ record: UsageRecord) {
-        if queue.withLock({ $0.enqueue(record, waiter: nil) }) {
-            signal.yield()
-        } else {
+        switch queue.withLock({ $0.enqueue(record, waiter: nil) }) {
+        case true?: signal.yield()
+        case false?: break
+        case nil:
             lateWrites.withLock { $0 += 1 }
             Task {
                 await write([record])
@@ -57,13 +108,25 @@ public final class UsageRecorder: Service {
     /// or false when the database refused the batch. After shutdown the caller writes it.
     @discardableResult
     public func commit(_ record: UsageRecord) async -> Bool {
-        if queue.withLock({ $0.stopped }) { return await write([record]) }
-        return await withCheckedContinuation { continuation in
-            if queue.withLock({ $0.enqueue(record, waiter: continuation) }) {
-                signal.yield()
-            } else {
-                // Stopped between the check and now: nobody flushes the queue any more.
-                Task { continuation.resume(returning: await write([record])) }
+        let alone = store.insertsUsageInPlace && metered.load(ordering: .relaxed) <= 1
+        let leads: Bool? = queue.withLock { queue in
+            guard !queue.stopped else { return nil }
+            guard alone, queue.writer == .nobody else { return false }
+            queue.writer = .request
+            queue.rows.append(record)
+            return true
+        }
+        switch leads {
+        case nil: return await write([record])
+        case true?: return await writeQueued(as: .request) ?? false
+        case false?:
+            return await withCheckedContinuation { continuation in
+                switch queue.withLock({ $0.enqueue(record, waiter: continuation) }) {
+                case true?: signal.yield()
+                case false?: break
+                case nil:  // stopped between the check and now: nobody flushes the queue any more
+                    Task { continuation.resume(returning: await write([record])) }
+                }
             }
         }
     }
@@ -76,41 +139,59 @@ public final class UsageRecorder: Service {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            for await _ in signals { await writeQueued() }
+            for await _ in signals { await writeQueued(as: .loop) }
         } onGracefulShutdown: {
             self.signal.finish()
         }
         queue.withLock { $0.stopped = true }
-        await writeQueued()
+        await writeLeftovers()
     }
 
-    /// Returns once every row handed over before the call is written (or refused). The loop
-    /// writes it: a batch it is writing already may hold rows handed over just before, and only
-    /// the loop's next write comes after that one.
+    /// After shutdown: writes what is still queued, unless a request is writing (it then writes
+    /// everything itself, as nobody takes it over any more).
+    private func writeLeftovers() async {
+        let loopWrites = queue.withLock { queue in
+            if queue.writer == .nobody { queue.writer = .loop }
+            return queue.writer == .loop
+        }
+        if loopWrites { await writeQueued(as: .loop) }
+    }
+
+    /// Returns once every row handed over before the call is written (or refused). The current
+    /// writer writes it: a batch it is writing already may hold rows handed over just before, and
+    /// only its next write comes after that one.
     public func flush() async {
         var waiting = false
-        _ = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            waiting = queue.withLock { queue in
-                guard !queue.stopped else { return false }
-                queue.waiters.append(continuation)
-                return true
+        _ = await withCheckedContinuation { (continuation: Waiter) in
+            switch queue.withLock({ $0.enqueue(nil, waiter: continuation) }) {
+            case true?:
+                waiting = true
+                signal.yield()
+            case false?: waiting = true
+            case nil: continuation.resume(returning: true)
             }
-            if waiting { signal.yield() } else { continuation.resume(returning: true) }
         }
-        if !waiting { await writeQueued() }  // after shutdown: no loop
+        if !waiting { await writeLeftovers() }  // after shutdown: no loop
     }
 
-    /// Inserts every queued row now, then releases the requests waiting on them with the outcome.
-    private func writeQueued() async {
-        let (batch, waiters) = queue.withLock { queue in
-            defer {
-                queue.rows.removeAll()
-                queue.waiters.removeAll()
+    /// Writes what is queued, batch by batch, and releases the requests waiting on each batch with
+    /// its outcome, until nothing is queued. A request writes one batch and hands the rest to the
+    /// loop; returns the outcome of the first batch (nil when there was none).
+    @discardableResult
+    private func writeQueued(as role: Writer) async -> Bool? {
+        var first: Bool?
+        while true {
+            switch queue.withLock({ $0.next(for: role, afterFirst: first != nil) }) {
+            case .done: return first
+            case .handOff:
+                signal.yield()
+                return first
+            case .write(let rows, let waiters):
+                let stored = rows.isEmpty ? true : await write(rows)
+                for waiter in waiters { waiter.resume(returning: stored) }
+                if first == nil { first = stored }
             }
-            return (queue.rows, queue.waiters)
         }
-        let stored = batch.isEmpty ? true : await write(batch)
-        for waiter in waiters { waiter.resume(returning: stored) }
     }
 
     /// Inserts `rows` (and posts their charges) in one transaction; false when the database refused.

@@ -4,6 +4,9 @@ import PostgresNIO
 extension PostgresStore {
     // MARK: Usage
 
+    /// False: rows go over the network, and a cancelled task's query may be cut short.
+    public var insertsUsageInPlace: Bool { false }
+
     public func insertUsage(_ records: [UsageRecord], ledger: LedgerPolicy) async throws {
         guard !records.isEmpty else { return }
         try await transaction { connection in
