@@ -69,7 +69,7 @@ public enum HubApplication {
 
     static func buildRouter(_ services: HubServices) -> Router<HubRequestContext> {
         let router = Router(context: HubRequestContext.self)
-        router.addMiddleware { LoopOrPoolMiddleware() }
+        router.addMiddleware { LoopOrPoolMiddleware(usage: services.usage) }
         router.addMiddleware { OpenAIErrorMiddleware() }
         let chat = ChatCompletionsController(services: services)
         let embeddings = EmbeddingsController(services: services)

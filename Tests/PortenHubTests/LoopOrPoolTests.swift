@@ -6,12 +6,13 @@ import NIOPosix
 @testable import PortenHub
 import Testing
 
-/// A connection's requests run on its event loop when they are the hot path, and on the global
-/// executor when they could hold the loop up (``LoopOrPoolMiddleware``).
+/// A connection's requests run on its event loop when they are the hot path and few are in
+/// flight, and on the global executor when they could hold the loop up (``LoopOrPoolMiddleware``).
 struct LoopOrPoolTests {
     @Test func theHotPathRunsOnItsConnectionsEventLoopAndTheRestOffIt() async throws {
+        let usage = UsageRecorder(store: try SQLiteStore.inMemory(), logger: Logger(label: "test"))
         let router = Router(context: HubRequestContext.self)
-        router.addMiddleware { LoopOrPoolMiddleware() }
+        router.addMiddleware { LoopOrPoolMiddleware(usage: usage) }
         let whereItRan: @Sendable (Request, HubRequestContext) async throws -> String = { request, _ in
             _ = try await request.body.collect(upTo: 4 << 20)
             return MultiThreadedEventLoopGroup.currentEventLoop == nil ? "pool" : "loop"
@@ -45,6 +46,11 @@ struct LoopOrPoolTests {
             try await #expect(ran(.post, "/v1/embeddings", bytes: 100) == "pool")
             try await #expect(ran(.post, "/admin/v1/keys", bytes: 100) == "pool")
             try await #expect(ran(.post, "/signin", bytes: 100) == "pool")
+            // Under load the hot path goes to the global executor too, and back when it eases.
+            for _ in 0..<LoopOrPoolMiddleware.onLoopBelow { usage.meteringStarted() }
+            try await #expect(ran(.post, "/v1/chat/completions", bytes: 1_000) == "pool")
+            usage.meteringEnded()
+            try await #expect(ran(.post, "/v1/chat/completions", bytes: 1_000) == "loop")
         }
     }
 }

@@ -84,6 +84,8 @@ public final class UsageRecorder: Service {
         (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// Requests being metered now: the API requests in flight.
+    var meteredRequests: Int { metered.load(ordering: .relaxed) }
     /// A request's meter started (``UsageMeter``).
     func meteringStarted() { metered.add(1, ordering: .relaxed) }
     /// A request's meter is gone, its row handed over.
