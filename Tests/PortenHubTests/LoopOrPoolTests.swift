@@ -24,6 +24,13 @@ struct LoopOrPoolTests {
         router.get("/healthz", use: whereItRan)
         router.post("/admin/v1/keys", use: whereItRan)
         router.post("/signin", use: whereItRan)
+        // A body written after the handler returned (a file download): where it was written.
+        router.get("/install/download") { _, _ in
+            Response(status: .ok, body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: MultiThreadedEventLoopGroup.currentEventLoop == nil ? "pool" : "loop"))
+                try await writer.finish(nil)
+            })
+        }
         let application = Application(
             router: router,
             server: .http1WebSocketUpgradeWithDeadlines(
@@ -46,6 +53,7 @@ struct LoopOrPoolTests {
             try await #expect(ran(.post, "/v1/embeddings", bytes: 100) == "pool")
             try await #expect(ran(.post, "/admin/v1/keys", bytes: 100) == "pool")
             try await #expect(ran(.post, "/signin", bytes: 100) == "pool")
+            try await #expect(ran(.get, "/install/download") == "pool")
             // Under load the hot path goes to the global executor too, and back when it eases.
             for _ in 0..<LoopOrPoolMiddleware.onLoopBelow { usage.meteringStarted() }
             try await #expect(ran(.post, "/v1/chat/completions", bytes: 1_000) == "pool")

@@ -10,9 +10,10 @@ import Hummingbird
 /// ``onLoopBelow`` requests in flight, the hot path goes there too (measured both ways, see
 /// docs/benchmarks.md).
 ///
-/// Everything else always goes to the global executor, as it would hold up the loop: a body over
-/// ``onLoopBodySize`` or of unknown length (a 2 MB prompt takes tens of milliseconds to parse),
-/// embeddings (long vectors), pages, admin and enrollment.
+/// Everything else always goes to the global executor, its response body included, as it would
+/// hold up the loop: a body over ``onLoopBodySize`` or of unknown length (a 2 MB prompt takes tens
+/// of milliseconds to parse), embeddings (long vectors), pages, admin, enrollment, downloads. A
+/// long answer is encoded off the loop too (`ChatCompletionsController`).
 struct LoopOrPoolMiddleware: RouterMiddleware {
     typealias Context = HubRequestContext
 
@@ -23,11 +24,17 @@ struct LoopOrPoolMiddleware: RouterMiddleware {
     let usage: UsageRecorder
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if usage.meteredRequests < Self.onLoopBelow, Self.staysOnLoop(request) { return try await next(request, context) }
-        return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await next(request, context) }
+        let hot = Self.isHotPath(request)
+        if hot, usage.meteredRequests < Self.onLoopBelow { return try await next(request, context) }
+        var response = try await withTaskExecutorPreference(globalConcurrentExecutor) { try await next(request, context) }
+        // The body is written after the handler returns, in the connection's task: off the loop
+        // too (a file read, a page), but for the hot path's (a stream's relay is light per chunk).
+        if !hot { response.body = Self.offLoop(response.body) }
+        return response
     }
 
-    static func staysOnLoop(_ request: Request) -> Bool {
+    /// A chat request with a short body, the health check, the model list.
+    static func isHotPath(_ request: Request) -> Bool {
         switch request.method {
         case .get:
             let path = request.uri.path
@@ -39,6 +46,12 @@ struct LoopOrPoolMiddleware: RouterMiddleware {
             return length <= onLoopBodySize
         default:
             return false
+        }
+    }
+
+    private static func offLoop(_ body: ResponseBody) -> ResponseBody {
+        ResponseBody(contentLength: body.contentLength) { writer in
+            try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body.write(writer) }
         }
     }
 }

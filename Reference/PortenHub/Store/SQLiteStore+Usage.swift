@@ -10,7 +10,10 @@ extension SQLiteStore {
 
     /// True: a batch of usage rows is a few pages appended to the write-ahead log, which costs less
     /// than the two thread hops to GRDB's writer queue and back (measured: −0.13 ms per request at
-    /// one connection). A task's cancellation cannot interrupt it.
+    /// one connection). A task's cancellation cannot interrupt it. The thread waits when it must:
+    /// for another write of this process (a payout run), SQLite's automatic checkpoint (every 1,000
+    /// pages of log), or another process holding the lock (the busy timeout, 5 s); a request writes
+    /// in place only when it is the only one in flight (``UsageRecorder``).
     public var insertsUsageInPlace: Bool { true }
 
     private func insertUsageInPlace(_ records: [UsageRecord], ledger: LedgerPolicy) throws {
