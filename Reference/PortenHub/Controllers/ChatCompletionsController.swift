@@ -44,8 +44,8 @@ struct ChatCompletionsController: Sendable {
             let completion = try await collect(dispatch, id: id, created: created, model: model.id, meter: &meter)
             try await meter.commit(usage: completion.usage)
             // A long answer is encoded off the connection's event loop (``LoopOrPoolMiddleware``).
-            guard meter.relayedBytes > LoopOrPoolMiddleware.onLoopBodySize else { return JSONResponse.make(text: completion.jsonText, headers: headers) }
-            let text = await withTaskExecutorPreference(globalConcurrentExecutor) { completion.jsonText }
+            let text = meter.relayedBytes > LoopOrPoolMiddleware.onLoopBodySize
+                ? await withTaskExecutorPreference(globalConcurrentExecutor) { completion.jsonText } : completion.jsonText
             return JSONResponse.make(text: text, headers: headers)
         } catch {
             meter.finish(status: error.status, usage: nil, code: error.code)
