@@ -26,9 +26,12 @@ extension TunnelMessage {
                 Delta(
                     id: try fields.string("id"), content: try fields.optionalString("content"),
                     reasoningContent: try fields.optionalString("reasoning_content"), toolCall: try fields.toolCall(),
-                    pieces: try fields.optionalInt("pieces")))
+                    pieces: try fields.optionalInt("pieces"), heldMS: try fields.optionalInt("held_ms")))
         case "end":
-            return .end(End(id: try fields.string("id"), finishReason: try fields.optionalString("finish_reason"), usage: try fields.usage()))
+            var end = End(id: try fields.string("id"), finishReason: try fields.optionalString("finish_reason"), usage: try fields.usage())
+            (end.content, end.reasoningContent) = (try fields.optionalString("content"), try fields.optionalString("reasoning_content"))
+            (end.pieces, end.heldMS) = (try fields.optionalInt("pieces"), try fields.optionalInt("held_ms"))
+            return .end(end)
         default:
             return nil
         }
@@ -54,15 +57,21 @@ extension TunnelMessage {
                 if let arguments = call.arguments { text += ",\"arguments\":\(JSONText.quote(arguments))" }
                 text += "}"
             }
-            if let pieces = delta.pieces { text += ",\"pieces\":\(pieces)" }
-            return text + "}"
+            return text + Self.pieceFields(pieces: delta.pieces, heldMS: delta.heldMS) + "}"
         case .end(let end):
             var text = "{\"type\":\"end\",\"id\":\(JSONText.quote(end.id))"
             if let reason = end.finishReason { text += ",\"finish_reason\":\(JSONText.quote(reason))" }
-            return text + ",\"usage\":\(JSONText.usage(end.usage))}"
+            if let content = end.content { text += ",\"content\":\(JSONText.quote(content))" }
+            if let reasoning = end.reasoningContent { text += ",\"reasoning_content\":\(JSONText.quote(reasoning))" }
+            return text + Self.pieceFields(pieces: end.pieces, heldMS: end.heldMS) + ",\"usage\":\(JSONText.usage(end.usage))}"
         default:
             return nil
         }
+    }
+
+    /// `pieces` and `held_ms` of a frame with text, those that are set.
+    private static func pieceFields(pieces: Int?, heldMS: Int?) -> String {
+        (pieces.map { ",\"pieces\":\($0)" } ?? "") + (heldMS.map { ",\"held_ms\":\($0)" } ?? "")
     }
 }
 

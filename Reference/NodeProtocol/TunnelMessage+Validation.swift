@@ -21,6 +21,8 @@ extension TunnelMessage {
         public static let toolCalls = 128
         /// Seconds of a `Retry-After` a node passes on.
         public static let retryAfter = 3600
+        /// Milliseconds a node says it held a first piece (`held_ms`): a day.
+        public static let heldMS = 86_400_000
     }
 
     /// Why a node's frame was refused.
@@ -60,14 +62,13 @@ extension TunnelMessage {
             hello.diskMB = hello.diskMB.map(Self.clampMB)
             hello.models = hello.models.filter { $0.id.count <= Bounds.text }
             return .hello(hello)
-        case .delta(let delta):
+        case .delta(var delta):
             if let call = delta.toolCall, !(0..<Bounds.toolCalls).contains(call.index) {
                 throw InvalidFrame(description: "tool_call index \(call.index) is outside 0…\(Bounds.toolCalls - 1)", requestID: delta.id)
             }
-            if let pieces = delta.pieces, pieces < 1 {
-                throw InvalidFrame(description: "delta pieces must be at least 1", requestID: delta.id)
-            }
-            return self
+            try Self.checkPieces(delta.pieces, of: "delta", id: delta.id)
+            delta.heldMS = delta.heldMS.map { Self.clamp($0, to: Bounds.heldMS) }
+            return .delta(delta)
         case .embeddings(let embeddings):
             guard embeddings.vectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
                 throw InvalidFrame(description: "an embedding has a non-finite component", requestID: embeddings.id)
@@ -75,6 +76,8 @@ extension TunnelMessage {
             return self
         case .end(var end):
             end.usage = Self.checked(end.usage)
+            try Self.checkPieces(end.pieces, of: "end", id: end.id)
+            end.heldMS = end.heldMS.map { Self.clamp($0, to: Bounds.heldMS) }
             return .end(end)
         case .fail(var fail):
             fail.error = Self.checked(fail.error)
@@ -92,6 +95,11 @@ extension TunnelMessage {
         case .welcome, .infer, .cancel, .load, .unload:
             throw InvalidFrame(description: "'\(type)' is a frame the Hub sends, not a node")
         }
+    }
+
+    /// A frame's `pieces`, when present, is at least one.
+    private static func checkPieces(_ pieces: Int?, of type: String, id: String) throws(InvalidFrame) {
+        if let pieces, pieces < 1 { throw InvalidFrame(description: "\(type) pieces must be at least 1", requestID: id) }
     }
 
     /// Counts within 0…``Bounds/tokens``, reasoning within the completion, total = the sum.

@@ -102,16 +102,20 @@ extension TunnelMessage {
         public var trustClass: String
         /// Models of the hello that the Hub accepted (those in its catalog).
         public var acceptedModels: [String]
+        /// The Hub reads an answer's last text on its `end` (``End/delta``); absent from older Hubs,
+        /// which would drop it.
+        public var endText: Bool?
 
-        public init(nodeID: String, region: String, trustClass: String, acceptedModels: [String]) {
+        public init(nodeID: String, region: String, trustClass: String, acceptedModels: [String], endText: Bool? = nil) {
             self.nodeID = nodeID
             self.region = region
             self.trustClass = trustClass
             self.acceptedModels = acceptedModels
+            self.endText = endText
         }
 
         enum CodingKeys: String, CodingKey {
-            case nodeID = "node_id", region, trustClass = "trust_class", acceptedModels = "accepted_models"
+            case nodeID = "node_id", region, trustClass = "trust_class", acceptedModels = "accepted_models", endText = "end_text"
         }
     }
 
@@ -162,16 +166,25 @@ extension TunnelMessage {
         /// How many of the engine's pieces (tokens, as generated) this delta carries, when more
         /// than one: a node that sends a whole answer in fewer deltas says so (absent: one).
         public var pieces: Int?
+        /// How many milliseconds before this frame its first piece was generated, when the node
+        /// held it (an answer read whole): the Hub takes the time to first token from it.
+        public var heldMS: Int?
 
-        public init(id: String, content: String? = nil, reasoningContent: String? = nil, toolCall: ToolCallDelta? = nil, pieces: Int? = nil) {
+        public init(
+            id: String, content: String? = nil, reasoningContent: String? = nil, toolCall: ToolCallDelta? = nil, pieces: Int? = nil,
+            heldMS: Int? = nil
+        ) {
             self.id = id
             self.content = content
             self.reasoningContent = reasoningContent
             self.toolCall = toolCall
             self.pieces = pieces
+            self.heldMS = heldMS
         }
 
-        enum CodingKeys: String, CodingKey { case id, content, reasoningContent = "reasoning_content", toolCall = "tool_call", pieces }
+        enum CodingKeys: String, CodingKey {
+            case id, content, reasoningContent = "reasoning_content", toolCall = "tool_call", pieces, heldMS = "held_ms"
+        }
     }
 
     /// The vectors of an embeddings request, one per input, in input order.
@@ -185,20 +198,38 @@ extension TunnelMessage {
         }
     }
 
-    /// The last frame of a successful request.
+    /// The last frame of a successful request. To a Hub whose welcome says ``Welcome/endText``,
+    /// it may also carry the answer's last text, as a delta would (``delta``): a short answer
+    /// read whole then takes one frame.
     public struct End: Codable, Sendable, Equatable {
         public var id: String
         /// `stop`, `length` or `tool_calls` for chat; nil for embeddings.
         public var finishReason: String?
         public var usage: Usage
+        /// The answer's last text, reasoning, piece count and hold, as on a ``Delta``.
+        public var content: String?
+        public var reasoningContent: String?
+        public var pieces: Int?
+        public var heldMS: Int?
 
-        public init(id: String, finishReason: String?, usage: Usage) {
+        public init(id: String, finishReason: String?, usage: Usage, last: Delta? = nil) {
             self.id = id
             self.finishReason = finishReason
             self.usage = usage
+            if let last {
+                (content, reasoningContent, pieces, heldMS) = (last.content, last.reasoningContent, last.pieces, last.heldMS)
+            }
         }
 
-        enum CodingKeys: String, CodingKey { case id, finishReason = "finish_reason", usage }
+        /// The text this frame carries, as the delta the Hub relays before the end; nil if none.
+        public var delta: Delta? {
+            guard content != nil || reasoningContent != nil else { return nil }
+            return Delta(id: id, content: content, reasoningContent: reasoningContent, pieces: pieces, heldMS: heldMS)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, finishReason = "finish_reason", usage, content, reasoningContent = "reasoning_content", pieces, heldMS = "held_ms"
+        }
     }
 
     /// The last frame of a failed request, with an OpenAI error for the client.

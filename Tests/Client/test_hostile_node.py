@@ -461,3 +461,30 @@ def test_a_node_cannot_bill_more_than_the_request_and_its_answer_allow(fleet, ho
     assert usage["prompt_tokens"] <= body_bytes and usage["completion_tokens"] <= len("four") + 1, usage
     row = usage_row(fleet, response.headers["x-request-id"])
     assert (row["prompt_tokens"], row["completion_tokens"]) == (usage["prompt_tokens"], usage["completion_tokens"]), row
+
+
+def test_text_on_an_end_frame_is_relayed_counted_and_its_hold_moves_the_first_token(fleet, hostile):
+    def held(infer):
+        time.sleep(0.4)
+        return [{**end({"prompt_tokens": 1, "completion_tokens": 999, "total_tokens": 1000}), "content": "held answer", "pieces": 2, "held_ms": 300}]
+
+    welcome = hostile.join(held, models=["ref-chat"])
+    assert welcome["end_text"] is True, welcome
+    response = chat(fleet, hostile.key)
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == "held answer"
+    # The end's text counts towards the bill's bound as a delta's would: 11 bytes + 2 pieces.
+    assert response.json()["usage"]["completion_tokens"] == 13, response.json()["usage"]
+    row = usage_row(fleet, response.headers["x-request-id"])
+    assert 0 <= row["ttft_ms"] <= row["latency_ms"] - 250, row
+    with httpx.stream("POST", fleet.base_url + "/chat/completions", headers={"Authorization": f"Bearer {hostile.key}"}, timeout=30,
+                      json={"model": "ref-chat", "stream": True, "messages": [{"role": "user", "content": "ping"}]}) as stream:
+        events = [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: {")]
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"]) == "held answer", events
+    assert [e["choices"][0]["finish_reason"] for e in events if e["choices"]][-1] == "stop", events
+    # A hold longer than the request puts the first token at its arrival, never before.
+    hostile.script = lambda infer: [{**end(), "content": "x", "held_ms": 10**15}]
+    response = chat(fleet, hostile.key)
+    row = usage_row(fleet, response.headers["x-request-id"])
+    assert response.status_code == 200 and row["ttft_ms"] == 0, (response.text, row)
+    assert_honest_traffic_works(fleet)

@@ -51,5 +51,17 @@ struct NodeFrameCheckTests {
         }
         #expect(throws: TunnelMessage.InvalidFrame.self) { try frame(#"{"type":"delta","id":"r","content":"x","pieces":0}"#) }
         #expect(try frame(#"{"type":"delta","id":"r","content":"xy","pieces":2}"#) == .delta(.init(id: "r", content: "xy", pieces: 2)))
+        let usage = #""usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}"#
+        #expect(throws: TunnelMessage.InvalidFrame.self) { try frame(#"{"type":"end","id":"r","content":"x","pieces":0,\#(usage)}"#) }
+    }
+
+    @Test func aHeldFirstPieceIsClampedToADayAndNeverNegative() throws {
+        #expect(try frame(#"{"type":"delta","id":"r","content":"x","held_ms":-40}"#) == .delta(.init(id: "r", content: "x", heldMS: 0)))
+        let usage = #""usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}"#
+        guard case .end(let end) = try frame(#"{"type":"end","id":"r","content":"x","held_ms":9223372036854775807,\#(usage)}"#) else {
+            Issue.record("not an end")
+            return
+        }
+        #expect(end.heldMS == TunnelMessage.Bounds.heldMS && end.delta == .init(id: "r", content: "x", heldMS: TunnelMessage.Bounds.heldMS))
     }
 }

@@ -19,6 +19,10 @@ struct TunnelCodecTests {
         .delta(.init(id: "r1", toolCall: .init(index: 0, arguments: "}"))),
         .end(.init(id: "r1", finishReason: "stop", usage: .init(promptTokens: 3, completionTokens: 4))),
         .end(.init(id: "r1", finishReason: nil, usage: .init(promptTokens: 3, completionTokens: 4, reasoningTokens: 2))),
+        .delta(.init(id: "r1", content: "Hello", pieces: 2, heldMS: 12)),
+        .end(.init(id: "r1", finishReason: "stop", usage: .init(promptTokens: 3, completionTokens: 4),
+                   last: .init(id: "r1", content: "Hello \"you\"", reasoningContent: "hm", pieces: 3, heldMS: 7))),
+        .end(.init(id: "r1", finishReason: "length", usage: .init(promptTokens: 3, completionTokens: 1), last: .init(id: "r1", content: ""))),
     ]
 
     @Test(arguments: frames)
@@ -44,6 +48,9 @@ struct TunnelCodecTests {
         #"{"type":"end","id":"r","usage":{"prompt_tokens":1,"completion_tokens":2}}"#,
         #"{"type":"end","id":"r","usage":{"prompt_tokens":1e300,"completion_tokens":2,"total_tokens":3}}"#,
         #"{"type":"end","id":"r","finish_reason":1,"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#,
+        #"{"type":"end","id":"r","content":5,"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#,
+        #"{"type":"end","id":"r","content":"x","pieces":"2","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#,
+        #"{"type":"delta","id":"r","content":"x","held_ms":0.5}"#,
         #"{"type":"infer","id":"r","kind":"audio","model":"m","body":{}}"#,
         #"{"type":"infer","id":"r","kind":"chat","model":"m"}"#,
         #"{"type":"infer","id":"r","kind":"chat","model":"m","body":{},"capabilities":[1]}"#,

@@ -103,7 +103,7 @@ struct TunnelController: Sendable {
         // Its requests fail over as soon as the socket closes, not when the read loop notices.
         socket.channel.closeFuture.whenComplete { _ in connection.markClosed() }
         try await connection.send(
-            .welcome(.init(nodeID: node.id, region: node.region, trustClass: node.trustClass, acceptedModels: accepted.sorted())))
+            .welcome(.init(nodeID: node.id, region: node.region, trustClass: node.trustClass, acceptedModels: accepted.sorted(), endText: true)))
         // Registered only if the node's record did not change since the check above: the actor
         // checks it in the same step, so a revocation cannot slip in between.
         let sockets = services.tunnelSockets

@@ -65,6 +65,8 @@ public final class NodeConnection: Sendable {
         case .embeddings(let embeddings):
             yield(embeddings.id, .embeddings(embeddings.vectors), bytes: embeddings.vectors.reduce(0) { $0 + 4 * $1.count })
         case .end(let end):
+            // The answer's last text, when the end carries it, goes first, as a delta would.
+            if let last = end.delta { yield(end.id, .delta(last), bytes: last.answerBytes) }
             let events = state.withLock { $0.pending.removeValue(forKey: end.id)?.events }
             events?.yield(.end(finishReason: end.finishReason, usage: end.usage))
             events?.finish()

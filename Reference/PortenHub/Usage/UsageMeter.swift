@@ -72,13 +72,10 @@ struct UsageMeter: Sendable {
         attempts = dispatch.attempts
     }
 
-    mutating func markFirstToken() {
-        if firstToken == nil { firstToken = .now }
-    }
-
-    /// Counts a delta the Hub relays to the client.
+    /// Counts a delta the Hub relays to the client. The first marks the first token: when the
+    /// node held it (`held_ms`), that long before now, never before the request arrived.
     mutating func relayed(_ delta: TunnelMessage.Delta) {
-        markFirstToken()
+        if firstToken == nil { firstToken = max(.now - .milliseconds(delta.heldMS ?? 0), started) }
         relayedDeltas += delta.countedPieces
         relayedBytes += (delta.content?.utf8.count ?? 0) + (delta.reasoningContent?.utf8.count ?? 0)
             + (delta.toolCall.map { ($0.name?.utf8.count ?? 0) + ($0.arguments?.utf8.count ?? 0) } ?? 0)

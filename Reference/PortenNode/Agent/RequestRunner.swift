@@ -7,6 +7,8 @@ struct RequestRunner: Sendable {
     let engine: any InferenceEngine
     let send: FrameSender
     let logger: Logger
+    /// The Hub reads an answer's last text on its `end` (its welcome said `end_text`).
+    var endText = false
 
     /// Runs the request until it ends or `cancelled` finishes, whichever comes first. `ended` is
     /// called when the request ended on its own, and must finish `cancelled` (the session
@@ -47,8 +49,11 @@ struct RequestRunner: Sendable {
                     if let held = batch?.flush() { try? await send(.delta(held)) }
                     throw error
                 }
-                if let held = batch?.flush() { try await send(.delta(held)) }
-                try await send(.end(.init(id: id, finishReason: outcome.finishReason, usage: outcome.usage)))
+                var end = TunnelMessage.End(id: id, finishReason: outcome.finishReason, usage: outcome.usage)
+                if let held = batch?.flush() {
+                    if endText { end = .init(id: id, finishReason: end.finishReason, usage: end.usage, last: held) } else { try await send(.delta(held)) }
+                }
+                try await send(.end(end))
             case .embeddings:
                 let request = try EmbeddingRequest(validating: infer.body)
                 let result = try await engine.embed(request)

@@ -34,6 +34,8 @@ struct TunnelSession: Sendable {
                 let watcher = ModelWatcher(engine: engine, send: send, interval: healthInterval, logger: logger)
                 group.addTask { await watcher.run(startingFrom: hello.models) }
             }
+            // Whether the Hub reads an answer's last text on its `end` (its welcome says).
+            var endText = false
             do {
                 for try await message in inbound.messages(maxSize: maximumFrameSize) {
                     guard case .text(let text) = message else { continue }
@@ -47,8 +49,9 @@ struct TunnelSession: Sendable {
                     switch frame {
                     case .welcome(let welcome):
                         logger.info("connected as node \(welcome.nodeID) (region \(welcome.region), class \(welcome.trustClass)), serving \(welcome.acceptedModels)")
+                        endText = welcome.endText ?? false
                     case .infer(let infer):
-                        let runner = RequestRunner(engine: engine, send: send, logger: logger)
+                        let runner = RequestRunner(engine: engine, send: send, logger: logger, endText: endText)
                         let cancelled = cancellations.register(infer.id)
                         // Requests run on the tunnel's event loop, except those with heavy JSON to
                         // parse or write (embeddings, large bodies), which would stall its other requests.
