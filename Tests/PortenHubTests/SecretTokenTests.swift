@@ -12,6 +12,15 @@ struct SecretTokenTests {
         }
     }
 
+    @Test func randomHexIsLowercaseHexOfTheByteCountAndUsesEveryDigit() {
+        let ids = (0..<500).map { _ in SecretToken.randomHex(byteCount: 12) }
+        #expect(Set(ids).count == 500)
+        #expect(ids.allSatisfy { $0.utf8.count == 24 && $0.allSatisfy { "0123456789abcdef".contains($0) } })
+        // Both nibbles of every byte vary: all 16 digits show up at even and at odd positions.
+        #expect(Set(ids.flatMap { $0.enumerated().filter { $0.offset % 2 == 0 }.map(\.element) }).count == 16)
+        #expect(Set(ids.flatMap { $0.enumerated().filter { $0.offset % 2 == 1 }.map(\.element) }).count == 16)
+    }
+
     @Test func aPresentedKeyMatchesOnlyItsOwnHash() throws {
         let key = SecretToken.generate(prefix: SecretToken.apiKeyPrefix)
         let presented = try #require(SecretToken(plain: key.plain, prefix: SecretToken.apiKeyPrefix))

@@ -59,12 +59,7 @@ public struct HubRequestContext: RequestContext, WebSocketRequestContext {
     }
 
     /// `req_` and 24 random hex digits.
-    static func newRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = String(generator.next() as UInt64, radix: 16)
-        let low = String(generator.next() as UInt32, radix: 16)
-        return "req_" + String(repeating: "0", count: 16 - high.count) + high + String(repeating: "0", count: 8 - low.count) + low
-    }
+    static func newRequestID() -> String { "req_" + SecretToken.randomHex(byteCount: 12) }
 }
 
 /// A node's or a portal user's identity on a ``HubRequestContext``; replaced whole when set.

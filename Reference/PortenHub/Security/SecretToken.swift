@@ -58,6 +58,22 @@ public struct SecretToken: Sendable, Equatable {
         return digest
     }
 
+    /// `byteCount` random bytes as lowercase hex. RAND_bytes draws from OpenSSL's per-thread
+    /// generator: no system call per id (Swift's `SystemRandomNumberGenerator` makes one per word).
+    public static func randomHex(byteCount: Int) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: byteCount) { bytes in
+            guard RAND_bytes(bytes.baseAddress, Int32(byteCount)) == 1 else { fatalError("OpenSSL RAND_bytes failed") }
+            return String(unsafeUninitializedCapacity: 2 * byteCount) { text in
+                for (index, byte) in bytes.enumerated() {
+                    text[2 * index] = digits[Int(byte >> 4)]
+                    text[2 * index + 1] = digits[Int(byte & 0x0F)]
+                }
+                return 2 * byteCount
+            }
+        }
+    }
+
     /// `count` characters of [0-9A-Za-z] drawn uniformly (rejection sampling over RAND_bytes).
     public static func randomBase62(count: Int) -> String {
         let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
