@@ -57,6 +57,7 @@ struct NodeFrameCheckTests {
 
     @Test func aHeldFirstPieceIsClampedToADayAndNeverNegative() throws {
         #expect(try frame(#"{"type":"delta","id":"r","content":"x","held_ms":-40}"#) == .delta(.init(id: "r", content: "x", heldMS: 0)))
+        #expect(try frame(#"{"type":"delta","id":"r","held_ms":86400001}"#) == .delta(.init(id: "r", heldMS: TunnelMessage.Bounds.heldMS)))
         let usage = #""usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}"#
         guard case .end(let end) = try frame(#"{"type":"end","id":"r","content":"x","held_ms":9223372036854775807,\#(usage)}"#) else {
             Issue.record("not an end")

@@ -12,7 +12,7 @@ struct AnswerBatchTests {
     private func at(_ ms: Int) -> ContinuousClock.Instant { start + .milliseconds(ms) }
 
     @Test func textIsSentPerIntervalAndTheFirstDeltaSaysHowLongItsFirstPieceWasHeld() {
-        let batch = AnswerBatch(id: "req_1", interval: .milliseconds(250), started: at(0))
+        let batch = AnswerBatch(id: "req_1", interval: .milliseconds(250), holdingFrom: at(0))
         #expect(batch.add(content: "Hel", now: at(40)) == nil)  // 40 ms after the request: held
         #expect(batch.add(content: "lo", now: at(50)) == nil)
         #expect(batch.add(reasoning: "hmm", now: at(100)) == nil)
@@ -23,13 +23,23 @@ struct AnswerBatchTests {
         #expect(batch.flush() == nil)
     }
 
+    @Test func withoutHoldingTheFirstPieceGoesAtOnceAndSaysNothingOfAHold() {
+        // A Hub that does not read text on `end` dates the first token from the first delta.
+        let batch = AnswerBatch(id: "req_7", interval: .milliseconds(250), holdingFrom: nil)
+        #expect(batch.add(content: "Hel", now: at(40)) == .init(id: "req_7", content: "Hel"))
+        #expect(batch.add(content: "lo", now: at(50)) == nil)
+        #expect(batch.add(content: "!", now: at(290)) == .init(id: "req_7", content: "lo!", pieces: 2))
+        #expect(batch.add(content: " x", now: at(300)) == nil)
+        #expect(batch.flush(now: at(310)) == .init(id: "req_7", content: " x"))
+    }
+
     @Test func anAnswerDoneWithinTheIntervalIsHeldWhole() {
-        let batch = AnswerBatch(id: "req_5", interval: .milliseconds(250), started: at(0))
+        let batch = AnswerBatch(id: "req_5", interval: .milliseconds(250), holdingFrom: at(0))
         #expect(batch.add(content: "Hello", now: at(3)) == nil)
         #expect(batch.add(content: "!", now: at(4)) == nil)
         #expect(batch.flush(now: at(5)) == .init(id: "req_5", content: "Hello!", pieces: 2, heldMS: 2))
         // A first piece sent the moment it came says nothing of a hold.
-        let quick = AnswerBatch(id: "req_6", interval: .milliseconds(250), started: at(0))
+        let quick = AnswerBatch(id: "req_6", interval: .milliseconds(250), holdingFrom: at(0))
         #expect(quick.add(content: "x", now: at(1)) == nil)
         #expect(quick.flush(now: at(1)) == .init(id: "req_6", content: "x"))
     }
@@ -37,14 +47,14 @@ struct AnswerBatchTests {
     @Test func aPieceAfterAQuietIntervalGoesAtOnce() {
         // A slow answer is heard from as often as before: a slow first piece, and every piece
         // after a quiet interval, go at once.
-        let batch = AnswerBatch(id: "req_2", interval: .milliseconds(250), started: at(0))
+        let batch = AnswerBatch(id: "req_2", interval: .milliseconds(250), holdingFrom: at(0))
         #expect(batch.add(content: "a", now: at(300)) == .init(id: "req_2", content: "a"))
         #expect(batch.add(content: "b", now: at(700)) == .init(id: "req_2", content: "b"))
         #expect(batch.add(content: "c", now: at(1100)) == .init(id: "req_2", content: "c"))
     }
 
     @Test func piecesWithoutTextAreCountedAndAPieceThatFillsTheLimitIsSentAtOnce() {
-        let batch = AnswerBatch(id: "req_3", interval: .seconds(60), limit: 12, started: at(0))
+        let batch = AnswerBatch(id: "req_3", interval: .seconds(60), limit: 12, holdingFrom: at(0))
         #expect(batch.add(reasoning: "think", now: at(0)) == nil)
         #expect(batch.add(content: "", now: at(1)) == nil)
         #expect(batch.add(content: "1234", now: at(2)) == nil)
@@ -54,7 +64,7 @@ struct AnswerBatchTests {
     }
 
     @Test func everyByteAndPieceArrivesInOrderWhateverTheTiming() {
-        let batch = AnswerBatch(id: "req_4", interval: .milliseconds(5), started: at(0))
+        let batch = AnswerBatch(id: "req_4", interval: .milliseconds(5), holdingFrom: at(0))
         var sent = "", expected = "", pieces = 0
         for n in 0..<500 {
             let piece = "t\(n) "

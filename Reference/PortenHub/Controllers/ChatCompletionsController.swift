@@ -164,7 +164,7 @@ struct ChatCompletionsController: Sendable {
                 }
                 switch event {
                 case .delta(let delta):
-                    meter.relayed(delta)
+                    meter.relayed(delta, streamed: true)
                     if !roleWritten { unwritten += encoder.roleFrame(before: delta) }
                     roleWritten = true
                     unwritten += encoder.deltaFrame(delta)

@@ -11,17 +11,23 @@ final class InferenceDispatch: @unchecked Sendable {
     let requestID: String
     /// The nodes tried, this one included (a node that failed before answering is replaced).
     let attempts: Int
+    /// When the `infer` went to this node: the earliest a first token the node held (`held_ms`) can date from.
+    let sent: ContinuousClock.Instant
     private let registry: NodeRegistry
     private let events: EventChannel
     /// The first event, read before the request is handed over (see ``Routing``).
     private var first: NodeEvent?
     private var ended = false
 
-    init(connection: NodeConnection, model: String, requestID: String, attempts: Int, registry: NodeRegistry, events: EventChannel) {
+    init(
+        connection: NodeConnection, model: String, requestID: String, attempts: Int, sent: ContinuousClock.Instant, registry: NodeRegistry,
+        events: EventChannel
+    ) {
         self.connection = connection
         self.model = model
         self.requestID = requestID
         self.attempts = attempts
+        self.sent = sent
         self.registry = registry
         self.events = events
     }

@@ -213,8 +213,11 @@ final class Routing: @unchecked Sendable {
         }
         let infer = TunnelMessage.Infer(id: requestID, kind: kind, model: model.id, body: body, capabilities: model.capabilities, ctx: model.ctx)
         do {
-            let events = try await connection.start(infer)
-            step = .sent(InferenceDispatch(connection: connection, model: model.id, requestID: requestID, attempts: attempt, registry: registry, events: events))
+            let sent = ContinuousClock.now
+            let events = try await connection.start(infer, now: sent)
+            step = .sent(
+                InferenceDispatch(
+                    connection: connection, model: model.id, requestID: requestID, attempts: attempt, sent: sent, registry: registry, events: events))
         } catch {
             await registry.release(connection, model: model.id)
             try await failOver(from: connection, error)

@@ -44,6 +44,8 @@ struct UsageMeter: Sendable {
     private(set) var region: String?
     /// Nodes the request was sent to (failover before the first byte).
     private(set) var attempts = 1
+    /// When the answering node got the request: a first token it held dates from no earlier.
+    private var sentToNode: ContinuousClock.Instant?
     /// The request's `user` and `metadata`, recorded for abuse tracking (never content).
     var user: String?
     var metadata: [String: String] = [:]
@@ -70,12 +72,17 @@ struct UsageMeter: Sendable {
         nodeID = dispatch.connection.node.id
         region = dispatch.connection.node.region
         attempts = dispatch.attempts
+        sentToNode = dispatch.sent
     }
 
-    /// Counts a delta the Hub relays to the client. The first marks the first token: when the
-    /// node held it (`held_ms`), that long before now, never before the request arrived.
-    mutating func relayed(_ delta: TunnelMessage.Delta) {
-        if firstToken == nil { firstToken = max(.now - .milliseconds(delta.heldMS ?? 0), started) }
+    /// Counts a delta the Hub relays to the client. The first marks the first token: for an
+    /// answer read whole, whose node held it (`held_ms`), that long before now, never before the
+    /// node got the request; a streamed token is the client's when the Hub relays it.
+    mutating func relayed(_ delta: TunnelMessage.Delta, streamed: Bool = false) {
+        if firstToken == nil {
+            let held = streamed ? .zero : Duration.milliseconds(delta.heldMS ?? 0)
+            firstToken = max(.now - held, sentToNode ?? started)
+        }
         relayedDeltas += delta.countedPieces
         relayedBytes += (delta.content?.utf8.count ?? 0) + (delta.reasoningContent?.utf8.count ?? 0)
             + (delta.toolCall.map { ($0.name?.utf8.count ?? 0) + ($0.arguments?.utf8.count ?? 0) } ?? 0)

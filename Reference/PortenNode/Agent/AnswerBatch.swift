@@ -2,12 +2,14 @@ import NodeProtocol
 import Synchronization
 
 /// The text of an answer whose client reads it whole (`stream: false`): the Hub assembles it
-/// anyway, so the text goes in one `delta` per ``interval`` and the rest with `end`, not one frame
-/// per token. Every frame costs both sides a WebSocket write, a JSON encode and decode, and a
-/// wake-up; an answer done within ``interval`` of its request takes one frame. Each delta says how
-/// many pieces it carries (`pieces`): the Hub counts them as it would count deltas (the bounds of
-/// the bill, the usage of an answer cut short). The first delta says how long its first piece was
-/// held (`held_ms`): the Hub takes the time to first token from it.
+/// anyway, so the text goes in one `delta` per ``interval`` and the rest before or with `end`, not
+/// one frame per token. Every frame costs both sides a WebSocket write, a JSON encode and decode,
+/// and a wake-up. Each delta says how many pieces it carries (`pieces`): the Hub counts them as it
+/// would count deltas (the bounds of the bill, the usage of an answer cut short).
+///
+/// For a Hub that reads text on `end` (`end_text`), the first piece is held too, from the request
+/// on, and the first delta says how long (`held_ms`; the Hub dates the first token from it): an
+/// answer done within ``interval`` takes one frame. For an older Hub the first piece goes at once.
 ///
 /// A piece that comes ``interval`` or more after the request or the last delta goes out at once, so
 /// the Hub hears from a slow answer as often as before (`--request-idle-timeout`); ``limit``
@@ -17,7 +19,7 @@ final class AnswerBatch: Sendable {
         var content = ""
         var reasoning = ""
         var pieces = 0
-        var lastSent: ContinuousClock.Instant
+        var lastSent: ContinuousClock.Instant?
         /// When the answer's first piece came, until it is sent.
         var firstPiece: ContinuousClock.Instant?
         var sentAny = false
@@ -28,7 +30,9 @@ final class AnswerBatch: Sendable {
     let limit: Int
     private let state: Mutex<State>
 
-    init(id: String, interval: Duration = .milliseconds(250), limit: Int = 64 << 10, started: ContinuousClock.Instant = .now) {
+    /// `holdingFrom`: when the request came, to hold its first piece from then on; nil sends
+    /// the first piece at once (a Hub that does not read `held_ms` dates the first token from it).
+    init(id: String, interval: Duration = .milliseconds(250), limit: Int = 64 << 10, holdingFrom started: ContinuousClock.Instant?) {
         self.id = id
         self.interval = interval
         self.limit = limit
@@ -42,7 +46,7 @@ final class AnswerBatch: Sendable {
             state.reasoning += reasoning
             state.pieces += 1
             if !state.sentAny, state.firstPiece == nil { state.firstPiece = now }
-            if now - state.lastSent < interval, state.content.utf8.count + state.reasoning.utf8.count < limit {
+            if let lastSent = state.lastSent, now - lastSent < interval, state.content.utf8.count + state.reasoning.utf8.count < limit {
                 return nil
             }
             state.lastSent = now

@@ -33,7 +33,7 @@ struct RequestRunner: Sendable {
                 let request = try ChatCompletionRequest(validating: infer.body)
                 if let ctx = infer.ctx { try engine.checkContext(request, ctx: ctx) }
                 // A client that reads the answer whole gets the same text in fewer frames.
-                let batch = request.stream ? nil : AnswerBatch(id: id)
+                let batch = request.stream ? nil : AnswerBatch(id: id, holdingFrom: endText ? .now : nil)
                 let outcome: ChatOutcome
                 do {
                     outcome = try await engine.chat(request, capabilities: infer.capabilities) { event in
@@ -41,7 +41,10 @@ struct RequestRunner: Sendable {
                         switch event {
                         case .content(let text): try await sendText(.init(id: id, content: text), through: batch)
                         case .reasoning(let text): try await sendText(.init(id: id, reasoningContent: text), through: batch)
-                        case .toolCall(let piece): try await send(.delta(.init(id: id, toolCall: piece)))
+                        case .toolCall(let piece):
+                            // Text held so far goes first: the Hub hears the answer in its order.
+                            if let held = batch?.flush() { try await send(.delta(held)) }
+                            try await send(.delta(.init(id: id, toolCall: piece)))
                         }
                     }
                 } catch where !(error is CancellationError) {
