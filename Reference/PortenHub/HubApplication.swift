@@ -86,7 +86,7 @@ public enum HubApplication {
         internalAPI.post("chat/completions", use: chat.create)
         internalAPI.post("embeddings", use: embeddings.create)
         router.get("/public/v1/models/warming", use: WarmingController(services: services).show)
-        router.get("/healthz") { _, _ in JSONResponse.make(["status": "ok"]) }
+        router.get("/healthz") { _, _ in JSONResponse.make(text: #"{"status":"ok"}"#) }
         TunnelController(services: services).addRefusal(to: router)
         EnrollmentController(services: services).addRoutes(to: router)
         InstallController(services: services).addRoutes(to: router)
