@@ -50,6 +50,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
+/// A frame's piece count is at least one and its hold within 0…`Bounds.heldMS`.
+private func checkPieces(_ pieces: Int?, heldMS: Int?, of frame: TunnelMessage) {
+    check((pieces ?? 1) >= 1, "pieces below one: \(frame)")
+    check(heldMS.map { (0...TunnelMessage.Bounds.heldMS).contains($0) } ?? true, "held_ms out of bounds: \(frame)")
+}
+
 /// What the Hub's code behind the tunnel may assume about a frame `fromNode` accepted.
 private func checkBounds(_ frame: TunnelMessage) {
     typealias Bounds = TunnelMessage.Bounds
@@ -62,6 +68,7 @@ private func checkBounds(_ frame: TunnelMessage) {
         check(hello.vramMB.map(megabytes.contains) ?? true && hello.diskMB.map(megabytes.contains) ?? true, "hello sizes \(hello)")
     case .delta(let delta):
         check(delta.toolCall.map { (0..<Bounds.toolCalls).contains($0.index) } ?? true, "delta tool_call index \(delta)")
+        checkPieces(delta.pieces, heldMS: delta.heldMS, of: frame)
     case .embeddings(let embeddings):
         check(embeddings.vectors.allSatisfy { $0.allSatisfy(\.isFinite) }, "embeddings with a non-finite component")
     case .end(let end):
@@ -69,6 +76,8 @@ private func checkBounds(_ frame: TunnelMessage) {
         check((0...Bounds.tokens).contains(usage.promptTokens) && (0...Bounds.tokens).contains(usage.completionTokens), "end usage \(usage)")
         check(usage.totalTokens == usage.promptTokens + usage.completionTokens, "end usage does not add up: \(usage)")
         check(usage.completionTokensDetails.map { (0...usage.completionTokens).contains($0.reasoningTokens) } ?? true, "end reasoning \(usage)")
+        checkPieces(end.pieces, heldMS: end.heldMS, of: frame)
+        check((end.delta == nil) == (end.content == nil && end.reasoningContent == nil), "end text without its delta: \(end)")
     case .fail(let fail):
         check((400...599).contains(fail.error.status), "fail status \(fail.error.status)")
         check(fail.error.message.count <= Bounds.text, "fail message of \(fail.error.message.count) characters")
