@@ -5,7 +5,10 @@ Single sequential runs on a small VM move ±20 % between runs, and the fleet sta
 measures a few per cent slower; alternating rounds (A then B, then B then A) and their medians
 cancel most of that. Usage:
 
-    tools/bench/ab.py OLD_BINARY NEW_BINARY [--rounds 5] [--connections 1,32] [--duration 3]
+    tools/bench/ab.py OLD_BINARY NEW_BINARY [--rounds 5] [--connections 1,32] [--duration 3] [--request chat|stream|whole]
+
+`--request`: `chat` (default) a one-sentence answer read whole; `stream` a streamed answer of
+16 chunks (CPU also per chunk); `whole` the same 16-chunk answer read whole (the Hub assembles it).
 """
 import argparse
 import json
@@ -26,8 +29,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", default="1,32", help="comma-separated wrk concurrencies")
     parser.add_argument("--duration", type=int, default=3, help="seconds per measurement")
+    parser.add_argument("--request", choices=("chat", "stream", "whole"), default="chat", help="what each request asks for")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
+    chunks = 16
+    # The request, and the node that answers it (its CPU is counted with the Hub's).
+    body, node = {
+        "chat": (REQUEST, "porten-node"),
+        "stream": ({**REQUEST, "model": "bench-stream", "stream": True}, "porten-stream-node"),
+        "whole": ({**REQUEST, "model": "bench-stream"}, "porten-stream-node"),
+    }[args.request]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory() as work:
@@ -37,7 +48,7 @@ def main():
   location /sse/ {{ default_type text/event-stream; return 200 '{completion_stream_body()}'; }}
   location / {{ default_type application/json; return 200 '{json.dumps(COMPLETION, separators=(",", ":"))}'; }} }}"""),
             nginx("stream-upstream", work, f"""server {{ listen 127.0.0.1:{stream_port};
-  location / {{ default_type text/event-stream; return 200 '{stream_body(16)}'; }} }}"""),
+  location / {{ default_type text/event-stream; return 200 '{stream_body(chunks)}'; }} }}"""),
         ]
         try:
             wait_http(f"http://127.0.0.1:{up_port}/v1/chat/completions", body=REQUEST)
@@ -48,15 +59,16 @@ def main():
                 fleet, url, key, _ = porten_fleet(binary, directory, f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{stream_port}")
                 processes += fleet
                 auth = {"Authorization": f"Bearer {key}"}
-                wait_http(url + "/v1/chat/completions", headers=auth, body=REQUEST)
+                wait_http(url + "/v1/chat/completions", headers=auth, body=body)
                 fleets[name] = (fleet, url + "/v1/chat/completions", auth)
             results = {(name, c): [] for name in fleets for c in connections}
             for round_ in range(args.rounds):
                 for c in connections:
                     for name in ("A", "B") if round_ % 2 == 0 else ("B", "A"):
                         fleet, url, auth = fleets[name]
-                        results[(name, c)].append(measure(name, url, c, args.duration, auth, REQUEST, fleet[:2], work))
-            print(f"medians of {args.rounds} alternating rounds of {args.duration} s; A = {args.a}, B = {args.b}")
+                        measured = [p for p in fleet if p.name in ("porten-hub", node)]
+                        results[(name, c)].append(measure(name, url, c, args.duration, auth, body, measured, work))
+            print(f"{args.request}: medians of {args.rounds} alternating rounds of {args.duration} s; A = {args.a}, B = {args.b}")
             for c in connections:
                 for name in ("A", "B"):
                     runs = results[(name, c)]
@@ -64,9 +76,11 @@ def main():
                     def median(field):
                         return statistics.median(field(run) for run in runs)
 
+                    hub, node_us = median(lambda r: r["cpu_us"]["porten-hub"]), median(lambda r: r["cpu_us"][node])
+                    # As compare.py counts them: the chunks, the role and finish chunks and `[DONE]`.
+                    per_chunk = f" (per chunk {hub / (chunks + 3):.1f} + {node_us / (chunks + 3):.1f})" if args.request == "stream" else ""
                     print(f"{name} c={c}: {median(lambda r: r['rps']):,.0f} req/s, p50 {median(lambda r: r['p50']):.3f} ms, "
-                          f"CPU-µs per request hub {median(lambda r: r['cpu_us']['porten-hub']):.0f} + "
-                          f"node {median(lambda r: r['cpu_us']['porten-node']):.0f}, non-2xx {sum(r['non2xx'] for r in runs)}, "
+                          f"CPU-µs per request hub {hub:.0f} + node {node_us:.0f}{per_chunk}, non-2xx {sum(r['non2xx'] for r in runs)}, "
                           f"p99 per round {[round(r['p99'], 1) for r in runs]} ms")
         finally:
             for process in processes:
