@@ -19,10 +19,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import COMPLETION, REQUEST, completion_stream_body, free_port, measure, nginx, porten_fleet, stream_body, wait_http  # noqa: E402
+from compare import COMPLETION, REQUEST, completion_stream_body, free_port, measure, nginx, porten_fleet, stop_on_sigterm, stream_body, wait_http  # noqa: E402
 
 
 def main():
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("a", help="the first build (A), usually the older one")
     parser.add_argument("b", help="the second build (B)")

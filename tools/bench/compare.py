@@ -80,6 +80,12 @@ def completion_stream_body():
         + chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]) + chunk([], COMPLETION["usage"]) + "data: [DONE]\n\n"
 
 
+def stop_on_sigterm():
+    """SIGTERM (`timeout`, a cancelled job) ends a run as Ctrl-C does: the `finally` blocks stop
+    every process it started (each runs in its own session, so none would die with this one)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
 class Process:
     """A started command whose CPU time (its whole process tree) can be read."""
 
@@ -238,6 +244,7 @@ def porten_fleet(binary, work, upstream, stream_upstream, extra_nodes=()):
 
 
 def main():
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=os.environ.get("PORTEN_BIN", os.path.join(ROOT, ".build/release/porten")))
     parser.add_argument("--litellm", default=os.path.join(ROOT, ".venv-litellm/bin/litellm"))
