@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NodeProtocol
 import OpenAIWire
 
 /// `/admin/v1/…`: accounts, users, keys, nodes and usage, behind `OperatorTokenMiddleware`.
@@ -46,7 +47,7 @@ struct AdminController: Sendable {
                     AdminViews.FleetView.Node($0, loads: snapshot.loads[$0.id] ?? [:], ejected: snapshot.ejected[$0.id] ?? [:])
                 }, demand: snapshot.demand,
                 demandWindowSeconds: Int(services.configuration.demandWindow / .seconds(1)),
-                queues: snapshot.queues.mapValues { .init(depth: $0.depth, longestWaitMS: UsageMeter.milliseconds($0.longestWait)) },
+                queues: snapshot.queues.mapValues { .init(depth: $0.depth, longestWaitMS: $0.longestWait.wholeMilliseconds) },
                 rateLimits: services.rateLimiter.mode.rawValue, replicas: replicas))
     }
 

@@ -1,3 +1,5 @@
+import NodeProtocol
+
 extension AdminViews {
     /// `GET /admin/v1/fleet`.
     struct FleetView: Encodable {
@@ -46,7 +48,7 @@ extension AdminViews {
             var ejectedMS: [String: Int]
 
             init(_ node: FleetNode, loads: [String: LoadProgress], ejected: [String: Duration] = [:]) {
-                ejectedMS = ejected.mapValues(UsageMeter.milliseconds)
+                ejectedMS = ejected.mapValues(\.wholeMilliseconds)
                 id = node.id
                 provisionable = node.provisionable
                 vramBudgetMB = node.vramBudgetMB

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NodeProtocol
 import OpenAIWire
 
 /// `/admin`: the operator's pages — fleet, catalog, nodes, accounts and users.
@@ -65,7 +66,7 @@ struct OperatorPagesController: Sendable {
         let demand = models.map { model in
             FleetModel.Demand(
                 model: model, requests: snapshot.demand[model] ?? 0, queued: snapshot.queues[model]?.depth ?? 0,
-                longestWaitMS: snapshot.queues[model].map { UsageMeter.milliseconds($0.longestWait) } ?? 0)
+                longestWaitMS: snapshot.queues[model].map(\.longestWait.wholeMilliseconds) ?? 0)
         }
         return pages.page(
             "admin-fleet", title: "Fleet",

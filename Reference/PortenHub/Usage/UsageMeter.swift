@@ -144,13 +144,9 @@ struct UsageMeter: Sendable {
             UsageRecord(
                 time: startedAt, requestID: requestID, keyID: key.keyID, accountID: key.accountID, nodeID: nodeID,
                 region: region, model: model, endpoint: endpoint, promptTokens: usage?.promptTokens ?? 0,
-                completionTokens: usage?.completionTokens ?? 0, status: status, latencyMS: Self.milliseconds(.now - started),
-                timeToFirstTokenMS: firstToken.map { Self.milliseconds($0 - started) }, user: user,
+                completionTokens: usage?.completionTokens ?? 0, status: status, latencyMS: (.now - started).wholeMilliseconds,
+                timeToFirstTokenMS: firstToken.map { ($0 - started).wholeMilliseconds }, user: user,
                 metadata: metadata.isEmpty ? nil : JSONText.compact(.object(metadata.mapValues(JSONValue.string))),
                 attempts: attempts, price: price ?? Price(inputMicrosPerMillion: 0, outputMicrosPerMillion: 0))
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 }

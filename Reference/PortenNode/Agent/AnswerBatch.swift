@@ -64,13 +64,9 @@ final class AnswerBatch: Sendable {
         defer { (state.content, state.reasoning, state.pieces, state.firstPiece, state.sentAny) = ("", "", 0, nil, true) }
         // Text or reasoning, or an empty text for pieces that had none (as the engine gave them).
         let reasoning = state.reasoning.isEmpty ? nil : state.reasoning
-        let held = state.firstPiece.map { Self.milliseconds(now - $0) }
+        let held = state.firstPiece.map { (now - $0).wholeMilliseconds }
         return TunnelMessage.Delta(
             id: id, content: state.content.isEmpty && reasoning != nil ? nil : state.content, reasoningContent: reasoning,
             pieces: state.pieces > 1 ? state.pieces : nil, heldMS: held.flatMap { $0 > 0 ? $0 : nil })
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
     }
 }

@@ -52,11 +52,10 @@ struct RequestRunner: Sendable {
                     if let held = batch?.flush() { try? await send(.delta(held)) }
                     throw error
                 }
-                var end = TunnelMessage.End(id: id, finishReason: outcome.finishReason, usage: outcome.usage)
-                if let held = batch?.flush() {
-                    if endText { end = .init(id: id, finishReason: end.finishReason, usage: end.usage, last: held) } else { try await send(.delta(held)) }
-                }
-                try await send(.end(end))
+                // The held text rides on the end for a Hub that reads it there, else goes just before.
+                let held = batch?.flush()
+                if let held, !endText { try await send(.delta(held)) }
+                try await send(.end(.init(id: id, finishReason: outcome.finishReason, usage: outcome.usage, last: endText ? held : nil)))
             case .embeddings:
                 let request = try EmbeddingRequest(validating: infer.body)
                 let result = try await engine.embed(request)
