@@ -48,13 +48,16 @@ struct InferenceGate: Sendable {
     /// may still cost is refused before any node is used, as OpenAI answers an exhausted quota;
     /// otherwise this request's most is reserved until it ends.
     private func reserveCredit(_ key: AuthenticatedKey, most: Money) async throws(APIError) -> CreditReservations.Ticket {
+        let reservations = services.creditReservations
+        let read = reservations.openRead(account: key.accountID)
         let balance: Money
         do {
             balance = try await services.store.balance(key.accountID)
         } catch {
+            reservations.abandon(read)
             throw .storeUnavailable("The ledger")
         }
-        guard balance > .zero, let ticket = services.creditReservations.reserve(account: key.accountID, amount: most, balance: balance) else {
+        guard let ticket = reservations.reserve(read, amount: most, balance: balance) else {
             throw APIError(
                 status: 429, message: "You exceeded your current quota, please check your plan and billing details. Your account's balance is \(balance.decimal(places: 2)) \(services.configuration.currency).",
                 type: "insufficient_quota", code: "insufficient_quota")

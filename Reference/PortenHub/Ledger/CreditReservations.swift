@@ -4,8 +4,33 @@ import Synchronization
 /// admitted while the account's balance exceeds what is already reserved, and reserves its most
 /// (its prompt and `max_tokens` at the model's price) until it ends, so parallel requests cannot
 /// spend far past a balance: the overshoot is at most one request's most.
+///
+/// A ticket is released once its request's charge is in the ledger; a balance read that began
+/// before that may not show the charge. So a read is opened before the balance is read
+/// (``openRead(account:)``), and what tickets released after it began stay counted for it: one
+/// request's read cannot miss another's charge and its reservation both.
 public final class CreditReservations: Sendable {
-    private let reserved = Mutex<[String: Int64]>([:])
+    private struct Account {
+        /// Reserved by the requests still running.
+        var running: Int64 = 0
+        /// Release number → amount, for releases some open read began before.
+        var released: [UInt64: Int64] = [:]
+        /// The reads in progress, by the release number they began after.
+        var reads: [UInt64: Int] = [:]
+        /// Releases so far (the entry goes when nothing is running, released or being read).
+        var releases: UInt64 = 0
+
+        var isIdle: Bool { running == 0 && released.isEmpty && reads.isEmpty }
+
+        /// Ends a read that began after release `start`; forgets the releases every open read has seen.
+        mutating func close(_ start: UInt64) {
+            if let count = reads[start], count > 1 { reads[start] = count - 1 } else { reads[start] = nil }
+            let oldest = reads.keys.min() ?? releases
+            released = released.filter { $0.key > oldest }
+        }
+    }
+
+    private let accounts = Mutex<[String: Account]>([:])
 
     public init() {}
 
@@ -22,25 +47,58 @@ public final class CreditReservations: Sendable {
             self.owner = owner
         }
 
+        /// Gives the reservation back: call it once the request's charge, if any, is in the ledger.
         public func release() {
             guard released.withLock({ done in
                 defer { done = true }
                 return !done
             }) else { return }
-            owner.reserved.withLock { reserved in
-                let left = (reserved[account] ?? 0) - amount
-                reserved[account] = left > 0 ? left : nil
+            owner.accounts.withLock { accounts in
+                guard var entry = accounts[account] else { return }
+                entry.running -= amount
+                entry.releases += 1
+                if !entry.reads.isEmpty { entry.released[entry.releases] = amount }
+                accounts[account] = entry.isIdle ? nil : entry
             }
         }
     }
 
-    /// Reserves `amount` if the account's `balance` exceeds what is reserved already; nil when not.
-    public func reserve(account: String, amount: Money, balance: Money) -> Ticket? {
-        reserved.withLock { reserved in
-            let current = reserved[account] ?? 0
-            guard balance.micros > current else { return nil }
-            reserved[account] = current + max(0, amount.micros)
-            return Ticket(account: account, amount: max(0, amount.micros), owner: self)
+    /// A balance read in progress: ``reserve(_:amount:balance:)`` or ``abandon(_:)`` closes it.
+    public struct Read: Sendable {
+        let account: String
+        let start: UInt64
+    }
+
+    /// Opens a read of `account`'s balance: call it before reading the balance.
+    public func openRead(account: String) -> Read {
+        accounts.withLock { accounts in
+            var entry = accounts[account] ?? Account()
+            entry.reads[entry.releases, default: 0] += 1
+            accounts[account] = entry
+            return Read(account: account, start: entry.releases)
+        }
+    }
+
+    /// Closes `read` without reserving (its balance could not be read).
+    public func abandon(_ read: Read) {
+        accounts.withLock { accounts in
+            guard var entry = accounts[read.account] else { return }
+            entry.close(read.start)
+            accounts[read.account] = entry.isIdle ? nil : entry
+        }
+    }
+
+    /// Closes `read` and reserves `amount` if the `balance` it read exceeds what is reserved, counting
+    /// the tickets released since the read began (their charges may be missing from it); nil when not.
+    public func reserve(_ read: Read, amount: Money, balance: Money) -> Ticket? {
+        accounts.withLock { accounts in
+            var entry = accounts[read.account] ?? Account()
+            let unseen = entry.released.reduce(Int64(0)) { $0 + ($1.key > read.start ? $1.value : 0) }
+            entry.close(read.start)
+            defer { accounts[read.account] = entry.isIdle ? nil : entry }
+            guard balance.micros > entry.running + unseen else { return nil }
+            entry.running += max(0, amount.micros)
+            return Ticket(account: read.account, amount: max(0, amount.micros), owner: self)
         }
     }
 }

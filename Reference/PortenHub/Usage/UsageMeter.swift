@@ -105,14 +105,13 @@ struct UsageMeter: Sendable {
     }
 
     /// Writes the row of a request that ended without an answer worth waiting for (an error, a
-    /// client that left); returns at once.
+    /// client that left); returns at once. Its credit reservation ends once the row is written.
     func finish(status: Int, usage: Usage?, code: String? = nil) {
-        defer { reservation?.release() }
         let usage = usage.map(bounded) ?? relayedUsage
         if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
         let row = row(status: status, usage: usage)
         observe(row, code: code)
-        recorder.record(row)
+        recorder.record(row, releasing: reservation)
     }
 
     private func observe(_ row: UsageRecord, code: String?) {
@@ -121,8 +120,9 @@ struct UsageMeter: Sendable {
             duration: .now - started, timeToFirstToken: firstToken.map { $0 - started })
     }
 
-    /// Writes the row of an answer about to be acknowledged, and returns once it is durable; an
-    /// answer that could not be metered is not handed out (fail closed: `503`).
+    /// Writes the row of an answer about to be acknowledged, and returns once it is durable (then
+    /// its credit reservation ends); an answer that could not be metered is not handed out (fail
+    /// closed: `503`).
     @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
     func commit(usage: Usage?) async throws(APIError) {
         defer { reservation?.release() }

@@ -21,13 +21,15 @@ public final class UsageRecorder: Service {
     private struct Queue {
         var rows: [UsageRecord] = []
         var waiters: [Waiter] = []
+        /// Credit reserved by the requests of queued rows: released once their rows are written.
+        var tickets: [CreditReservations.Ticket] = []
         var writer = Writer.nobody
         /// After shutdown the background loop is gone: rows are written by whoever hands them over.
         var stopped = false
 
         /// What a writer does next.
         enum Step {
-            case write([UsageRecord], [Waiter])
+            case write([UsageRecord], [Waiter], [CreditReservations.Ticket])
             /// Nothing queued: nobody writes now.
             case done
             /// Rows queued behind a request's write: the loop writes them.
@@ -36,10 +38,11 @@ public final class UsageRecorder: Service {
 
         /// Queues `row` (and its waiter) unless the loop has stopped; true when the loop must be
         /// woken to write it, nil when the loop has stopped.
-        mutating func enqueue(_ row: UsageRecord?, waiter: Waiter?) -> Bool? {
+        mutating func enqueue(_ row: UsageRecord?, waiter: Waiter?, ticket: CreditReservations.Ticket? = nil) -> Bool? {
             guard !stopped else { return nil }
             if let row { rows.append(row) }
             if let waiter { waiters.append(waiter) }
+            if let ticket { tickets.append(ticket) }
             guard writer == .nobody else { return false }
             writer = .loop
             return true
@@ -49,7 +52,7 @@ public final class UsageRecorder: Service {
         /// loop. `.done` for anyone else (the loop woken after its work was done).
         mutating func next(for role: Writer, afterFirst: Bool) -> Step {
             guard writer == role else { return .done }
-            if rows.isEmpty, waiters.isEmpty {
+            if rows.isEmpty, waiters.isEmpty, tickets.isEmpty {
                 writer = .nobody
                 return .done
             }
@@ -60,8 +63,9 @@ public final class UsageRecorder: Service {
             defer {
                 rows.removeAll(keepingCapacity: true)
                 waiters.removeAll(keepingCapacity: true)
+                tickets.removeAll(keepingCapacity: true)
             }
-            return .write(rows, waiters)
+            return .write(rows, waiters, tickets)
         }
     }
 
@@ -91,16 +95,19 @@ public final class UsageRecorder: Service {
     /// A request's meter is gone, its row handed over.
     func meteringEnded() { metered.subtract(1, ordering: .relaxed) }
 
-    /// Queues one row; returns at once. After shutdown (a request that outlived the server's
-    /// drain) the row is written by a task of its own, as nobody waits for it.
-    public func record(_ record: UsageRecord) {
-        switch queue.withLock({ $0.enqueue(record, waiter: nil) }) {
+    /// Queues one row; returns at once. The request's credit `reservation` is released once the
+    /// row (and so its charge) is written: until then a balance read would miss the charge. After
+    /// shutdown (a request that outlived the server's drain) the row is written by a task of its
+    /// own, as nobody waits for it.
+    public func record(_ record: UsageRecord, releasing reservation: CreditReservations.Ticket? = nil) {
+        switch queue.withLock({ $0.enqueue(record, waiter: nil, ticket: reservation) }) {
         case true?: signal.yield()
         case false?: break
         case nil:
             lateWrites.withLock { $0 += 1 }
             Task {
                 await write([record])
+                reservation?.release()
                 lateWrites.withLock { $0 -= 1 }
             }
         }
@@ -188,8 +195,9 @@ public final class UsageRecorder: Service {
             case .handOff:
                 signal.yield()
                 return first
-            case .write(let rows, let waiters):
+            case .write(let rows, let waiters, let tickets):
                 let stored = rows.isEmpty ? true : await write(rows)
+                for ticket in tickets { ticket.release() }  // written, or refused: no charge to wait for
                 for waiter in waiters { waiter.resume(returning: stored) }
                 if first == nil { first = stored }
             }
