@@ -10,7 +10,7 @@ import httpx
 import pytest
 from openai import AsyncOpenAI
 
-from conftest import Hub, wait_until
+from porten_fleet import Hub, wait_until
 
 
 class BusyFleet:

@@ -18,7 +18,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from conftest import PORTEN_BIN, Hub, wait_until
+from porten_fleet import PORTEN_BIN, Hub, wait_until
 
 ROOT = os.path.join(os.path.dirname(__file__), "../..")
 

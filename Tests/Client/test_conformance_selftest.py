@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from conftest import Hub
+from porten_fleet import Hub
 
 SUITE = os.environ.get("PORTEN_CONFORMANCE_BIN", os.path.join(os.path.dirname(__file__), "../../.build/debug/porten-conformance"))
 GOLDENS = os.path.join(os.path.dirname(__file__), "../../Golden")

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import wait_until
+from porten_fleet import wait_until
 
 PROMPT = "Hello, world!"
 ECHO = "Echo: Hello, world!"  # tokens: Echo | : | " Hello" | , | " world" | !  → 6

@@ -10,25 +10,17 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from conftest import PORTEN_BIN, Process, free_port, wait_until
+from porten_fleet import PORTEN_BIN, Process, porten_dev, wait_until
 
 
 @pytest.fixture
 def dev(tmp_path):
     """`porten dev` on a free port: (port, the settings it printed)."""
-    port = free_port()
-    proc = subprocess.Popen([PORTEN_BIN, "dev", "--port", str(port), "--data-dir", str(tmp_path / "dev")],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process, settings = porten_dev(tmp_path)
     try:
-        settings = {}
-        while len(settings) < 3:
-            name, _, value = proc.stdout.readline().strip().partition("=")
-            if name.startswith("PORTEN_"):
-                settings[name] = value
-        yield port, settings
+        yield int(settings["PORTEN_BASE_URL"].split(":")[2].split("/")[0]), settings
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        process.stop()
 
 
 def test_dev_serves_and_loads_the_cold_model_on_first_use(dev):

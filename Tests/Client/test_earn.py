@@ -6,17 +6,15 @@ in a temporary HOME against the Hub."""
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import time
 
 import httpx
-import openai
 import pytest
 from openai import OpenAI
 
-from conftest import PORTEN_BIN, Hub, wait_until
+from porten_fleet import PORTEN_BIN, Hub, Process, wait_until
 from test_portal import browser, create_user, set_password_and_sign_in, shoot  # noqa: F401  (browser is a fixture)
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -101,8 +99,7 @@ def test_login_approved_in_the_browser_then_the_node_runs_with_no_flags(earn_hub
     assert again.returncode == 0 and "Already logged in" in again.stdout
 
     # `porten node` with no flags, from node.json alone.
-    agent = subprocess.Popen(
-        [PORTEN_BIN, "node"], env=machine_env(home, PORTEN_ENGINE=""), stdout=open(tmp_path / "agent.log", "ab"), stderr=subprocess.STDOUT)
+    agent = Process([PORTEN_BIN, "node"], tmp_path / "agent.log", env=machine_env(home, PORTEN_ENGINE="")).start()
     try:
         wait_until(lambda: hub.node_status(config["node_id"])["connected"], what="the logged-in node to connect")
         key = hub.admin("POST", "keys", json={"account_id": hub.account_id, "name": "mine", "own_nodes_only": True})["key"]
@@ -114,8 +111,7 @@ def test_login_approved_in_the_browser_then_the_node_runs_with_no_flags(earn_hub
         assert "gpu-box-1" in row and "online" in row and "sim" in row and "ref-chat" in row
         shoot(page, "earn")
     finally:
-        agent.terminate()
-        agent.wait(timeout=10)
+        agent.stop()
     context.close()
 
     # Log out: the credential is forgotten, the engine settings stay.
@@ -326,7 +322,7 @@ def test_install_script_end_to_end(earn_hub, tmp_path):
 
     # What the service would run: the unit's command with its environment; the node serves.
     environment = dict(re.findall(r'^Environment="(\w+)=(.*)"$', unit, re.M))
-    agent = subprocess.Popen([str(binary), "node"], env={**machine_env(home), **environment}, stdout=open(tmp_path / "svc.log", "ab"), stderr=subprocess.STDOUT)
+    agent = Process([binary, "node"], tmp_path / "svc.log", env={**machine_env(home), **environment}).start()
     try:
         config = json.loads((home / ".config/porten/node.json").read_text())
         wait_until(lambda: hub.node_status(config["node_id"])["connected"], what="the installed node to connect")
@@ -335,5 +331,4 @@ def test_install_script_end_to_end(earn_hub, tmp_path):
             model="ref-chat", messages=[{"role": "user", "content": "Hi"}])
         assert answer.choices[0].message.content
     finally:
-        agent.terminate()
-        agent.wait(timeout=10)
+        agent.stop()

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from conftest import Hub, free_port, wait_until
+from porten_fleet import Hub, free_port, wait_until
 
 
 class BrokenUpstream(BaseHTTPRequestHandler):

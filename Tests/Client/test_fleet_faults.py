@@ -3,7 +3,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import wait_until
+from porten_fleet import wait_until
 
 
 def chat(client):

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from conftest import PORTEN_BIN, Hub, wait_until
+from porten_fleet import PORTEN_BIN, Hub, Process, wait_until
 
 
 def post(fleet, body, headers=None, timeout=20):
@@ -196,12 +196,10 @@ def test_the_credential_can_come_from_a_file(tmp_path, fleet):
     path = tmp_path / "credential"
     path.write_text(node["credential"] + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTEN_")}
-    process = subprocess.Popen([PORTEN_BIN, "node", "--hub", fleet.url, "--credential-file", str(path), "--engine", "sim"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = Process([PORTEN_BIN, "node", "--hub", fleet.url, "--credential-file", path, "--engine", "sim"], tmp_path / "filed.log", env=env).start()
     try:
         wait_until(lambda: fleet.node_status(node["id"])["connected"], what="the node with a credential file")
         with open(f"/proc/{process.pid}/cmdline", "rb") as f:
             assert node["credential"].encode() not in f.read()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.stop()

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 from websockets.sync.client import connect
 
-from conftest import wait_until
+from porten_fleet import wait_until
 
 ERROR_FIELDS = {"message", "type", "param", "code"}
 MB = 1 << 20

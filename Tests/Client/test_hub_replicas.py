@@ -10,7 +10,7 @@ import pytest
 
 import time
 
-from conftest import Hub, Node, PostgresServer, RedisServer, wait_until
+from porten_fleet import Hub, Node, PostgresServer, RedisServer, wait_until
 
 
 class Shared:

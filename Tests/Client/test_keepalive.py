@@ -9,7 +9,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from conftest import Hub, wait_until
+from porten_fleet import Hub, wait_until
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
@@ -17,7 +16,7 @@ import pytest
 import sepaxml
 from openai import OpenAI
 
-from conftest import PORTEN_BIN, Hub, wait_until
+from porten_fleet import PORTEN_BIN, Hub, wait_until
 
 PRICE_IN, PRICE_OUT = 100_000_000, 200_000_000  # micro-units per million tokens: 100 and 200 EUR
 XSD = os.path.join(os.path.dirname(sepaxml.__file__), "schemas", "pain.001.001.03.xsd")

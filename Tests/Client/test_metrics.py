@@ -6,7 +6,7 @@ import pytest
 from openai import OpenAI
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Hub
+from porten_fleet import Hub
 
 
 def scrape(hub):

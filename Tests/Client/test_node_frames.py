@@ -9,7 +9,7 @@ import threading
 import pytest
 from websockets.sync.server import serve
 
-from conftest import PORTEN_BIN, Process, free_port
+from porten_fleet import PORTEN_BIN, Process, free_port
 
 
 class FakeHub:

@@ -9,7 +9,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from conftest import Hub, wait_until
+from porten_fleet import Hub, wait_until
 
 
 class FakeOllama(BaseHTTPRequestHandler):

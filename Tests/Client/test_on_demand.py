@@ -11,7 +11,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from conftest import Hub, wait_until
+from porten_fleet import Hub, wait_until
 
 # download 2000 MB/s, load 4000 MB/s: cold-a is 0.5 s of download + 0.75 s of loading.
 CATALOG = {

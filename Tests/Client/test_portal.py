@@ -15,7 +15,7 @@ import pytest
 from openai import OpenAI
 from playwright import sync_api as playwright_sync
 
-from conftest import PORTAL_PASSWORD, Hub
+from porten_fleet import PORTAL_PASSWORD, Hub
 
 CHROMIUM = os.environ.get("PORTEN_CHROMIUM", "/usr/lib/chromium/chromium")
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "../../.build/screenshots")

@@ -2,12 +2,11 @@
 waiting past --replica-after, the Hub loads another replica on a provisionable node that may serve
 the waiting requests, the queue drains on both, and the extra replica goes again through idle
 eviction once demand stops."""
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from conftest import Hub, wait_until
+from porten_fleet import Hub, wait_until
 
 PROVISIONABLE = ("--models", "", "--vram-budget-mb", "16000", "--concurrency", "2", "--token-delay-ms", "40", "--sim-download-mbps", "4000")
 WORDS = "one two three four five six seven eight nine ten"

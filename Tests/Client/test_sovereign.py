@@ -1,6 +1,5 @@
 """Sovereign routing with real processes: region-pinned keys, trust classes, own-nodes-only,
 model allow-lists and rate limits, enforced fail-closed, with proof on every response."""
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,7 +8,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from conftest import Hub, wait_until
+from porten_fleet import Hub, wait_until
 
 
 class Sovereign:

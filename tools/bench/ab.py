@@ -19,7 +19,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import COMPLETION, REQUEST, completion_stream_body, free_port, measure, nginx, porten_fleet, stop_on_sigterm, stream_body, wait_http  # noqa: E402
+from compare import (COMPLETION, REQUEST, bench_fleet, completion_stream_body, fleet_processes, free_port, measure, nginx, stop_on_sigterm,  # noqa: E402
+                     stream_body, wait_http)
 
 
 def main():
@@ -57,9 +58,10 @@ def main():
             for name, binary in (("A", args.a), ("B", args.b)):
                 directory = os.path.join(work, name)
                 os.makedirs(directory)
-                fleet, url, key, _ = porten_fleet(binary, directory, f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{stream_port}")
+                hub = bench_fleet(binary, directory, f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{stream_port}")
+                fleet, url = fleet_processes(hub), hub.url
                 processes += fleet
-                auth = {"Authorization": f"Bearer {key}"}
+                auth = {"Authorization": f"Bearer {hub.api_key}"}
                 wait_http(url + "/v1/chat/completions", headers=auth, body=body)
                 fleets[name] = (fleet, url + "/v1/chat/completions", auth)
             results = {(name, c): [] for name in fleets for c in connections}

@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -21,8 +22,9 @@ import time
 import httpx
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../conformance"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import llama  # noqa: E402
-import reference  # noqa: E402
+from porten_fleet import ROOT, Hub, LlamaServer  # noqa: E402
 
 ARGS = ["--ignore-eos", "--temp", "0", "--seed", "42", "--threads", "2", "--parallel", "1"]
 BODY = {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 16, "temperature": 0, "stream": True}
@@ -62,19 +64,19 @@ def main():
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--cold", type=int, default=5)
     args = parser.parse_args()
-    reference.PORTEN = os.path.abspath(args.binary)
     server = llama.find_server()
     with tempfile.TemporaryDirectory() as data:
         model = os.path.join(data, "tiny.gguf")
-        llama.subprocess.run([sys.executable, os.path.join(llama.ROOT, "tools/tiny-gguf/make.py"), model], check=True, capture_output=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools/tiny-gguf/make.py"), model], check=True, capture_output=True)
         files, url = llama.serve_file(model)
         with open(model, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        fleet = reference.Fleet(data, "hub", llama.catalog(url, digest, chat_models=[f"cold-{i}" for i in range(args.cold)]))
+        fleet = Hub(data, binary=os.path.abspath(args.binary), catalog=llama.catalog(url, digest, chat_models=[f"cold-{i}" for i in range(args.cold)]))
         try:
-            fleet.node("--engine", "builtin", "--vram-budget-mb", "100000", "--weights-dir", os.path.join(data, "weights"),
-                       "--llama-args=" + " ".join(ARGS), "--log-level", "warning", env={"PORTEN_LLAMA_SERVER": server})
-            fleet.wait_connected()
+            fleet.start().with_account("bench")
+            fleet.add_node(fleet.account_id, data, "builtin", ("--vram-budget-mb", "100000", "--weights-dir", os.path.join(data, "weights"),
+                                                               "--llama-args=" + " ".join(ARGS), "--log-level", "warning"),
+                           engine="builtin", extra_env={"PORTEN_LLAMA_SERVER": server}).start()
             splits = {"download": [], "llama-server start": [], "first token": [], "total": []}
             with httpx.Client(timeout=120) as client:
                 for i in range(args.cold):
@@ -84,7 +86,7 @@ def main():
                     watcher.start()
                     time.sleep(0.05)
                     started = time.perf_counter()
-                    first, _ = streamed(client, fleet.url + "/v1", fleet.key, f"cold-{i}")
+                    first, _ = streamed(client, fleet.base_url, fleet.api_key, f"cold-{i}")
                     stop.set()
                     watcher.join()
                     # A phase shorter than one poll may go unseen: it then counts as zero.
@@ -97,18 +99,17 @@ def main():
                 for name, values in splits.items():
                     print(f"  {name:20s} {ms(values)}")
 
-                direct, direct_url, direct_key = llama.serve(server, model, data, "direct", *ARGS)
+                direct = LlamaServer(server, model, data, "direct", *ARGS).start()
                 try:
                     hub, plain = [], []
                     for _ in range(5):  # warm both
-                        streamed(client, fleet.url + "/v1", fleet.key, "cold-0")
-                        streamed(client, direct_url, direct_key, "tiny")
+                        streamed(client, fleet.base_url, fleet.api_key, "cold-0")
+                        streamed(client, direct.url, direct.key, "tiny")
                     for _ in range(args.requests):  # interleaved, so drift hits both alike
-                        hub.append(streamed(client, fleet.url + "/v1", fleet.key, "cold-0"))
-                        plain.append(streamed(client, direct_url, direct_key, "tiny"))
+                        hub.append(streamed(client, fleet.base_url, fleet.api_key, "cold-0"))
+                        plain.append(streamed(client, direct.url, direct.key, "tiny"))
                 finally:
-                    direct.terminate()
-                    direct.wait(timeout=10)
+                    direct.stop()
             print(f"warm streamed request, 16 tokens, {args.requests} each, interleaved:")
             for label, index in (("first token", 0), ("whole stream", 1)):
                 through, alone = [h[index] for h in hub], [p[index] for p in plain]

@@ -5,30 +5,16 @@ difference: what routing, the load/progress/loaded frames and waking the request
 sim's own sleep overshoot included).
 """
 import argparse
-import json
 import os
-import secrets
-import socket
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 
 import httpx
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition, what, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.05)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from porten_fleet import Hub  # noqa: E402
 
 
 def main():
@@ -39,25 +25,12 @@ def main():
     nominal = 0.2  # 100 MB at 1000 MB/s in 100 ms ticks, twice
     catalog = {"models": [{"id": f"cold-{i}", "type": "chat", "ctx": 4096, "vram_mb": 100, "disk_mb": 100} for i in range(args.models)]}
     with tempfile.TemporaryDirectory() as data_dir:
-        catalog_path = os.path.join(data_dir, "catalog.json")
-        with open(catalog_path, "w") as f:
-            json.dump(catalog, f)
-        port, token = free_port(), "padm-" + secrets.token_hex(16)
-        url = f"http://127.0.0.1:{port}"
-        hub = subprocess.Popen([args.binary, "hub", "--port", str(port), "--data-dir", data_dir, "--catalog", catalog_path,
-                                "--admin-token", token, "--log-level", "warning"], stdout=subprocess.DEVNULL)
-        node = None
+        hub = Hub(data_dir, ("--log-level", "warning"), binary=args.binary, catalog=catalog)
         try:
-            admin = httpx.Client(base_url=url + "/admin/v1", headers={"Authorization": f"Bearer {token}"})
-            wait_for(lambda: _up(url), "the hub")
-            account = admin.post("/accounts", json={"name": "bench"}).json()["id"]
-            key = admin.post("/keys", json={"account_id": account, "name": "bench"}).json()["key"]
-            created = admin.post("/nodes", json={"account_id": account, "name": "sim", "region": "eu", "trust_class": "verified"}).json()
-            node = subprocess.Popen([args.binary, "node", "--hub", url, "--credential", created["credential"], "--engine", "sim", "--models", "",
-                                     "--vram-budget-mb", str(100 * args.models + 100), "--sim-download-mbps", "1000",
-                                     "--sim-load-mbps", "1000", "--log-level", "warning"], stdout=subprocess.DEVNULL)
-            wait_for(lambda: any(n["connected"] for n in admin.get("/nodes").json()["data"]), "the node")
-            with httpx.Client(base_url=url + "/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            hub.start().with_account("bench")
+            hub.add_node(hub.account_id, data_dir, "sim", ("--models", "", "--vram-budget-mb", str(100 * args.models + 100),
+                                                           "--sim-download-mbps", "1000", "--sim-load-mbps", "1000", "--log-level", "warning")).start()
+            with httpx.Client(base_url=hub.base_url, headers={"Authorization": f"Bearer {hub.api_key}"}, timeout=30) as client:
                 cold, warm = [], []
                 for i in range(args.models):
                     body = {"model": f"cold-{i}", "messages": [{"role": "user", "content": "Hello, world!"}]}
@@ -67,21 +40,11 @@ def main():
                         samples.append(time.perf_counter() - started)
                         assert response.status_code == 200, response.text
         finally:
-            for proc in (node, hub):
-                if proc:
-                    proc.terminate()
-                    proc.wait()
+            hub.stop()
     median = statistics.median(cold)
     print(f"{args.models} cold requests: median {median * 1000:.1f} ms, max {max(cold) * 1000:.1f} ms; "
           f"nominal simulated load {nominal * 1000:.0f} ms; Hub overhead (median − nominal) {(median - nominal) * 1000:.1f} ms; "
           f"the same requests warm: median {statistics.median(warm) * 1000:.2f} ms")
-
-
-def _up(url):
-    try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":

@@ -25,15 +25,14 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
-TICK_US = 1_000_000 / os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from porten_fleet import ROOT, TICK_US, Hub, Process, answers_ok, free_port, wait_until  # noqa: E402
+
 COMPLETION = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "bench-model",
               "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!", "refusal": None}, "logprobs": None,
                            "finish_reason": "stop"}],
@@ -41,24 +40,9 @@ COMPLETION = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 17
 REQUEST = {"model": "bench-model", "messages": [{"role": "user", "content": "Hello, world!"}]}
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_http(url, headers=None, timeout=60, body=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, headers={"Content-Type": "application/json", **(headers or {})})
-            if urllib.request.urlopen(request, timeout=2).status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{url} did not answer 200 within {timeout} s")
-        time.sleep(0.2)
+    """Until `url` answers 200 (a POST of `body` as JSON when given)."""
+    wait_until(lambda: answers_ok(url, headers, body), timeout=timeout, interval=0.2, what=f"{url} to answer 200")
 
 
 def stream_body(chunks):
@@ -86,56 +70,6 @@ def stop_on_sigterm():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
 
-class Process:
-    """A started command whose CPU time (its whole process tree) can be read."""
-
-    def __init__(self, name, command, log_dir, env=None):
-        self.name = name
-        self.log = open(os.path.join(log_dir, f"{name}.log"), "ab")
-        self.popen = subprocess.Popen(command, stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})}, start_new_session=True)
-
-    def pids(self):
-        """This process and its descendants."""
-        children = {}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        fields = f.read().rsplit(")", 1)[1].split()
-                    children.setdefault(int(fields[1]), []).append(int(entry))
-                except OSError:
-                    pass
-        found, todo = [], [self.popen.pid]
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            todo += children.get(pid, [])
-        return found
-
-    def cpu_ticks(self):
-        total = 0
-        for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-            except OSError:
-                pass
-        return total
-
-    def rss_kb(self):
-        with open(f"/proc/{self.popen.pid}/status") as f:
-            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-    def stop(self):
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, 15)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, 9)
-
-
 def nginx(name, work, server_block):
     """An nginx of one worker with `server_block` inside http {}."""
     prefix = os.path.join(work, name)
@@ -149,7 +83,7 @@ http {{ access_log off; client_body_temp_path {prefix}/body; proxy_temp_path {pr
 {server_block}
 }}
 """)
-    return Process(name, ["nginx", "-p", prefix, "-c", conf], work)
+    return Process(["nginx", "-p", prefix, "-c", conf], os.path.join(work, f"{name}.log"), session=True, name=name).start()
 
 
 def wrk(url, connections, duration, headers, body, work):
@@ -201,46 +135,30 @@ async def hold_streams(url, key, count):
     return writers
 
 
-def fleet_in_flight(hub_url, token):
-    request = urllib.request.Request(hub_url + "/admin/v1/fleet", headers={"Authorization": f"Bearer {token}"})
-    return sum(n["in_flight"] for n in json.load(urllib.request.urlopen(request, timeout=5))["nodes"])
+def bench_fleet(binary, work, upstream, stream_upstream, extra_nodes=()):
+    """A Hub (process `porten-hub`) offering bench-model, bench-stream and ref-chat, with an
+    account and key, and its nodes connected: `porten-node` (`openai` engine, bench-model),
+    `porten-stream-node` (bench-stream), then `extra_nodes`, (name, arguments) pairs. The
+    bench-model node asks `upstream`'s /sse/ for its answer: the node always streams from its upstream."""
+    catalog = {"models": [{"id": m, "type": "chat", "ctx": 8192, "vram_mb": 100, "disk_mb": 1} for m in ("bench-model", "bench-stream", "ref-chat")]}
+    hub = Hub(work, ("--log-level", "warning"), name="porten-hub", binary=binary, catalog=catalog, session=True)
+    try:
+        hub.start().with_account("bench")
+        for name, args in [("porten-node", ["--engine", "openai", "--engine-url", upstream + "/sse/v1", "--engine-api-key", "x", "--models", "bench-model",
+                                            "--concurrency", "256"]),
+                           ("porten-stream-node", ["--engine", "openai", "--engine-url", stream_upstream + "/v1", "--engine-api-key", "x",
+                                                   "--models", "bench-stream", "--concurrency", "256"]), *extra_nodes]:
+            hub.add_node(hub.account_id, work, name, ("--log-level", "warning", *args), engine=None).start(wait=False)
+        hub.wait_nodes_connected()
+    except BaseException:
+        hub.stop()
+        raise
+    return hub
 
 
-def porten_fleet(binary, work, upstream, stream_upstream, extra_nodes=()):
-    """A Hub offering bench-model and bench-stream, two `openai`-engine nodes; returns (processes, url, key, token).
-    The bench-model node asks `upstream`'s /sse/ for its answer: the node always streams from its upstream."""
-    data = os.path.join(work, "hub")
-    os.makedirs(data)
-    catalog = os.path.join(work, "catalog.json")
-    with open(catalog, "w") as f:
-        json.dump({"models": [{"id": m, "type": "chat", "ctx": 8192, "vram_mb": 100, "disk_mb": 1} for m in ("bench-model", "bench-stream", "ref-chat")]}, f)
-    port, token = free_port(), "padm-" + secrets.token_hex(16)
-    url = f"http://127.0.0.1:{port}"
-    hub = Process("porten-hub", [binary, "hub", "--port", str(port), "--data-dir", data, "--admin-token", token, "--catalog", catalog,
-                                 "--log-level", "warning"], work)
-    wait_http(url + "/healthz")
-
-    def admin(method, path, body=None):
-        request = urllib.request.Request(f"{url}/admin/v1/{path}", method=method, data=json.dumps(body).encode() if body else None,
-                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        return json.load(urllib.request.urlopen(request, timeout=10))
-
-    account = admin("POST", "accounts", {"name": "bench"})["id"]
-    key = admin("POST", "keys", {"account_id": account, "name": "bench"})["key"]
-    processes = [hub]
-    for name, args in [("porten-node", ["--engine", "openai", "--engine-url", upstream + "/sse/v1", "--engine-api-key", "x", "--models", "bench-model",
-                                        "--concurrency", "256"]),
-                       ("porten-stream-node", ["--engine", "openai", "--engine-url", stream_upstream + "/v1", "--engine-api-key", "x",
-                                               "--models", "bench-stream", "--concurrency", "256"]), *extra_nodes]:
-        node = admin("POST", "nodes", {"account_id": account, "name": name, "region": "eu", "trust_class": "verified"})
-        processes.append(Process(name, [binary, "node", "--hub", url, "--credential", node["credential"], "--log-level", "warning", *args], work))
-    deadline = time.monotonic() + 30
-    while not all(n["connected"] for n in admin("GET", "nodes")["data"]):
-        if time.monotonic() > deadline:
-            logs = "".join(open(os.path.join(work, f"{p.name}.log"), errors="replace").read()[-1500:] for p in processes)
-            raise SystemExit(f"the Porten nodes did not connect:\n{logs}")
-        time.sleep(0.2)
-    return processes, url, key, token
+def fleet_processes(hub):
+    """The Hub's process, then its nodes' in the order they were added."""
+    return [hub.process, *(node.process for node in hub.nodes)]
 
 
 def main():
@@ -280,9 +198,10 @@ def main():
         try:
             wait_http(f"http://127.0.0.1:{up_port}/v1/chat/completions", body=REQUEST)
             wait_http(f"http://127.0.0.1:{proxy_port}/v1/chat/completions", body=REQUEST)
-            porten, hub_url, key, token = porten_fleet(args.binary, work, f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{stream_port}",
-                                                        extra_nodes=[("porten-sim", ["--engine", "sim", "--models", "ref-chat", "--concurrency",
-                                                                                      str(args.streams + 16), "--token-delay-ms", "60000"])])
+            fleet = bench_fleet(args.binary, work, f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{stream_port}",
+                                extra_nodes=[("porten-sim", ["--engine", "sim", "--models", "ref-chat", "--concurrency", str(args.streams + 16),
+                                                             "--token-delay-ms", "60000"])])
+            porten, hub_url, key = fleet_processes(fleet), fleet.url, fleet.api_key
             everything += porten
             auth = {"Authorization": f"Bearer {key}"}
             wait_http(hub_url + "/v1/chat/completions", headers=auth, body=REQUEST)
@@ -296,9 +215,10 @@ def main():
                             f"      api_base: http://127.0.0.1:{up_port}/v1\n      api_key: x\n")
                 # Recent LiteLLM refuses to start without a master key; with one, requests present it.
                 litellm_auth = {"Authorization": "Bearer sk-" + secrets.token_hex(16)}
-                litellm = Process("litellm", [args.litellm, "--config", config, "--port", str(litellm_port), "--host", "127.0.0.1"], work,
-                                  env={"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False",
-                                       "LITELLM_MASTER_KEY": litellm_auth["Authorization"].removeprefix("Bearer ")})
+                litellm = Process([args.litellm, "--config", config, "--port", str(litellm_port), "--host", "127.0.0.1"],
+                                  os.path.join(work, "litellm.log"), session=True, name="litellm",
+                                  env={**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False",
+                                       "LITELLM_MASTER_KEY": litellm_auth["Authorization"].removeprefix("Bearer ")}).start()
                 everything.append(litellm)
                 wait_http(f"http://127.0.0.1:{litellm_port}/v1/chat/completions", headers=litellm_auth, body=REQUEST, timeout=180)
             else:
@@ -306,7 +226,8 @@ def main():
             baseline = None
             if args.baseline:
                 os.makedirs(os.path.join(work, "baseline"))
-                baseline = porten_fleet(args.baseline, os.path.join(work, "baseline"), f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{stream_port}")
+                other = bench_fleet(args.baseline, os.path.join(work, "baseline"), f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{stream_port}")
+                baseline = (fleet_processes(other), other.url, other.api_key)
                 everything += baseline[0]
                 wait_http(baseline[1] + "/v1/chat/completions", headers={"Authorization": f"Bearer {baseline[2]}"}, body=REQUEST)
             systems = [("upstream", f"http://127.0.0.1:{up_port}/v1/chat/completions", {}, [upstream]),
@@ -368,9 +289,12 @@ def main():
             async def idle():
                 writers = await hold_streams(hub_url, key, args.streams)
                 deadline = time.monotonic() + 60
-                while fleet_in_flight(hub_url, token) < args.streams:
+                def in_flight():
+                    return sum(node["in_flight"] for node in fleet.fleet()["nodes"])
+
+                while in_flight() < args.streams:
                     if time.monotonic() > deadline:
-                        raise SystemExit(f"only {fleet_in_flight(hub_url, token)} of {args.streams} streams reached the node")
+                        raise SystemExit(f"only {in_flight()} of {args.streams} streams reached the node")
                     await asyncio.sleep(0.2)
                 await asyncio.sleep(1)
                 held = {"hub": hub.rss_kb(), "node": sim.rss_kb()}

@@ -5,34 +5,15 @@ other over one keep-alive connection, and prints the median, p90, p99 and max in
 """
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import httpx
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_dev(binary, port, data_dir):
-    proc = subprocess.Popen([binary, "dev", "--port", str(port), "--data-dir", data_dir, "--log-level", "warning"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    values = {}
-    while len(values) < 3:
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("porten dev exited before printing its settings")
-        if line.startswith("PORTEN_"):
-            name, _, value = line.strip().partition("=")
-            values[name] = value
-    return proc, values
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from porten_fleet import porten_dev  # noqa: E402
 
 
 def main():
@@ -42,7 +23,7 @@ def main():
     parser.add_argument("--binary", default=os.environ.get("PORTEN_BIN", ".build/release/porten"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
-        proc, env = start_dev(args.binary, free_port(), data_dir)
+        dev, env = porten_dev(data_dir, binary=args.binary, extra_args=("--log-level", "warning"))
         try:
             with httpx.Client(base_url=env["PORTEN_BASE_URL"], headers={"Authorization": f"Bearer {env['PORTEN_API_KEY']}"}) as client:
                 body = {"model": "ref-chat", "messages": [{"role": "user", "content": "Hello, world!"}]}
@@ -60,8 +41,7 @@ def main():
                     samples.append((time.perf_counter() - started) * 1000)
                     assert response.status_code == 200, response.text
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            dev.stop()
     samples.sort()
     pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]
     print(f"binary={args.binary} requests={len(samples)} sequential, non-streaming, ref-chat (6 completion tokens)")

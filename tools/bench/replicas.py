@@ -17,30 +17,28 @@ import time
 from pathlib import Path
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
-sys.path.insert(0, os.path.join(ROOT, "Tests/Client"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.dirname(__file__))
-import conftest  # noqa: E402  (the fleet helpers the end-to-end tests use)
 from compare import wrk  # noqa: E402
+from porten_fleet import Hub, Node, PostgresServer, RedisServer  # noqa: E402
 
 REQUEST = {"model": "ref-chat", "max_tokens": 8, "messages": [{"role": "user", "content": "Hello, world!"}]}
 TOKEN = "padm-bench-0123456789abcdef01"
 
 
 def replicas(work, count, redis, postgres, binary, nodes_on):
-    conftest.PORTEN_BIN = binary
     hubs = []
     for index in range(count):
-        hub = conftest.Hub(work, name=f"hub-{count}-{index}", data_dir=str(work / f"data-{count}-{index}"), admin_token=TOKEN)
-        hub.process.args = [binary, *hub.process.args[1:], "--redis-url", redis.url, "--database-url", postgres.url,
-                            "--replica-token", "bench-replica-token-0123", "--log-level", "warning"]
+        hub = Hub(work, ("--redis-url", redis.url, "--database-url", postgres.url, "--replica-token", "bench-replica-token-0123",
+                         "--log-level", "warning"), name=f"hub-{count}-{index}", data_dir=str(work / f"data-{count}-{index}"),
+                  admin_token=TOKEN, binary=binary)
         hubs.append(hub.start())
     account = hubs[0].admin("POST", "accounts", json={"name": f"bench-{count}-{time.time()}"})["id"]
     for index in nodes_on:
         created = hubs[0].admin("POST", "nodes", json={"account_id": account, "name": f"sim-{count}-{index}", "region": "eu",
                                                        "trust_class": "verified"})
-        node = conftest.Node(hubs[index], created["id"], created["credential"], str(work / f"node-{count}-{index}.log"),
-                             ("--token-delay-ms", "0", "--concurrency", "64", "--log-level", "warning"))
-        node.process.args[0] = binary
+        node = Node(hubs[index], created["id"], created["credential"], str(work / f"node-{count}-{index}.log"),
+                    ("--token-delay-ms", "0", "--concurrency", "64", "--log-level", "warning"))
         hubs[index].nodes.append(node)
         node.start()
     key = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "bench"})["key"]
@@ -71,7 +69,7 @@ def main():
     parser.add_argument("--duration", type=int, default=10)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="porten-bench-replicas-"))
-    redis, postgres = conftest.RedisServer(work).start(), conftest.PostgresServer().start()
+    redis, postgres = RedisServer(work).start(), PostgresServer().start()
     rows = []
     try:
         for label, count, nodes_on, targets, connections in [

