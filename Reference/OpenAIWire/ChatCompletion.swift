@@ -110,3 +110,13 @@ extension ToolCall {
         "{\"id\":\(JSONText.quote(id)),\"type\":\(JSONText.quote(type)),\"function\":{\"name\":\(JSONText.quote(function.name)),\"arguments\":\(JSONText.quote(function.arguments))}}"
     }
 }
+
+extension APIError {
+    /// The error envelope, `{"error":{"code":…,"message":…,"param":…,"type":…}}`, written by hand
+    /// (keys sorted, as the Hub's encoder writes them; `param` and `code` null when absent): a
+    /// refusal (a flood of bad keys, a client over its limits) costs no `JSONEncoder`. The same
+    /// JSON as the `Encodable` envelope (tested).
+    public var jsonText: String {
+        "{\"error\":{\"code\":\(code.map(JSONText.quote) ?? "null"),\"message\":\(JSONText.quote(message)),\"param\":\(param.map(JSONText.quote) ?? "null"),\"type\":\(JSONText.quote(type))}}"
+    }
+}

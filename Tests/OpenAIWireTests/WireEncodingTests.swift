@@ -42,6 +42,18 @@ struct WireEncodingTests {
         #expect(try JSONDecoder().decode(ChatCompletion.self, from: Data(completion.jsonText.utf8)) == completion)
     }
 
+    @Test(arguments: [
+        APIError.invalidRequest("Invalid type for 'messages': expected an array.", param: "messages", code: "invalid_type"),
+        APIError(status: 401, message: "Incorrect API key provided: sk-\"x\\y\n\u{1}/é😀’.", type: "invalid_request_error", code: "invalid_api_key"),
+        APIError(status: 503, message: "", type: "service_unavailable", retryAfter: 5),
+    ])
+    func theHandWrittenErrorIsTheEncodableOne(_ error: APIError) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(error.jsonText == String(decoding: try encoder.encode(error.envelope), as: UTF8.self))
+        #expect(try JSONDecoder().decode(APIError.Envelope.self, from: Data(error.jsonText.utf8)) == error.envelope)
+    }
+
     @Test func chunkOmitsAbsentDeltaFieldsAndUsage() throws {
         let chunk = ChatCompletionChunk(id: "c", created: 1, model: "m", choices: [.init(delta: .init(content: "hi"))])
         let value = try json(chunk)

@@ -53,7 +53,7 @@ struct ChatStreamEncoder: Sendable {
     func errorFrame(_ error: APIError) -> String { Self.errorEvent(error) }
 
     static func errorEvent(_ error: APIError) -> String {
-        ServerSentEvents.frame(String(decoding: JSONResponse.encode(error.envelope), as: UTF8.self))
+        ServerSentEvents.frame(error.jsonText)
     }
 
     private func choiceFrame(delta: String, finishReason: String?) -> String {

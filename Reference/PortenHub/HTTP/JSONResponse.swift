@@ -29,7 +29,8 @@ enum JSONResponse {
     /// The OpenAI error envelope for `error`, with `Retry-After` when it has one.
     static func make(_ error: APIError) -> Response {
         var headers = HTTPFields()
+        headers[.contentType] = "application/json"
         if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return make(error.envelope, status: HTTPResponse.Status(code: error.status), headers: headers)
+        return Response(status: HTTPResponse.Status(code: error.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: error.jsonText)))
     }
 }
