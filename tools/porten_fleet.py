@@ -12,6 +12,7 @@ session for the tests, imports httpx).
     ...  # hub.base_url, hub.api_key, hub.admin("GET", "fleet")
     hub.stop()  # its nodes first
 """
+import http.client
 import json
 import os
 import re
@@ -50,13 +51,14 @@ def wait_until(condition, timeout=15.0, interval=0.05, what="condition"):
 
 
 def answers_ok(url, headers=None, body=None, timeout=2) -> bool:
-    """True when `url` answers 200: a GET, or a POST of `body` as JSON. False on any failure."""
+    """True when `url` answers 200: a GET, or a POST of `body` as JSON. False when it answers
+    something else or cannot be reached (yet)."""
     request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status == 200
-    except (OSError, ValueError):
+    except (OSError, http.client.HTTPException):
         return False
 
 
@@ -88,15 +90,19 @@ class Process:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, sig_kill=False):
-        """Stops it (SIGKILL at once with `sig_kill`: a crash); returns its exit status."""
-        if not self.running():
-            return self.proc.returncode if self.proc else None
-        self._signal(signal.SIGKILL if sig_kill else signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+        """Stops it (SIGKILL at once with `sig_kill`: a crash); returns its exit status. In a
+        session of its own, what it started and left behind is killed too."""
+        if self.proc is None:
+            return None
+        if self.running():
+            self._signal(signal.SIGKILL if sig_kill else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                self.proc.wait()
+        if self.session:
             self._signal(signal.SIGKILL)
-            self.proc.wait()
         return self.proc.returncode
 
     def _signal(self, number):
@@ -108,8 +114,10 @@ class Process:
         except ProcessLookupError:
             pass
 
-    def log(self):
+    def log(self, since=0):
+        """Its log, from byte `since` on."""
         with open(self.log_path, "rb") as f:
+            f.seek(since)
             return f.read().decode(errors="replace")
 
     def pids(self):
@@ -183,7 +191,11 @@ class Hub:
 
     def start(self):
         self.process.start()
-        self.process.wait_for(self.healthy, timeout=30, what="hub health")
+        try:
+            self.process.wait_for(self.healthy, timeout=30, what="hub health")
+        except BaseException:
+            self.process.stop()
+            raise
         return self
 
     def healthy(self):
@@ -221,8 +233,15 @@ class Hub:
         return node
 
     def wait_nodes_connected(self, timeout=30.0):
-        """Until every node the Hub knows is connected."""
-        wait_until(lambda: all(n["connected"] for n in self.admin("GET", "nodes")["data"]), timeout=timeout, what="the nodes to connect")
+        """Until every node the Hub knows is connected; at once, with its log's end, when one of
+        the agents started here has exited."""
+        def connected():
+            for node in self.nodes:
+                if node.process.proc is not None and not node.process.running():
+                    raise AssertionError(f"{node.process.name} exited ({node.process.proc.returncode}):\n{node.process.log()[-3000:]}")
+            return all(n["connected"] for n in self.admin("GET", "nodes")["data"])
+
+        wait_until(connected, timeout=timeout, what="the nodes to connect")
 
     def create_user(self, email, *extra):
         """`porten admin users create`, as an operator runs it; returns the one-time link it prints."""
@@ -279,10 +298,14 @@ class Node:
             env={**os.environ, **extra_env} if extra_env else None, session=hub.session, name=name or "node")
 
     def start(self, wait=True):
-        """Starts the agent and, with `wait`, returns once the Hub shows it connected."""
+        """Starts the agent and, with `wait`, returns once the Hub shows it connected (or stops it)."""
         self.process.start()
         if wait:
-            self.wait_connected()
+            try:
+                self.wait_connected()
+            except BaseException:
+                self.process.stop()
+                raise
         return self
 
     def wait_connected(self, timeout=15.0):
@@ -296,12 +319,14 @@ def porten_dev(work, binary=None, extra_args=()):
     """`porten dev` on a free port with its data under `work`: (its process, the PORTEN_* settings
     it printed: PORTEN_BASE_URL, PORTEN_API_KEY, PORTEN_ADMIN_TOKEN)."""
     work = str(work)
-    process = Process([binary or PORTEN_BIN, "dev", "--port", free_port(), "--data-dir", os.path.join(work, "dev"), *extra_args],
-                      os.path.join(work, "dev.log"), name="porten dev").start()
+    log = os.path.join(work, "dev.log")
+    since = os.path.getsize(log) if os.path.exists(log) else 0  # an earlier run's settings are not this one's
+    process = Process([binary or PORTEN_BIN, "dev", "--port", free_port(), "--data-dir", os.path.join(work, "dev"), *extra_args], log,
+                      name="porten dev").start()
     settings = {}
 
     def printed():
-        settings.update(re.findall(r"^(PORTEN_[A-Z_]+)=(\S*)$", process.log(), re.M))
+        settings.update(re.findall(r"^(PORTEN_[A-Z_]+)=(\S*)$", process.log(since), re.M))
         return len(settings) >= 3
 
     try:

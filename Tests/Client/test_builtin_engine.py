@@ -3,7 +3,6 @@ llama-server it starts for each loaded model, and a loopback HTTP server that se
 generated GGUF as the catalog's `download_ref` (slowly for the chat model, so the download phase
 can be watched)."""
 import hashlib
-import json
 import os
 import re
 import signal
@@ -18,9 +17,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from porten_fleet import PORTEN_BIN, Hub, wait_until
+from porten_fleet import PORTEN_BIN, ROOT, Hub, wait_until
 
-ROOT = os.path.join(os.path.dirname(__file__), "../..")
 
 
 @pytest.fixture(scope="module")
@@ -79,16 +77,14 @@ class BuiltinFleet:
             return {"id": model_id, "type": model_type, "ctx": ctx, "vram_mb": 200, "disk_mb": 1,
                     "download_ref": weights_url + path, "sha256": digest}
 
-        catalog = tmp_path / "catalog.json"
-        catalog.write_text(json.dumps({"models": [
+        self.hub = Hub(tmp_path, extra_args=hub_args, catalog={"models": [
             entry("tiny-chat", "/slow.gguf"), entry("tiny-fast", "/fast.gguf"), entry("tiny-embed", "/fast.gguf", "embedding", 512),
-            entry("tiny-tampered", "/fast.gguf", digest="0" * 64)]}))
-        self.hub = Hub(tmp_path, extra_args=("--catalog", str(catalog), *hub_args)).start()
+            entry("tiny-tampered", "/fast.gguf", digest="0" * 64)]}).start()
         account = self.hub.admin("POST", "accounts", json={"name": "t"})["id"]
         self.client = OpenAI(base_url=self.hub.base_url, api_key=self.hub.create_key(account)["key"], max_retries=0, timeout=60)
         self.weights = tmp_path / "weights"
-        self.node = self.hub.add_node(account, tmp_path, name="builtin", extra_args=(
-            "--engine", "builtin", "--llama-server", server or tiny["server"], "--vram-budget-mb", "1000",
+        self.node = self.hub.add_node(account, tmp_path, name="builtin", engine="builtin", extra_args=(
+            "--llama-server", server or tiny["server"], "--vram-budget-mb", "1000",
             "--weights-dir", str(self.weights), "--llama-args=--threads 2 --parallel 1 --ignore-eos")).start()
 
     def llama_pid(self, model, after=0):

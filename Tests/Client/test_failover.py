@@ -42,8 +42,8 @@ def two_nodes(tmp_path):
         account = hub.admin("POST", "accounts", json={"name": "failover"})["id"]
         hub.key = hub.create_key(account)["key"]
         hub.upstream_url = f"http://127.0.0.1:{upstream.server_address[1]}/v1"
-        hub.broken = hub.add_node(account, tmp_path, name="broken", extra_args=(
-            "--engine", "openai", "--engine-url", hub.upstream_url, "--models", "ref-chat"))
+        hub.broken = hub.add_node(account, tmp_path, name="broken", engine="openai", extra_args=(
+            "--engine-url", hub.upstream_url, "--models", "ref-chat"))
         hub.broken.start()
         hub.sim = hub.add_node(account, tmp_path, name="sim", extra_args=("--token-delay-ms", "20")).start()
         yield hub

@@ -243,8 +243,8 @@ def forwarding_replicas(shared):
     token = "padm-replicas-0123456789abcdef"
     hubs = shared.hubs
     for name in "ab":
-        hub = Hub(shared.tmp_path, name=f"hub-{name}", data_dir=str(shared.tmp_path / f"data-{name}"), admin_token=token)
-        hub.process.args += [*shared.hub_args(), "--replica-token", "replica-secret-0123456789"]
+        hub = Hub(shared.tmp_path, (*shared.hub_args(), "--replica-token", "replica-secret-0123456789"), name=f"hub-{name}",
+                  data_dir=str(shared.tmp_path / f"data-{name}"), admin_token=token)
         hubs.append(hub)
         hub.start()
     account = hubs[0].admin("POST", "accounts", json={"name": "forwarding"})["id"]

@@ -60,18 +60,16 @@ class FakeOllama(BaseHTTPRequestHandler):
 def ollama_fleet(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps({"models": [
+    hub = Hub(tmp_path, catalog={"models": [
         {"id": "llama3.2:3b", "type": "chat", "ctx": 8192, "capabilities": ["tools", "json"]},
         {"id": "deepseek-r1:latest", "type": "chat", "ctx": 8192, "capabilities": ["reasoning"]},
         {"id": "nomic-embed-text:latest", "type": "embedding", "ctx": 2048},
         {"id": "qwen3:8b", "type": "chat", "ctx": 8192},
-    ]}))
-    hub = Hub(tmp_path, extra_args=("--catalog", str(catalog))).start()
+    ]}).start()
     account = hub.admin("POST", "accounts", json={"name": "t"})["id"]
     client = OpenAI(base_url=hub.base_url, api_key=hub.create_key(account)["key"], max_retries=0, timeout=30)
-    hub.add_node(account, tmp_path, name="ollama", extra_args=(
-        "--engine", "ollama", "--engine-url", f"http://127.0.0.1:{server.server_port}",
+    hub.add_node(account, tmp_path, name="ollama", engine="ollama", extra_args=(
+        "--engine-url", f"http://127.0.0.1:{server.server_port}",
         "--models", "llama3.2:3b,deepseek-r1:latest,nomic-embed-text:latest,qwen3:8b")).start()
     yield client
     hub.stop()

@@ -11,9 +11,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from porten_fleet import PORTEN_BIN, Hub, LlamaServer, wait_until
+from porten_fleet import PORTEN_BIN, ROOT, Hub, LlamaServer, wait_until
 
-ROOT = os.path.join(os.path.dirname(__file__), "../..")
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +30,12 @@ def llama(tmp_path_factory):
 
 class Fleet:
     def __init__(self, tmp_path, models):
-        catalog = tmp_path / "catalog.json"
-        catalog.write_text(json.dumps({"models": [{"id": m, "type": "chat", "ctx": 512, "capabilities": caps} for m, caps in models]}))
-        self.hub = Hub(tmp_path, extra_args=("--catalog", str(catalog))).start()
+        self.hub = Hub(tmp_path, catalog={"models": [{"id": m, "type": "chat", "ctx": 512, "capabilities": caps} for m, caps in models]}).start()
         self.account = self.hub.admin("POST", "accounts", json={"name": "t"})["id"]
         self.client = OpenAI(base_url=self.hub.base_url, api_key=self.hub.create_key(self.account)["key"], max_retries=0, timeout=60)
 
     def node(self, *args, name="up"):
-        return self.hub.add_node(self.account, self.hub_tmp, name=name, extra_args=("--engine", "openai", *args))
+        return self.hub.add_node(self.account, self.hub_tmp, name=name, extra_args=args, engine="openai")
 
 
 @pytest.fixture

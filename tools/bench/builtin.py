@@ -71,7 +71,8 @@ def main():
         files, url = llama.serve_file(model)
         with open(model, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        fleet = Hub(data, binary=os.path.abspath(args.binary), catalog=llama.catalog(url, digest, chat_models=[f"cold-{i}" for i in range(args.cold)]))
+        fleet = Hub(data, binary=os.path.abspath(args.binary), catalog=llama.catalog(url, digest, chat_models=[f"cold-{i}" for i in range(args.cold)]),
+                    session=True)  # stopping it stops the llama-servers its node starts
         try:
             fleet.start().with_account("bench")
             fleet.add_node(fleet.account_id, data, "builtin", ("--vram-budget-mb", "100000", "--weights-dir", os.path.join(data, "weights"),

@@ -27,21 +27,25 @@ TOKEN = "padm-bench-0123456789abcdef01"
 
 
 def replicas(work, count, redis, postgres, binary, nodes_on):
-    hubs = []
-    for index in range(count):
-        hub = Hub(work, ("--redis-url", redis.url, "--database-url", postgres.url, "--replica-token", "bench-replica-token-0123",
-                         "--log-level", "warning"), name=f"hub-{count}-{index}", data_dir=str(work / f"data-{count}-{index}"),
-                  admin_token=TOKEN, binary=binary)
-        hubs.append(hub.start())
-    account = hubs[0].admin("POST", "accounts", json={"name": f"bench-{count}-{time.time()}"})["id"]
-    for index in nodes_on:
-        created = hubs[0].admin("POST", "nodes", json={"account_id": account, "name": f"sim-{count}-{index}", "region": "eu",
-                                                       "trust_class": "verified"})
-        node = Node(hubs[index], created["id"], created["credential"], str(work / f"node-{count}-{index}.log"),
-                    ("--token-delay-ms", "0", "--concurrency", "64", "--log-level", "warning"))
-        hubs[index].nodes.append(node)
-        node.start()
-    key = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "bench"})["key"]
+    hubs = [Hub(work, ("--redis-url", redis.url, "--database-url", postgres.url, "--replica-token", "bench-replica-token-0123",
+                       "--log-level", "warning"), name=f"hub-{count}-{index}", data_dir=str(work / f"data-{count}-{index}"),
+                admin_token=TOKEN, binary=binary) for index in range(count)]
+    try:
+        for hub in hubs:
+            hub.start()
+        account = hubs[0].admin("POST", "accounts", json={"name": f"bench-{count}-{time.time()}"})["id"]
+        for index in nodes_on:
+            created = hubs[0].admin("POST", "nodes", json={"account_id": account, "name": f"sim-{count}-{index}", "region": "eu",
+                                                           "trust_class": "verified"})
+            node = Node(hubs[index], created["id"], created["credential"], str(work / f"node-{count}-{index}.log"),
+                        ("--token-delay-ms", "0", "--concurrency", "64", "--log-level", "warning"))
+            hubs[index].nodes.append(node)
+            node.start()
+        key = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "bench"})["key"]
+    except BaseException:
+        for hub in hubs:
+            hub.stop()
+        raise
     return hubs, key
 
 

@@ -82,10 +82,12 @@ def main():
     with tempfile.TemporaryDirectory() as data:
         model = os.path.join(data, "tiny.gguf")
         subprocess.run([PYTHON, os.path.join(ROOT, "tools/tiny-gguf/make.py"), model], check=True)
-        chat = LlamaServer(server, model, data, "chat", "--jinja", *CHAT_ARGS).start()
-        embed = LlamaServer(server, model, data, "embed", "--embeddings", "--pooling", "mean", *EMBED_ARGS).start()
-        sampled = LlamaServer(server, model, data, "sampled", "--jinja", *DEFAULT_SAMPLING_ARGS).start()
+        chat = LlamaServer(server, model, data, "chat", "--jinja", *CHAT_ARGS)
+        embed = LlamaServer(server, model, data, "embed", "--embeddings", "--pooling", "mean", *EMBED_ARGS)
+        sampled = LlamaServer(server, model, data, "sampled", "--jinja", *DEFAULT_SAMPLING_ARGS)
         try:
+            for started in (chat, embed, sampled):
+                started.start()
             statuses.append(suite("direct-chat", chat.url, chat.key, reports, "--model", "chat=tiny"))
             for run in range(DEFAULT_SAMPLING_RUNS):
                 statuses.append(suite(f"direct-chat-default-sampling-{run + 1}", sampled.url, sampled.key, reports, "--model", "chat=tiny",
@@ -106,7 +108,8 @@ def main():
                 server_.stop()
         files, url = serve_file(model)
         with open(model, "rb") as f:
-            hub = Hub(data, name="hub-builtin", catalog=catalog(url, hashlib.sha256(f.read()).hexdigest()))
+            # In a session of its own: stopping it stops the llama-servers its node starts.
+            hub = Hub(data, name="hub-builtin", catalog=catalog(url, hashlib.sha256(f.read()).hexdigest()), session=True)
         try:
             hub.start().with_account("conformance")
             hub.add_node(hub.account_id, data, "builtin", ("--vram-budget-mb", "1000", "--weights-dir", os.path.join(data, "weights"),

@@ -13,8 +13,9 @@ public final class CreditReservations: Sendable {
     private struct Account {
         /// Reserved by the requests still running.
         var running: Int64 = 0
-        /// Release number → amount, for releases some open read began before.
-        var released: [UInt64: Int64] = [:]
+        /// The releases some open read began before, oldest first, and their sum.
+        var released: [(number: UInt64, amount: Int64)] = []
+        var releasedSum: Int64 = 0
         /// The reads in progress, by the release number they began after.
         var reads: [UInt64: Int] = [:]
         /// Releases so far (the entry goes when nothing is running, released or being read).
@@ -22,11 +23,23 @@ public final class CreditReservations: Sendable {
 
         var isIdle: Bool { running == 0 && released.isEmpty && reads.isEmpty }
 
+        /// What was released after release `start`: a read that began then may miss its charges.
+        func releasedAfter(_ start: UInt64) -> Int64 {
+            var sum = releasedSum
+            for release in released {
+                guard release.number <= start else { break }
+                sum -= release.amount
+            }
+            return sum
+        }
+
         /// Ends a read that began after release `start`; forgets the releases every open read has seen.
         mutating func close(_ start: UInt64) {
             if let count = reads[start], count > 1 { reads[start] = count - 1 } else { reads[start] = nil }
             let oldest = reads.keys.min() ?? releases
-            released = released.filter { $0.key > oldest }
+            let seen = released.prefix { $0.number <= oldest }
+            releasedSum -= seen.reduce(0) { $0 + $1.amount }
+            released.removeFirst(seen.count)
         }
     }
 
@@ -47,6 +60,10 @@ public final class CreditReservations: Sendable {
             self.owner = owner
         }
 
+        /// A ticket nobody holds any more was given back, or lost with a path that forgot it: it
+        /// cannot lock its account out for good.
+        deinit { release() }
+
         /// Gives the reservation back: call it once the request's charge, if any, is in the ledger.
         public func release() {
             guard released.withLock({ done in
@@ -57,11 +74,17 @@ public final class CreditReservations: Sendable {
                 guard var entry = accounts[account] else { return }
                 entry.running -= amount
                 entry.releases += 1
-                if !entry.reads.isEmpty { entry.released[entry.releases] = amount }
+                if !entry.reads.isEmpty {
+                    entry.released.append((entry.releases, amount))
+                    entry.releasedSum += amount
+                }
                 accounts[account] = entry.isIdle ? nil : entry
             }
         }
     }
+
+    /// The accounts with something running, released or being read (tests: none once all is over).
+    var trackedAccounts: Int { accounts.withLock { $0.count } }
 
     /// A balance read in progress: ``reserve(_:amount:balance:)`` or ``abandon(_:)`` closes it.
     public struct Read: Sendable {
@@ -93,7 +116,7 @@ public final class CreditReservations: Sendable {
     public func reserve(_ read: Read, amount: Money, balance: Money) -> Ticket? {
         accounts.withLock { accounts in
             var entry = accounts[read.account] ?? Account()
-            let unseen = entry.released.reduce(Int64(0)) { $0 + ($1.key > read.start ? $1.value : 0) }
+            let unseen = entry.releasedAfter(read.start)
             entry.close(read.start)
             defer { accounts[read.account] = entry.isIdle ? nil : entry }
             guard balance.micros > entry.running + unseen else { return nil }

@@ -122,10 +122,10 @@ struct UsageMeter: Sendable {
 
     /// Writes the row of an answer about to be acknowledged, and returns once it is durable (then
     /// its credit reservation ends); an answer that could not be metered is not handed out (fail
-    /// closed: `503`).
+    /// closed: `503`), and its reservation stays for the caller's ``finish(status:usage:code:)``,
+    /// whose row may yet carry a charge.
     @inline(never)  // its frame stays out of its callers' frames (an idle stream holds them)
     func commit(usage: Usage?) async throws(APIError) {
-        defer { reservation?.release() }
         let usage = usage.map(bounded)
         if let usage { rateLimiter.record(key, tokens: usage.totalTokens) }
         let row = row(status: 200, usage: usage)
@@ -137,6 +137,7 @@ struct UsageMeter: Sendable {
                 status: 503, message: "The Hub could not record this request's usage, so it withholds the answer; retry shortly.",
                 type: "service_unavailable", code: "usage_unavailable", retryAfter: 5)
         }
+        reservation?.release()
         observe(row, code: nil)
     }
 

@@ -23,6 +23,9 @@ public final class UsageRecorder: Service {
         var waiters: [Waiter] = []
         /// Credit reserved by the requests of queued rows: released once their rows are written.
         var tickets: [CreditReservations.Ticket] = []
+        /// The tickets of rows whose write failed: a write that timed out may still commit, so
+        /// they are released after the next write that succeeds (fail closed meanwhile).
+        var unsettled: [CreditReservations.Ticket] = []
         var writer = Writer.nobody
         /// After shutdown the background loop is gone: rows are written by whoever hands them over.
         var stopped = false
@@ -197,7 +200,15 @@ public final class UsageRecorder: Service {
                 return first
             case .write(let rows, let waiters, let tickets):
                 let stored = rows.isEmpty ? true : await write(rows)
-                for ticket in tickets { ticket.release() }  // written, or refused: no charge to wait for
+                if stored {
+                    let settled: [CreditReservations.Ticket] = rows.isEmpty ? [] : queue.withLock { queue in
+                        defer { queue.unsettled.removeAll() }
+                        return queue.unsettled
+                    }
+                    for ticket in tickets + settled { ticket.release() }
+                } else {
+                    queue.withLock { $0.unsettled += tickets }
+                }
                 for waiter in waiters { waiter.resume(returning: stored) }
                 if first == nil { first = stored }
             }
