@@ -52,13 +52,23 @@ extension TunnelMessage: Codable {
         return String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
     }
 
+    /// Decodes one text frame (``init(text:budget:)`` without a budget).
+    public init(text: String) throws { try self.init(text: text, budget: nil) }
+
     /// Decodes one text frame: parsed once, the frames of every request read from that parse.
     /// What the strict parser refuses (duplicate keys, deeper nesting) is left to `JSONDecoder`,
-    /// so a frame is accepted exactly when the `Codable` reading accepts it.
-    public init(text: String) throws {
-        if let parsed = try? JSONParser.parse(Array(text.utf8), maximumDepth: Self.maximumDepth), let object = parsed.objectValue,
-            let type = object["type"]?.stringValue, let frame = try Self.hotFrame(type: type, object)
-        {
+    /// so a frame is accepted exactly when the `Codable` reading accepts it; one over `budget` is
+    /// refused before either builds it (``fromNode(text:)``).
+    public init(text: String, budget: JSONParser.Budget?) throws {
+        let parsed: JSONValue?
+        do {
+            parsed = try JSONParser.parse(Array(text.utf8), maximumDepth: Self.maximumDepth, budget: budget)
+        } catch where error.overBudget {
+            throw error
+        } catch {
+            parsed = nil
+        }
+        if let object = parsed?.objectValue, let type = object["type"]?.stringValue, let frame = try Self.hotFrame(type: type, object) {
             self = frame
             return
         }

@@ -23,6 +23,12 @@ extension TunnelMessage {
         public static let retryAfter = 3600
         /// Milliseconds a node says it held a first piece (`held_ms`): a day.
         public static let heldMS = 86_400_000
+        /// Values in one frame, and objects and arrays of them: enough for an embeddings frame of
+        /// the 4 Mi floats the Hub takes per answer, or a hello of ``models`` models; a frame of
+        /// tiny vectors (`[[0],[0],…]`) cannot make the Hub build a tree many times its size.
+        public static let frame = JSONParser.Budget(values: (1 << 22) + (1 << 16), containers: 1 << 16)
+        /// Vectors in one embeddings frame: a request's inputs at most.
+        public static let vectors = 2048
     }
 
     /// Why a node's frame was refused.
@@ -42,9 +48,9 @@ extension TunnelMessage {
     /// the Hub sends) make the frame invalid.
     public static func fromNode(text: String) throws(InvalidFrame) -> TunnelMessage {
         let decoded: TunnelMessage
-        do { decoded = try TunnelMessage(text: text) } catch {
+        do { decoded = try TunnelMessage(text: text, budget: Bounds.frame) } catch {
             // A frame about a request that cannot be read (a count of 1e300) still ends that request.
-            let id = (try? JSONParser.parse(Array(text.utf8), maximumDepth: maximumDepth))?["id"]?.stringValue
+            let id = (try? JSONParser.parse(Array(text.utf8), maximumDepth: maximumDepth, budget: Bounds.frame))?["id"]?.stringValue
             throw InvalidFrame(description: "undecodable frame: \(error)".prefix(Bounds.text).description, requestID: id)
         }
         return try decoded.checkedFromNode()
@@ -70,8 +76,11 @@ extension TunnelMessage {
             delta.heldMS = delta.heldMS.map { Self.clamp($0, to: Bounds.heldMS) }
             return .delta(delta)
         case .embeddings(let embeddings):
-            guard embeddings.vectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
-                throw InvalidFrame(description: "an embedding has a non-finite component", requestID: embeddings.id)
+            guard embeddings.vectors.count <= Bounds.vectors else {
+                throw InvalidFrame(description: "more than \(Bounds.vectors) embeddings in one frame", requestID: embeddings.id)
+            }
+            guard embeddings.vectors.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isFinite) }) else {
+                throw InvalidFrame(description: "an embedding is empty or has a non-finite component", requestID: embeddings.id)
             }
             return self
         case .end(var end):

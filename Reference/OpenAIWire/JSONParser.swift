@@ -8,11 +8,28 @@ public struct JSONParser {
     public struct SyntaxError: Error, Equatable, CustomStringConvertible {
         public let message: String
         public let offset: Int
+        /// The document holds more than its ``Budget`` allows (it may be valid JSON).
+        public let overBudget: Bool
         public var description: String { "\(message) at byte \(offset)" }
 
-        public init(message: String, offset: Int) {
+        public init(message: String, offset: Int, overBudget: Bool = false) {
             self.message = message
             self.offset = offset
+            self.overBudget = overBudget
+        }
+    }
+
+    /// How many values one document may hold, and of those how many objects and arrays: what its
+    /// tree costs in memory (16 bytes a value, an allocation of its own for each object and
+    /// array), for a party whose small text could otherwise expand into a large tree (`[[0],[0],…]`
+    /// costs about 16 times its bytes).
+    public struct Budget: Sendable {
+        public var values: Int
+        public var containers: Int
+
+        public init(values: Int, containers: Int) {
+            self.values = values
+            self.containers = containers
         }
     }
 
@@ -21,16 +38,25 @@ public struct JSONParser {
 
     private let bytes: [UInt8]
     private let maximumDepth: Int
+    private let budget: Budget?
+    /// What the budget has left (unbounded without one).
+    private var valuesLeft: Int
+    private var containersLeft: Int
     private var position = 0
 
-    private init(bytes: [UInt8], maximumDepth: Int) {
+    private init(bytes: [UInt8], maximumDepth: Int, budget: Budget?) {
         self.bytes = bytes
         self.maximumDepth = maximumDepth
+        self.budget = budget
+        valuesLeft = budget?.values ?? .max
+        containersLeft = budget?.containers ?? .max
     }
 
-    /// Parses one complete JSON document.
-    public static func parse(_ bytes: some Collection<UInt8>, maximumDepth: Int = defaultMaximumDepth) throws(SyntaxError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(bytes), maximumDepth: maximumDepth)
+    /// Parses one complete JSON document; with a `budget`, one that holds no more than it allows.
+    public static func parse(
+        _ bytes: some Collection<UInt8>, maximumDepth: Int = defaultMaximumDepth, budget: Budget? = nil
+    ) throws(SyntaxError) -> JSONValue {
+        var parser = JSONParser(bytes: Array(bytes), maximumDepth: maximumDepth, budget: budget)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -48,6 +74,12 @@ public struct JSONParser {
 
     private mutating func parseValue(depth: Int) throws(SyntaxError) -> JSONValue {
         guard let byte = peek() else { throw error("unexpected end of JSON") }
+        valuesLeft -= 1
+        if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { containersLeft -= 1 }
+        if valuesLeft < 0 || containersLeft < 0, let budget {
+            throw SyntaxError(
+                message: "more than \(budget.values) values or \(budget.containers) objects and arrays", offset: position, overBudget: true)
+        }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)

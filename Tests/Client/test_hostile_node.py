@@ -34,7 +34,7 @@ def end(usage=None):
 
 class HostileNode:
     """Speaks the tunnel protocol with a valid credential. `script(infer)` yields the frames (without
-    `id`) answering each `infer`; every frame the Hub sends is kept in `received`."""
+    `id`; or a text, sent as it is) answering each `infer`; every frame the Hub sends is kept in `received`."""
 
     def __init__(self, hub, account_id, region="xx", name="hostile"):
         created = hub.admin("POST", "nodes", json={"account_id": account_id, "name": name, "region": region, "trust_class": "verified"})
@@ -97,7 +97,7 @@ class HostileNode:
             for frame in self.script(infer):
                 if infer["id"] in self.cancelled:
                     return
-                ws.send(json.dumps({"id": infer["id"], **frame}))
+                ws.send(frame if isinstance(frame, str) else json.dumps({"id": infer["id"], **frame}))
         except ConnectionClosed:
             pass
 
@@ -290,6 +290,48 @@ def test_a_flood_of_deltas_is_capped_not_buffered(fleet, hostile):
     assert received < 20 * MB, f"{received / MB:.1f} MB streamed: the answer was not capped"
     assert rss.peak - rss.start < 200, f"RSS grew {rss.peak - rss.start:.0f} MB (from {rss.start:.0f} MB)"
     assert_honest_traffic_works(fleet)
+
+
+def embed(hub, key, inputs=("hi",)):
+    return httpx.post(hub.base_url + "/embeddings", headers={"Authorization": f"Bearer {key}"}, timeout=120,
+                      json={"model": "ref-embed", "input": list(inputs)})
+
+
+def test_a_frame_of_tiny_vectors_is_refused_before_it_is_built(fleet, hostile):
+    """40 MB of `[[0],[0],…]` would be a tree of about a gigabyte in the Hub: it is refused unparsed,
+    as is a frame of more vectors than a request may have, or of empty ones."""
+    def tiny(infer):
+        return ['{"id":"%s","type":"embeddings","vectors":[%s[0]]}' % (infer["id"], "[0]," * 10_000_000), end()]
+
+    hostile.join(tiny, models=["ref-embed"])
+    with PeakRSS(fleet.process.proc.pid) as rss:
+        response = embed(fleet, hostile.key)
+    assert_openai_error(response, 502, "node_error")
+    assert rss.peak - rss.start < 200, f"RSS grew {rss.peak - rss.start:.0f} MB (from {rss.start:.0f} MB)"
+    for vectors in ([[0.5]] * 2049, [[]]):
+        hostile.script = lambda infer, vectors=vectors: [{"type": "embeddings", "vectors": vectors}, end()]
+        response = embed(fleet, hostile.key)
+        assert_openai_error(response, 502, "node_error")
+        assert "embedding" in response.json()["error"]["message"] or "frame" in response.json()["error"]["message"], response.text
+    assert_honest_traffic_works(fleet)
+
+
+def test_more_vectors_than_inputs_end_the_request_at_once(fleet, hostile):
+    """A node that keeps sending vectors past the request's inputs is stopped at the first frame
+    over, not buffered to its end."""
+    def endless(infer):
+        for _ in range(200):
+            yield {"type": "embeddings", "vectors": [[0.5, 0.25]] * 2048}
+            time.sleep(0.05)
+        yield end()
+
+    hostile.join(endless, models=["ref-embed"])
+    started = time.monotonic()
+    response = embed(fleet, hostile.key, inputs=["a", "b"])
+    assert_openai_error(response, 502, "node_error")
+    assert "more than 2 embeddings" in response.json()["error"]["message"], response.text
+    assert time.monotonic() - started < 5, "the request waited for the node's last frame"
+    wait_until(lambda: hostile.cancelled, timeout=5, what="the Hub to cancel the request on the node")
 
 
 def test_a_node_that_stops_reading_is_disconnected_and_its_requests_end(fleet, hostile):

@@ -300,6 +300,13 @@ def test_a_request_reaches_a_node_tunnelled_to_the_other_replica(shared, tmp_pat
     limited = hubs[0].admin("POST", "keys", json={"account_id": account, "name": "limited", "requests_per_minute": 3})["key"]
     statuses = [chat(hubs[0], limited, f"limited {index}").status_code for index in range(6)]
     assert statuses.count(200) == 3 and statuses.count(429) == 3, statuses
+    # Such a refusal is b's answer, relayed naming b: a is not misled into taking b for a wrong
+    # replica, running requests itself (none of its own nodes) and avoiding b meanwhile.
+    refused = chat(hubs[0], limited, "limited again")
+    assert refused.status_code == 429 and refused.headers["x-porten-replica"] == answer.headers["x-porten-replica"], refused.headers
+    assert "instead of replica" not in hubs[0].process.log()
+    after = chat(hubs[0], key, "right after a refusal")
+    assert after.status_code == 200 and after.headers["x-porten-node"] == on_b, after.text
 
 
 def test_a_pinned_key_is_forwarded_only_to_nodes_its_policy_admits(shared, tmp_path):

@@ -7,6 +7,24 @@ struct JSONParserTests {
         #expect(value == ["a": [1, -2.5, 300.0, true, false, nil, "x\né😀"], "b": [:]])
     }
 
+    @Test func aBudgetBoundsValuesAndContainersApart() throws {
+        let budget = JSONParser.Budget(values: 5, containers: 3)
+        // 5 values, 3 of them arrays or objects: within.
+        #expect(try JSONParser.parse(Array(#"[[1],{"a":2}]"#.utf8), budget: budget) == [[1], ["a": 2]])
+        // A sixth value; a fourth array.
+        for over in [#"[[1],{"a":2},3]"#, #"[[],[],[]]"#] {
+            do {
+                _ = try JSONParser.parse(Array(over.utf8), budget: budget)
+                Issue.record("\(over) was accepted")
+            } catch {
+                #expect(error.overBudget, "\(error)")
+            }
+        }
+        // Without a budget, and for a malformed document, nothing is over budget.
+        #expect(try JSONParser.parse(String(repeating: "[", count: 30) + String(repeating: "]", count: 30)) != .null)
+        #expect(throws: JSONParser.SyntaxError(message: "expected ',' or ']' in an array", offset: 2)) { try JSONParser.parse("[1}") }
+    }
+
     @Test func keepsIntegersApartFromFloats() throws {
         #expect(try JSONParser.parse("5") == .int(5))
         #expect(try JSONParser.parse("5.0") == .double(5))

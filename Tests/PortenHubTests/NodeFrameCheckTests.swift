@@ -55,6 +55,33 @@ struct NodeFrameCheckTests {
         #expect(throws: TunnelMessage.InvalidFrame.self) { try frame(#"{"type":"end","id":"r","content":"x","pieces":0,\#(usage)}"#) }
     }
 
+    @Test func embeddingsFramesAreBoundedBeforeAndAfterDecoding() throws {
+        #expect(try frame(#"{"type":"embeddings","id":"r","vectors":[[0.5,1]]}"#) == .embeddings(.init(id: "r", vectors: [[0.5, 1]])))
+        // Empty vectors, more vectors than a request has inputs: refused, naming the request.
+        let many = Array(repeating: "[0.5]", count: TunnelMessage.Bounds.vectors + 1).joined(separator: ",")
+        for vectors in ["[[]]", "[[1],[]]", "[\(many)]"] {
+            do {
+                _ = try TunnelMessage.fromNode(text: #"{"type":"embeddings","id":"req_1","vectors":\#(vectors)}"#)
+                Issue.record("\(vectors.prefix(20)) was accepted")
+            } catch {
+                #expect(error.requestID == "req_1")
+            }
+        }
+        // Tiny vectors past the frame's budget of arrays: refused unparsed (they would cost the
+        // Hub about 16 bytes per byte of frame).
+        let tiny = String(repeating: "[0],", count: TunnelMessage.Bounds.frame.containers) + "[0]"
+        #expect(throws: TunnelMessage.InvalidFrame.self) { try frame(#"{"type":"embeddings","id":"r","vectors":[\#(tiny)]}"#) }
+        // Past a budget, a frame `JSONDecoder` would read is refused too, not handed to it.
+        let zeros = #"{"type":"embeddings","id":"r","vectors":[[0,0,0,0,0,0,0,0,0,0]]}"#
+        #expect(try TunnelMessage(text: zeros, budget: .init(values: 20, containers: 4)) == .embeddings(.init(id: "r", vectors: [Array(repeating: 0, count: 10)])))
+        #expect(throws: JSONParser.SyntaxError.self) { try TunnelMessage(text: zeros, budget: .init(values: 10, containers: 4)) }
+        // A full answer's worth (16 MiB of floats, in as many vectors as a request may have) and a
+        // full hello fit in one frame.
+        let floats = (16 << 20) / 4
+        #expect(TunnelMessage.Bounds.frame.values >= floats + TunnelMessage.Bounds.vectors + 4)
+        #expect(TunnelMessage.Bounds.frame.containers >= max(TunnelMessage.Bounds.vectors + 2, 2 * TunnelMessage.Bounds.models + 2))
+    }
+
     @Test func aHeldFirstPieceIsClampedToADayAndNeverNegative() throws {
         #expect(try frame(#"{"type":"delta","id":"r","content":"x","held_ms":-40}"#) == .delta(.init(id: "r", content: "x", heldMS: 0)))
         #expect(try frame(#"{"type":"delta","id":"r","held_ms":86400001}"#) == .delta(.init(id: "r", heldMS: TunnelMessage.Bounds.heldMS)))

@@ -28,7 +28,7 @@ struct EmbeddingsController: Sendable {
             let (dispatch, headers) = try await InferenceGate(services: services).open(
                 .embeddings, model: model, body: embedding.body, key: key, headers: request.headers, requestID: context.requestID, meter: &meter)
             meter.served(by: dispatch)
-            let (vectors, reported) = try await collect(dispatch)
+            let (vectors, reported) = try await collect(dispatch, inputs: embedding.inputs.count)
             let usage = meter.bounded(reported)
             guard vectors.count == embedding.inputs.count else {
                 throw APIError.nodeError("The node returned \(vectors.count) embeddings for \(embedding.inputs.count) inputs.")
@@ -50,12 +50,18 @@ struct EmbeddingsController: Sendable {
         }
     }
 
-    private func collect(_ dispatch: InferenceDispatch) async throws(APIError) -> ([[Float]], Usage) {
+    /// The node's vectors and count; a node that sends more vectors than there are `inputs` has the
+    /// request failed at once (it is not buffered to the end).
+    private func collect(_ dispatch: InferenceDispatch, inputs: Int) async throws(APIError) -> ([[Float]], Usage) {
         var vectors: [[Float]] = []
         do throws(APIError) {
             while let event = try await dispatch.next() {
                 switch event {
-                case .embeddings(let batch): vectors += batch
+                case .embeddings(let batch):
+                    vectors += batch
+                    guard vectors.count <= inputs else {
+                        throw .nodeError("The node returned more than \(inputs) embeddings for \(inputs) inputs.")
+                    }
                 case .end(_, let usage):
                     await dispatch.close()
                     return (vectors, usage)

@@ -55,14 +55,22 @@ struct ReplicaForward: Sendable {
                 status: 502, message: "The Hub replica running this request failed before it answered; retry.", type: "api_error",
                 code: "replica_error")
         }
-        // The replica answers with its id: anything else (a wrong --replica-url, a token that
-        // does not match) is not relayed to the client.
-        guard answer.headers.first(name: HTTPField.Name.portenReplica.rawName) == replica.id else {
+        // A replica answers with its id, refusals included. Without one (a wrong --replica-url, a
+        // token that does not match: a 404 that ran nothing) the answer is not relayed and the
+        // request is served here. Another replica's id (--replica-url names a load balancer) means
+        // the request ran there: its answer is relayed, as running it again here would bill it twice.
+        guard let answeredBy = answer.headers.first(name: HTTPField.Name.portenReplica.rawName) else {
             services.logger.error(
-                "\(replica.url) answered \(answer.status.code) as \(answer.headers.first(name: HTTPField.Name.portenReplica.rawName) ?? "no replica") instead of replica \(replica.id): check --replica-url and --replica-token; serving here",
+                "\(replica.url) answered \(answer.status.code) without a replica id instead of replica \(replica.id): check --replica-url and --replica-token; serving here",
                 metadata: metadata)
             directory.markUnreachable(replica.id)
             return nil
+        }
+        if answeredBy != replica.id {
+            services.logger.error(
+                "\(replica.url) answered as replica \(answeredBy) instead of replica \(replica.id): check --replica-url (each replica's own address)",
+                metadata: metadata)
+            directory.markUnreachable(replica.id)
         }
         var headers = HTTPFields()
         for header in answer.headers {

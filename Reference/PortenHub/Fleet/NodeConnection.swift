@@ -31,6 +31,8 @@ public final class NodeConnection: Sendable {
     let maximumAnswerBytes: Int
     /// What each frame counts on top of its text: about what a buffered event costs.
     static let frameOverhead = 64
+    /// What each embedding vector counts on top of its 4 bytes a component: an array of its own.
+    static let vectorOverhead = 48
 
     init(node: NodeRecord, hello: TunnelMessage.Hello, socket: TunnelSocket, maximumAnswerBytes: Int = 16 << 20) {
         self.node = node
@@ -63,7 +65,7 @@ public final class NodeConnection: Sendable {
         case .delta(let delta):
             yield(delta.id, .delta(delta), bytes: delta.answerBytes)
         case .embeddings(let embeddings):
-            yield(embeddings.id, .embeddings(embeddings.vectors), bytes: embeddings.vectors.reduce(0) { $0 + 4 * $1.count })
+            yield(embeddings.id, .embeddings(embeddings.vectors), bytes: embeddings.vectors.reduce(0) { $0 + 4 * $1.count + Self.vectorOverhead })
         case .end(let end):
             // The answer's last text, when the end carries it, goes first, as a delta would.
             if let last = end.delta { yield(end.id, .delta(last), bytes: last.answerBytes) }

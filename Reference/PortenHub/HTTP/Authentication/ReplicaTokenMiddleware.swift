@@ -5,7 +5,8 @@ import OpenAIWire
 /// shared `--replica-token`, compared in constant time; without it the path does not exist (404).
 /// The request keeps the forwarding replica's request id (once: a reused id is replaced by a new
 /// one), so its usage row carries the id the client saw; the answer names this replica, so the
-/// forwarding one knows it reached the replica it meant to.
+/// forwarding one knows it reached the replica it meant to: a refusal too (401, 429, 503…), which
+/// is this replica's answer to relay, not a sign of the wrong replica (the request would run twice).
 struct ReplicaTokenMiddleware: RouterMiddleware {
     typealias Context = HubRequestContext
     let directory: ReplicaDirectory?
@@ -24,7 +25,12 @@ struct ReplicaTokenMiddleware: RouterMiddleware {
         {
             context.requestID = id
         }
-        var response = try await next(request, context)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = JSONResponse.make(OpenAIErrorMiddleware.apiError(for: error, request: request, context: context))
+        }
         response.headers[.portenReplica] = directory.id
         return response
     }
