@@ -26,6 +26,24 @@ struct UsageRecorderTests {
         #expect(all.count == 51)
     }
 
+    @Test func aHandedOverRowWhoseWriteFailedIsWrittenWithTheNextBatch() async throws {
+        let store = try SQLiteStore.inMemory()
+        let recorder = UsageRecorder(store: store, logger: Logger(label: "test"))
+        let running = Task { try await recorder.run() }
+        defer { running.cancel() }
+        // The database refuses usage rows for a while.
+        try await store.writer.write { db in try db.execute(sql: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON usage BEGIN SELECT RAISE(ABORT, 'down'); END") }
+        recorder.record(row("req_cut"))  // a stream the client cut: nobody waits for its row
+        await recorder.flush()
+        // A committed row is refused to its request, which answers 503 and hands over a row of its own.
+        #expect(await recorder.commit(row("req_answer")) == false)
+        #expect(try await store.recentUsage(limit: 10).isEmpty)
+        try await store.writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
+        recorder.record(row("req_next"))
+        await recorder.flush()
+        #expect(Set(try await store.recentUsage(limit: 10).map(\.requestID)) == ["req_cut", "req_next"])
+    }
+
     @Test func afterShutdownRowsAreStillWritten() async throws {
         let store = try SQLiteStore.inMemory()
         let recorder = UsageRecorder(store: store, logger: Logger(label: "test"))

@@ -5,7 +5,8 @@ import Synchronization
 /// Writes usage rows in batches off the request path (group commit). A request that succeeded
 /// awaits ``commit(_:)``, which returns once its row is in the database, before the client gets
 /// the end of its answer: an answer the client received is never missing from the meter, even if
-/// the Hub is killed right after. Other rows are handed over with ``record(_:)`` without waiting.
+/// the Hub is killed right after. Other rows are handed over with ``record(_:releasing:)`` without
+/// waiting; when their write fails they are kept and written with the next batch.
 ///
 /// One writer at a time writes what is queued. A committing request that is the only one being
 /// metered writes its row itself when the store writes in place (SQLite): waking the loop, and
@@ -19,7 +20,14 @@ public final class UsageRecorder: Service {
     private enum Writer { case nobody, request, loop }
 
     private struct Queue {
+        /// Rows whose requests wait for their write (``commit(_:)``).
         var rows: [UsageRecord] = []
+        /// Rows nobody waits for (``record(_:releasing:)``), the ones a failed write kept first.
+        var handedOver: [UsageRecord] = []
+        /// Handed-over rows whose write failed: written with the next batch (a charge is not lost
+        /// to an outage; the request id keeps the ledger from posting it twice). The oldest go
+        /// past ``keptRowsLimit``.
+        var unwritten: [UsageRecord] = []
         var waiters: [Waiter] = []
         /// Credit reserved by the requests of queued rows: released once their rows are written.
         var tickets: [CreditReservations.Ticket] = []
@@ -30,9 +38,17 @@ public final class UsageRecorder: Service {
         /// After shutdown the background loop is gone: rows are written by whoever hands them over.
         var stopped = false
 
+        /// What one write takes.
+        struct Batch {
+            var committed: [UsageRecord]
+            var handedOver: [UsageRecord]
+            var waiters: [Waiter]
+            var tickets: [CreditReservations.Ticket]
+        }
+
         /// What a writer does next.
         enum Step {
-            case write([UsageRecord], [Waiter], [CreditReservations.Ticket])
+            case write(Batch)
             /// Nothing queued: nobody writes now.
             case done
             /// Rows queued behind a request's write: the loop writes them.
@@ -43,7 +59,9 @@ public final class UsageRecorder: Service {
         /// woken to write it, nil when the loop has stopped.
         mutating func enqueue(_ row: UsageRecord?, waiter: Waiter?, ticket: CreditReservations.Ticket? = nil) -> Bool? {
             guard !stopped else { return nil }
-            if let row { rows.append(row) }
+            if let row {
+                if waiter == nil { handedOver.append(row) } else { rows.append(row) }
+            }
             if let waiter { waiters.append(waiter) }
             if let ticket { tickets.append(ticket) }
             guard writer == .nobody else { return false }
@@ -55,7 +73,7 @@ public final class UsageRecorder: Service {
         /// loop. `.done` for anyone else (the loop woken after its work was done).
         mutating func next(for role: Writer, afterFirst: Bool) -> Step {
             guard writer == role else { return .done }
-            if rows.isEmpty, waiters.isEmpty, tickets.isEmpty {
+            if rows.isEmpty, handedOver.isEmpty, waiters.isEmpty, tickets.isEmpty {
                 writer = .nobody
                 return .done
             }
@@ -65,12 +83,26 @@ public final class UsageRecorder: Service {
             }
             defer {
                 rows.removeAll(keepingCapacity: true)
+                handedOver.removeAll(keepingCapacity: true)
+                unwritten.removeAll()
                 waiters.removeAll(keepingCapacity: true)
                 tickets.removeAll(keepingCapacity: true)
             }
-            return .write(rows, waiters, tickets)
+            return .write(Batch(committed: rows, handedOver: unwritten + handedOver, waiters: waiters, tickets: tickets))
+        }
+
+        /// Keeps the handed-over rows of a failed write for the next one; returns how many of the
+        /// oldest went past the limit.
+        mutating func keep(unwritten failed: [UsageRecord], limit: Int) -> Int {
+            unwritten = failed + unwritten
+            let dropped = max(0, unwritten.count - limit)
+            unwritten.removeFirst(dropped)
+            return dropped
         }
     }
+
+    /// Handed-over rows kept through failed writes (about 30 MB of rows).
+    static let keptRowsLimit = 100_000
 
     private let store: any HubStore
     private let logger: Logger
@@ -198,18 +230,24 @@ public final class UsageRecorder: Service {
             case .handOff:
                 signal.yield()
                 return first
-            case .write(let rows, let waiters, let tickets):
+            case .write(let batch):
+                let rows = batch.committed + batch.handedOver
                 let stored = rows.isEmpty ? true : await write(rows)
                 if stored {
                     let settled: [CreditReservations.Ticket] = rows.isEmpty ? [] : queue.withLock { queue in
                         defer { queue.unsettled.removeAll() }
                         return queue.unsettled
                     }
-                    for ticket in tickets + settled { ticket.release() }
+                    for ticket in batch.tickets + settled { ticket.release() }
                 } else {
-                    queue.withLock { $0.unsettled += tickets }
+                    // A committed row's request answers 503 and hands over a row of its own.
+                    let dropped = queue.withLock { queue in
+                        queue.unsettled += batch.tickets
+                        return queue.keep(unwritten: batch.handedOver, limit: Self.keptRowsLimit)
+                    }
+                    if dropped > 0 { logger.error("dropped \(dropped) usage rows kept for a retry: more than \(Self.keptRowsLimit) waited") }
                 }
-                for waiter in waiters { waiter.resume(returning: stored) }
+                for waiter in batch.waiters { waiter.resume(returning: stored) }
                 if first == nil { first = stored }
             }
         }
