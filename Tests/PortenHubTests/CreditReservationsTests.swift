@@ -47,6 +47,21 @@ struct CreditReservationsTests {
         #expect(credit.trackedAccounts == 0)
     }
 
+    @Test func aPayoutCountsForAReadThatBeganBeforeIt() throws {
+        let credit = CreditReservations()
+        let first = try #require(credit.reserve(credit.openRead(account: account), amount: money(10), balance: money(100)))
+        #expect(credit.running() == [account: money(10)])
+        let read = credit.openRead(account: account)  // reads 100, before a payout of 95 commits
+        credit.debited(account: account, amount: money(95))
+        #expect(credit.reserve(read, amount: money(10), balance: money(100)) == nil)  // not above 10 + 95
+        // A read after it shows the payout in its balance; only what runs is counted.
+        let second = try #require(credit.reserve(credit.openRead(account: account), amount: money(10), balance: money(11)))
+        first.release()
+        #expect(credit.running() == [account: money(10)])
+        second.release()
+        #expect(credit.running().isEmpty && credit.trackedAccounts == 0)
+    }
+
     @Test func otherAccountsAreNotCounted() throws {
         let credit = CreditReservations()
         let other = try #require(credit.reserve(credit.openRead(account: "acct_2"), amount: money(10), balance: money(100)))

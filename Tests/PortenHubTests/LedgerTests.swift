@@ -62,18 +62,31 @@ struct PayoutOwedTests {
         try await engine.withStore { store in try await payouts(store) }
     }
 
+    @Test(arguments: StoreEngine.allCases) func whatRunningRequestsReservedIsNotPaidOut(_ engine: StoreEngine) async throws {
+        try await engine.withStore { store in
+            let (owner, start) = try await setUp(store)
+            _ = try await store.setPayoutAccount(accountID: owner, holder: "Owner", iban: "DE89370400440532013000", bic: "DEUTDEFF")
+            // Owed 5.00 for September, balance 10.005, of which running requests reserved 6.00.
+            let run = try await store.runPayouts(
+                period: "2026-09", minimum: .zero, debtor: debtor, allowOpenPeriod: false, reserved: [owner: Money(micros: 6_000_000)],
+                now: start + 100 * 86_400)
+            #expect(run.payouts.map(\.amount) == [4_000_000])
+            #expect(try await store.balance(owner).micros == 6_005_000)
+        }
+    }
+
     func payouts(_ store: any HubStore) async throws {
         let (owner, start) = try await setUp(store)
         _ = try await store.setPayoutAccount(accountID: owner, holder: "Zoë Müller & Söhne", iban: "DE89370400440532013000", bic: "DEUTDEFF")
-        let september = try await store.runPayouts(period: "2026-09", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 100 * 86_400)
+        let september = try await store.runPayouts(period: "2026-09", minimum: .zero, debtor: debtor, allowOpenPeriod: false, reserved: [:], now: start + 100 * 86_400)
         #expect(september.payouts.map(\.amount) == [5_000_000])
         // October: earned 5.005 + 4 (own node), spent 4: owed 9.005, balance 5.005 → 5.00, the half cent stays.
-        let october = try await store.runPayouts(period: "2026-10", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 100 * 86_400)
+        let october = try await store.runPayouts(period: "2026-10", minimum: .zero, debtor: debtor, allowOpenPeriod: false, reserved: [:], now: start + 100 * 86_400)
         #expect(october.payouts.map(\.amount) == [5_000_000])
         #expect(try await store.balance(owner).micros == 5_000)
         // A failed payout is owed again in the next run.
         _ = try await store.settlePayout(id: october.payouts[0].id, paid: false)
-        let november = try await store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 100 * 86_400)
+        let november = try await store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, allowOpenPeriod: false, reserved: [:], now: start + 100 * 86_400)
         #expect(november.payouts.map(\.amount) == [5_000_000])
         let xml = SEPACreditTransfer.xml(run: november.run, payouts: november.payouts, currency: "EUR")
         #expect(xml.contains("<Nm>Zoe Muller   Sohne</Nm>") && xml.contains("<CtrlSum>5.00</CtrlSum>"))
@@ -185,13 +198,13 @@ struct LedgerPropertyTests {
             _ = try await store.setPayoutAccount(accountID: owner, holder: "Owner", iban: "DE89370400440532013000", bic: "DEUTDEFF")
             let debtor = (name: "Porten", iban: "GB82WEST12345698765432", bic: "NWBKGB2L")
             await #expect(throws: PayoutRunError.periodNotEnded) {
-                try await store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 86_400)
+                try await store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, allowOpenPeriod: false, reserved: [:], now: start + 86_400)
             }
-            let first = try await store.runPayouts(period: "2026-11", minimum: Money(decimal: "10")!, debtor: debtor, allowOpenPeriod: false, now: start + 40 * 86_400)
+            let first = try await store.runPayouts(period: "2026-11", minimum: Money(decimal: "10")!, debtor: debtor, allowOpenPeriod: false, reserved: [:], now: start + 40 * 86_400)
             #expect(first.created && first.payouts.map(\.amount) == [27_000_000])
             #expect(try await store.balance(owner) == .zero)
             #expect(try await store.balance("payable:" + owner) == Money(decimal: "27")!)
-            let second = try await store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, allowOpenPeriod: false, now: start + 41 * 86_400)
+            let second = try await store.runPayouts(period: "2026-11", minimum: .zero, debtor: debtor, allowOpenPeriod: false, reserved: [:], now: start + 41 * 86_400)
             #expect(!second.created && second.payouts == first.payouts)
             #expect(try await store.balance("payable:" + owner) == Money(decimal: "27")!)
             #expect(try await store.settlePayout(id: first.payouts[0].id, paid: true)?.status == .paid)
@@ -202,10 +215,10 @@ struct LedgerPropertyTests {
             // Periods are spelled one way only: no second run of a month under another name.
             for alias in ["2026-+8", "+2026-8", "02026-8", "2026-8", "2026-08 ", "２０２６-08"] { #expect(PayoutPeriod.range(alias) == nil, "\(alias)") }
             await #expect(throws: PayoutRunError.periodNotStarted) {
-                try await store.runPayouts(period: "2999-01", minimum: .zero, debtor: debtor, allowOpenPeriod: true, now: start)
+                try await store.runPayouts(period: "2999-01", minimum: .zero, debtor: debtor, allowOpenPeriod: true, reserved: [:], now: start)
             }
             // Below the minimum: nobody is paid, nothing moves.
-            let quiet = try await store.runPayouts(period: "2026-10", minimum: Money(decimal: "1")!, debtor: debtor, allowOpenPeriod: false, now: start + 40 * 86_400)
+            let quiet = try await store.runPayouts(period: "2026-10", minimum: Money(decimal: "1")!, debtor: debtor, allowOpenPeriod: false, reserved: [:], now: start + 40 * 86_400)
             #expect(quiet.payouts.isEmpty)
             let xml = SEPACreditTransfer.xml(run: first.run, payouts: first.payouts, currency: "EUR")
             #expect(xml.contains("<EndToEndId>" + first.payouts[0].id.replacingOccurrences(of: "_", with: "-") + "</EndToEndId>"))

@@ -69,7 +69,7 @@ struct StoreCopyTests {
         _ = try await store.setPayoutAccount(accountID: owner.id, holder: "Owner GmbH", iban: "DE89370400440532013000", bic: "DEUTDEFF", now: start)
         let run = try await store.runPayouts(
             period: "2026-09", minimum: .zero, debtor: (name: "Porten", iban: "GB82WEST12345698765432", bic: "NWBKGB2L"), allowOpenPeriod: false,
-            now: now)
+            reserved: [:], now: now)
         #expect(run.payouts.count == 1)
 
         let (_, enrollmentToken) = try await store.createEnrollmentToken(

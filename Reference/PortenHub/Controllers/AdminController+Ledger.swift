@@ -104,8 +104,15 @@ extension AdminController {
         let (name, iban, bic) = try Self.bankDetails(
             holder: try fields.requiredString("debtor_name"), iban: try fields.requiredString("debtor_iban"), bic: try fields.requiredString("debtor_bic"))
         do {
+            // What running requests have reserved (--require-credit) stays on their accounts; a
+            // request whose balance read began before the payout counts what it took.
+            let reservations = services.creditReservations
             let (run, payouts, created) = try await services.store.runPayouts(
-                period: period, minimum: minimum, debtor: (name, iban, bic), allowOpenPeriod: try fields.bool("allow_open_period") ?? false)
+                period: period, minimum: minimum, debtor: (name, iban, bic), allowOpenPeriod: try fields.bool("allow_open_period") ?? false,
+                reserved: reservations.running(), now: Date())
+            if created {
+                for payout in payouts { reservations.debited(account: payout.accountID, amount: Money(micros: payout.amount)) }
+            }
             return JSONResponse.make(
                 PayoutRunView(period: run.period, created: created, payouts: payouts.map(PayoutView.init), currency: services.configuration.currency),
                 status: created ? .created : .ok)

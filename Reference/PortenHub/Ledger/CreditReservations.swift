@@ -83,6 +83,24 @@ public final class CreditReservations: Sendable {
         }
     }
 
+    /// What running requests have reserved, per account.
+    public func running() -> [String: Money] {
+        accounts.withLock { accounts in accounts.compactMapValues { $0.running > 0 ? Money(micros: $0.running) : nil } }
+    }
+
+    /// `amount` left `account` other than by a request's charge (a payout), just now: a read that
+    /// began before may not show it, so it counts for that read as a released ticket does. (A read
+    /// that reserves between the debit's commit and this call can still miss it.)
+    public func debited(account: String, amount: Money) {
+        accounts.withLock { accounts in
+            guard var entry = accounts[account], !entry.reads.isEmpty else { return }
+            entry.releases += 1
+            entry.released.append((entry.releases, amount.micros))
+            entry.releasedSum += amount.micros
+            accounts[account] = entry
+        }
+    }
+
     /// The accounts with something running, released or being read (tests: none once all is over).
     var trackedAccounts: Int { accounts.withLock { $0.count } }
 

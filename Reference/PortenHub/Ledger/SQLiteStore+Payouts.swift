@@ -18,11 +18,13 @@ extension SQLiteStore {
     /// Runs the payouts of `period`. Each account with a payout account is owed its earnings up to
     /// the period's end less what was paid out before (a failed payout's amount is owed again, an
     /// amount below the minimum waits for a later run), but never more than its balance (earnings
-    /// spent on inference are not paid twice), in whole cents; when that reaches `minimum` (and a
-    /// cent) it gets one payout, moved to `payable:` in the ledger. A period is paid once: a
-    /// second run returns the first run's payouts and changes nothing.
+    /// spent on inference are not paid twice) less what its running requests have `reserved`, in
+    /// whole cents; when that reaches `minimum` (and a cent) it gets one payout, moved to
+    /// `payable:` in the ledger. A period is paid once: a second run returns the first run's
+    /// payouts and changes nothing.
     public func runPayouts(
-        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, now: Date
+        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, reserved: [String: Money],
+        now: Date
     ) async throws -> (run: PayoutRun, payouts: [Payout], created: Bool) {
         let range = try PayoutPeriod.payable(period, allowOpen: allowOpenPeriod, now: now)
         return try await writer.write { db in
@@ -42,7 +44,8 @@ extension SQLiteStore {
                         """,
                     arguments: [target.accountID, range.end]) ?? 0
                 let balance = try Int64.fetchOne(db, sql: "SELECT amount FROM ledger_balance WHERE ledger_account = ?", arguments: [target.accountID]) ?? 0
-                let earned = min(owed, balance) / 10_000 * 10_000  // whole cents; the rest stays on the account
+                let available = balance - (reserved[target.accountID]?.micros ?? 0)
+                let earned = min(owed, available) / 10_000 * 10_000  // whole cents; the rest stays on the account
                 guard earned >= 10_000, earned >= minimum.micros else { continue }
                 let payout = Payout(
                     id: Self.newID("payout"), period: period, accountID: target.accountID, amount: earned, holder: target.holder, iban: target.iban,

@@ -95,7 +95,7 @@ extension HubStore {
     public func runPayouts(
         period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool = false
     ) async throws -> (run: PayoutRun, payouts: [Payout], created: Bool) {
-        try await runPayouts(period: period, minimum: minimum, debtor: debtor, allowOpenPeriod: allowOpenPeriod, now: Date())
+        try await runPayouts(period: period, minimum: minimum, debtor: debtor, allowOpenPeriod: allowOpenPeriod, reserved: [:], now: Date())
     }
     public func payouts() async throws -> [Payout] { try await payouts(period: nil, accountID: nil) }
     public func settlePayout(id: String, paid: Bool) async throws -> Payout? { try await settlePayout(id: id, paid: paid, now: Date()) }

@@ -100,8 +100,11 @@ public protocol HubStore: Sendable {
     func dailyEarnings(accountID: String, since: Date) async throws -> [(day: String, node: String, model: String, amount: Money)]
     func setPayoutAccount(accountID: String, holder: String, iban: String, bic: String, now: Date) async throws -> PayoutAccount
     func payoutAccount(accountID: String) async throws -> PayoutAccount?
+    /// `reserved`: what running requests may still cost, per account (`--require-credit`); it is
+    /// not paid out.
     func runPayouts(
-        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, now: Date
+        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, reserved: [String: Money],
+        now: Date
     ) async throws -> (run: PayoutRun, payouts: [Payout], created: Bool)
     func payouts(period: String?, accountID: String?) async throws -> [Payout]
     func payoutRun(period: String) async throws -> PayoutRun?

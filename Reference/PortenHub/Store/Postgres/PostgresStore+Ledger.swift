@@ -160,7 +160,8 @@ extension PostgresStore {
     }
 
     public func runPayouts(
-        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, now: Date
+        period: String, minimum: Money, debtor: (name: String, iban: String, bic: String), allowOpenPeriod: Bool, reserved: [String: Money],
+        now: Date
     ) async throws -> (run: PayoutRun, payouts: [Payout], created: Bool) {
         let range = try PayoutPeriod.payable(period, allowOpen: allowOpenPeriod, now: now)
         let (name, iban, bic) = debtor
@@ -184,7 +185,8 @@ extension PostgresStore {
                 // meanwhile cannot make the payout exceed the balance.
                 let balance = try await Self.fetchColumn(
                     Int64.self, "SELECT amount FROM ledger_balance WHERE ledger_account = \(target.accountID) FOR UPDATE", on: connection).first ?? 0
-                let earned = min(owed, balance) / 10_000 * 10_000  // whole cents; the rest stays on the account
+                let available = balance - (reserved[target.accountID]?.micros ?? 0)
+                let earned = min(owed, available) / 10_000 * 10_000  // whole cents; the rest stays on the account
                 guard earned >= 10_000, earned >= minimum.micros else { continue }
                 let payout = Payout(
                     id: Self.newID("payout"), period: period, accountID: target.accountID, amount: earned, holder: target.holder, iban: target.iban,
