@@ -95,6 +95,25 @@ def test_the_queue_budget_ends_a_wait_with_503_and_retry_after(busy):
 
 
 @pytest.mark.parametrize("busy", [(1, 100)], indirect=True)
+def test_a_key_revoked_while_its_request_waits_is_refused_when_a_slot_frees(busy):
+    created = busy.hub.create_key(busy.account)
+    busy.keys["revoked"] = created["key"]
+    with ThreadPoolExecutor(2) as pool:
+        long = pool.submit(busy.chat, "a", " ".join(["word"] * 15))
+        wait_until(lambda: busy.in_flight() == 1, what="the node to be busy")
+        queued = pool.submit(busy.chat, "revoked")
+        wait_until(lambda: busy.queue()["depth"] == 1, what="the request to queue")
+        busy.hub.admin("DELETE", f"keys/{created['id']}")
+        assert long.result().status_code == 200
+        refused = queued.result()
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key", refused.text
+    assert "while the request waited" in refused.json()["error"]["message"]
+    # It never reached the node, and its slot went back.
+    wait_until(lambda: busy.in_flight() == 0, what="the slot to be free")
+    assert busy.chat("b", content="after").status_code == 200
+
+
+@pytest.mark.parametrize("busy", [(1, 100)], indirect=True)
 def test_a_client_that_leaves_leaves_the_queue(busy):
     with ThreadPoolExecutor(2) as pool:
         long = pool.submit(busy.chat, "a", " ".join(["word"] * 20))

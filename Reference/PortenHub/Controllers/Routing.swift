@@ -53,6 +53,10 @@ final class Routing: @unchecked Sendable {
     private let metrics: HubMetrics?
     private let loadDeadline: ContinuousClock.Instant
     private let queueDeadline: ContinuousClock.Instant
+    /// Throws when the request's key no longer holds (revoked, its account disabled).
+    private let stillAuthorized: (@Sendable () async throws(APIError) -> Void)?
+    /// The request waited for a load or a slot: its key is checked again before it is sent.
+    private var waited = false
 
     private var step = Step.route
     private var attempt = 1
@@ -64,8 +68,10 @@ final class Routing: @unchecked Sendable {
 
     init(
         _ kind: TunnelMessage.Infer.Kind, model: CatalogModel, body: JSONValue, requestID: String, caller: PolicyRouting.Caller, keyID: String,
-        registry: NodeRegistry, metrics: HubMetrics? = nil, budgets: Budgets, now: ContinuousClock.Instant = .now
+        registry: NodeRegistry, metrics: HubMetrics? = nil, budgets: Budgets, now: ContinuousClock.Instant = .now,
+        stillAuthorized: (@Sendable () async throws(APIError) -> Void)? = nil
     ) {
+        self.stillAuthorized = stillAuthorized
         self.kind = kind
         self.model = model
         self.body = body
@@ -196,10 +202,12 @@ final class Routing: @unchecked Sendable {
                 }
             }
             step = .load(generation: generation, since: .now)
+            waited = true
         case .queue(let generation):
             guard queueDeadline > .now else { throw await queueBudgetSpent() }
             guard let ticket = registry.slots.enqueue(for: model.id, after: generation, key: keyID, caller: caller, now: .now) else { return }
             step = .queue(ticket, since: .now)
+            waited = true
         }
     }
 
@@ -210,6 +218,14 @@ final class Routing: @unchecked Sendable {
             // The client is gone: the node is not asked at all.
             await registry.release(connection, model: model.id)
             throw .clientClosed
+        }
+        if waited, let stillAuthorized {
+            do throws(APIError) {
+                try await stillAuthorized()
+            } catch {
+                await registry.release(connection, model: model.id)
+                throw error
+            }
         }
         let infer = TunnelMessage.Infer(id: requestID, kind: kind, model: model.id, body: body, capabilities: model.capabilities, ctx: model.ctx)
         do {

@@ -14,7 +14,14 @@ struct APIKeyMiddleware: RouterMiddleware {
     }
 
     func authenticate(_ request: Request) async throws(APIError) -> AuthenticatedKey {
-        guard let presented = request.headers.bearerToken else {
+        try await Self.authenticate(request.headers.bearerToken, store: store)
+    }
+
+    /// The live key `presented` (`401` when there is none, or it is revoked or its account disabled).
+    static func authenticate(
+        _ presented: String?, store: any HubStore, refusal: APIError = .invalidAPIKey()
+    ) async throws(APIError) -> AuthenticatedKey {
+        guard let presented else {
             throw .invalidAPIKey("Missing API key. Pass it as 'Authorization: Bearer sk-porten-…'.")
         }
         let key: AuthenticatedKey?
@@ -23,7 +30,7 @@ struct APIKeyMiddleware: RouterMiddleware {
         } catch {
             throw .storeUnavailable("The key store")
         }
-        guard let key else { throw .invalidAPIKey() }
+        guard let key else { throw refusal }
         return key
     }
 }
