@@ -1,5 +1,6 @@
+import Foundation
 import OpenAIWire
-import PortenHub
+@testable import PortenHub
 import Testing
 
 struct PolicyTests {
@@ -13,6 +14,16 @@ struct PolicyTests {
 
     private func decide(_ policy: KeyPolicy, account: String = "a", _ nodes: [FleetNode]) -> Result<PolicyRouting.Route, APIError> {
         Result { () throws(APIError) in try PolicyRouting.decide(model: model, for: .init(account: account, policy: policy), nodes: nodes) { _ in 0 } }
+    }
+
+    @Test func storedPolicyColumnsThatCannotBeReadRestrict() {
+        var key = SQLiteStore.newKey(accountID: "a", name: "k", policy: KeyPolicy(allowedRegions: ["eu"], minTrustClass: .trusted), now: Date()).key
+        #expect(key.policy == KeyPolicy(allowedRegions: ["eu"], minTrustClass: .trusted))
+        key.allowedRegions = "eu"  // not a JSON array
+        key.modelAllowlist = #"{"m":1}"#
+        key.minTrustClass = "platinum"
+        #expect(key.policy == KeyPolicy(allowedRegions: [], minTrustClass: .confidential, modelAllowlist: []))
+        #expect(!key.policy.allowsModel("m") && !key.policy.admits(owner: "a", region: "eu", trustClass: .confidential, keyAccount: "a"))
     }
 
     @Test func trustClassesAreOrdered() {

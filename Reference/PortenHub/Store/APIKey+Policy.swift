@@ -1,12 +1,14 @@
 import Foundation
 
 extension APIKey {
-    /// The key's policy, from its columns (lists are stored as JSON arrays).
+    /// The key's policy, from its columns (lists are stored as JSON arrays). A column that cannot
+    /// be read (edited by hand, written by a newer Hub) restricts rather than lifts: a list reads
+    /// as empty (nothing allowed), a trust class as the highest.
     public var policy: KeyPolicy {
         get {
             KeyPolicy(
-                allowedRegions: allowedRegions.flatMap(Self.decodeList), minTrustClass: minTrustClass.flatMap(TrustClass.init(rawValue:)),
-                ownNodesOnly: ownNodesOnly, modelAllowlist: modelAllowlist.flatMap(Self.decodeList), requestsPerMinute: requestsPerMinute,
+                allowedRegions: allowedRegions.map(Self.decodeList), minTrustClass: minTrustClass.map { TrustClass(rawValue: $0) ?? .confidential },
+                ownNodesOnly: ownNodesOnly, modelAllowlist: modelAllowlist.map(Self.decodeList), requestsPerMinute: requestsPerMinute,
                 tokensPerMinute: tokensPerMinute)
         }
         set {
@@ -19,8 +21,8 @@ extension APIKey {
         }
     }
 
-    private static func decodeList(_ text: String) -> [String]? {
-        try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+    private static func decodeList(_ text: String) -> [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
     }
 
     private static func encodeList(_ list: [String]) -> String {
