@@ -32,16 +32,20 @@ struct InferenceGate: Sendable {
         }
         try await services.rateLimiter.admit(key)
         // A request that waited (a load, a queue slot) asks again before it goes to a node: its
-        // key may have been revoked, or its account disabled, meanwhile.
-        let (presented, store) = (requestHeaders.bearerToken, services.store)
-        return Routing(
-            kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry, metrics: services.metrics,
-            budgets: try RequestBudgets.of(requestHeaders, configuration: services.configuration),
-            stillAuthorized: { () async throws(APIError) in
+        // key may have been revoked, or its account disabled, meanwhile. (The portal's playground
+        // calls with its session, not a presented key.)
+        var stillAuthorized: (@Sendable () async throws(APIError) -> Void)?
+        if let presented = requestHeaders.bearerToken {
+            let store = services.store
+            stillAuthorized = { () async throws(APIError) in
                 _ = try await APIKeyMiddleware.authenticate(
                     presented, store: store,
                     refusal: .invalidAPIKey("This API key was revoked, or its account disabled, while the request waited for a node."))
-            })
+            }
+        }
+        return Routing(
+            kind, model: model, body: body, requestID: requestID, caller: key.caller, keyID: key.keyID, registry: services.registry, metrics: services.metrics,
+            budgets: try RequestBudgets.of(requestHeaders, configuration: services.configuration), stillAuthorized: stillAuthorized)
     }
 
     /// `X-Porten-Node` and `X-Porten-Region`: where the request runs.
