@@ -56,14 +56,16 @@ extension TunnelMessage: Codable {
     public init(text: String) throws { try self.init(text: text, budget: nil) }
 
     /// Decodes one text frame: parsed once, the frames of every request read from that parse.
-    /// What the strict parser refuses (duplicate keys, deeper nesting) is left to `JSONDecoder`,
-    /// so a frame is accepted exactly when the `Codable` reading accepts it; one over `budget` is
-    /// refused before either builds it (``fromNode(text:)``).
+    /// Without a budget, what the strict parser refuses (duplicate keys, deeper nesting) is left
+    /// to `JSONDecoder`, so a frame is accepted exactly when the `Codable` reading accepts it. With
+    /// one (``fromNode(text:)``), the strict parse is final: a frame over the budget, or one the
+    /// strict parser refuses before it could count all of it (a duplicate key up front), never
+    /// reaches `JSONDecoder`, which would build it whole.
     public init(text: String, budget: JSONParser.Budget?) throws {
         let parsed: JSONValue?
         do {
             parsed = try JSONParser.parse(Array(text.utf8), maximumDepth: Self.maximumDepth, budget: budget)
-        } catch where error.overBudget {
+        } catch where budget != nil {
             throw error
         } catch {
             parsed = nil

@@ -28,7 +28,7 @@ extension TunnelMessage {
         /// tiny vectors (`[[0],[0],…]`) cannot make the Hub build a tree many times its size.
         public static let frame = JSONParser.Budget(values: (1 << 22) + (1 << 16), containers: 1 << 16)
         /// Vectors in one embeddings frame: a request's inputs at most.
-        public static let vectors = 2048
+        public static let vectors = EmbeddingRequest.maximumInputs
     }
 
     /// Why a node's frame was refused.
@@ -49,8 +49,10 @@ extension TunnelMessage {
     public static func fromNode(text: String) throws(InvalidFrame) -> TunnelMessage {
         let decoded: TunnelMessage
         do { decoded = try TunnelMessage(text: text, budget: Bounds.frame) } catch {
-            // A frame about a request that cannot be read (a count of 1e300) still ends that request.
-            let id = (try? JSONParser.parse(Array(text.utf8), maximumDepth: maximumDepth, budget: Bounds.frame))?["id"]?.stringValue
+            // A frame about a request that cannot be read (a count of 1e300) still ends that request;
+            // one over the budget is not parsed again.
+            let overBudget = (error as? JSONParser.SyntaxError)?.overBudget == true
+            let id = overBudget ? nil : (try? JSONParser.parse(Array(text.utf8), maximumDepth: maximumDepth, budget: Bounds.frame))?["id"]?.stringValue
             throw InvalidFrame(description: "undecodable frame: \(error)".prefix(Bounds.text).description, requestID: id)
         }
         return try decoded.checkedFromNode()

@@ -300,14 +300,17 @@ def embed(hub, key, inputs=("hi",)):
 def test_a_frame_of_tiny_vectors_is_refused_before_it_is_built(fleet, hostile):
     """40 MB of `[[0],[0],…]` would be a tree of about a gigabyte in the Hub: it is refused unparsed,
     as is a frame of more vectors than a request may have, or of empty ones."""
-    def tiny(infer):
-        return ['{"id":"%s","type":"embeddings","vectors":[%s[0]]}' % (infer["id"], "[0]," * 10_000_000), end()]
+    def tiny(infer, head='"type":"embeddings"'):
+        return ['{"id":"%s",%s,"vectors":[%s[0]]}' % (infer["id"], head, "[0]," * 10_000_000), end()]
 
     hostile.join(tiny, models=["ref-embed"])
-    with PeakRSS(fleet.process.proc.pid) as rss:
-        response = embed(fleet, hostile.key)
-    assert_openai_error(response, 502, "node_error")
-    assert rss.peak - rss.start < 200, f"RSS grew {rss.peak - rss.start:.0f} MB (from {rss.start:.0f} MB)"
+    # As it is, and with a duplicate key up front (which a lenient reader would take whole).
+    for script in (tiny, lambda infer: tiny(infer, '"type":"embeddings","type":"embeddings"')):
+        hostile.script = script
+        with PeakRSS(fleet.process.proc.pid) as rss:
+            response = embed(fleet, hostile.key)
+        assert_openai_error(response, 502, "node_error")
+        assert rss.peak - rss.start < 200, f"RSS grew {rss.peak - rss.start:.0f} MB (from {rss.start:.0f} MB)"
     for vectors in ([[0.5]] * 2049, [[]]):
         hostile.script = lambda infer, vectors=vectors: [{"type": "embeddings", "vectors": vectors}, end()]
         response = embed(fleet, hostile.key)

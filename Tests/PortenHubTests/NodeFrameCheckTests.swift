@@ -71,6 +71,11 @@ struct NodeFrameCheckTests {
         // Hub about 16 bytes per byte of frame).
         let tiny = String(repeating: "[0],", count: TunnelMessage.Bounds.frame.containers) + "[0]"
         #expect(throws: TunnelMessage.InvalidFrame.self) { try frame(#"{"type":"embeddings","id":"r","vectors":[\#(tiny)]}"#) }
+        // A frame the strict parser refuses up front (a duplicate key) is not handed to
+        // `JSONDecoder` either, which would build it whole; a Hub's frame to a node still is.
+        let twice = #"{"type":"embeddings","type":"embeddings","id":"r","vectors":[[0.5]]}"#
+        #expect(throws: TunnelMessage.InvalidFrame.self) { try frame(twice) }
+        #expect(try TunnelMessage(text: twice) == .embeddings(.init(id: "r", vectors: [[0.5]])))
         // Past a budget, a frame `JSONDecoder` would read is refused too, not handed to it.
         let zeros = #"{"type":"embeddings","id":"r","vectors":[[0,0,0,0,0,0,0,0,0,0]]}"#
         #expect(try TunnelMessage(text: zeros, budget: .init(values: 20, containers: 4)) == .embeddings(.init(id: "r", vectors: [Array(repeating: 0, count: 10)])))

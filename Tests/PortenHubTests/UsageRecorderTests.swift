@@ -41,7 +41,25 @@ struct UsageRecorderTests {
         try await store.writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
         recorder.record(row("req_next"))
         await recorder.flush()
-        #expect(Set(try await store.recentUsage(limit: 10).map(\.requestID)) == ["req_cut", "req_next"])
+        #expect(try await store.recentUsage(limit: 10).map(\.requestID).sorted() == ["req_cut", "req_next"])
+    }
+
+    @Test func aKeptRowRefusedAgainIsDroppedNotReplayedForever() async throws {
+        let store = try SQLiteStore.inMemory()
+        let recorder = UsageRecorder(store: store, logger: Logger(label: "test"))
+        let running = Task { try await recorder.run() }
+        defer { running.cancel() }
+        try await store.writer.write { db in
+            try db.execute(sql: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON usage WHEN NEW.request_id = 'req_poison' BEGIN SELECT RAISE(ABORT, 'no'); END")
+        }
+        recorder.record(row("req_poison"))
+        await recorder.flush()  // refused: kept
+        recorder.record(row("req_1"))
+        await recorder.flush()  // written; the kept row's one retry is refused: dropped
+        try await store.writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
+        recorder.record(row("req_2"))
+        await recorder.flush()
+        #expect(try await store.recentUsage(limit: 10).map(\.requestID).sorted() == ["req_1", "req_2"])
     }
 
     @Test func afterShutdownRowsAreStillWritten() async throws {

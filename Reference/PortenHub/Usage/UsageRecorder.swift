@@ -24,15 +24,16 @@ public final class UsageRecorder: Service {
         var rows: [UsageRecord] = []
         /// Rows nobody waits for (``record(_:releasing:)``), the ones a failed write kept first.
         var handedOver: [UsageRecord] = []
-        /// Handed-over rows whose write failed: written with the next batch (a charge is not lost
-        /// to an outage; the request id keeps the ledger from posting it twice). The oldest go
-        /// past ``keptRowsLimit``.
+        /// Handed-over rows whose write failed: tried once more, by the loop, in chunks of
+        /// ``retryChunk`` after a batch of its own was written (the database is back); the request
+        /// id keeps the ledger from posting one twice. The oldest go past ``keptRowsLimit``.
         var unwritten: [UsageRecord] = []
         var waiters: [Waiter] = []
         /// Credit reserved by the requests of queued rows: released once their rows are written.
         var tickets: [CreditReservations.Ticket] = []
-        /// The tickets of rows whose write failed: a write that timed out may still commit, so
-        /// they are released after the next write that succeeds (fail closed meanwhile).
+        /// The tickets of rows whose write failed: a write that timed out may still commit, and a
+        /// kept row is written later, so they are released once a write succeeds with no row
+        /// kept any more (fail closed meanwhile).
         var unsettled: [CreditReservations.Ticket] = []
         var writer = Writer.nobody
         /// After shutdown the background loop is gone: rows are written by whoever hands them over.
@@ -84,17 +85,30 @@ public final class UsageRecorder: Service {
             defer {
                 rows.removeAll(keepingCapacity: true)
                 handedOver.removeAll(keepingCapacity: true)
-                unwritten.removeAll()
                 waiters.removeAll(keepingCapacity: true)
                 tickets.removeAll(keepingCapacity: true)
             }
-            return .write(Batch(committed: rows, handedOver: unwritten + handedOver, waiters: waiters, tickets: tickets))
+            return .write(Batch(committed: rows, handedOver: handedOver, waiters: waiters, tickets: tickets))
+        }
+
+        /// The oldest kept rows, at most `count`, taken for their one retry.
+        mutating func takeUnwritten(_ count: Int) -> [UsageRecord] {
+            let taken = Array(unwritten.prefix(count))
+            unwritten.removeFirst(taken.count)
+            return taken
+        }
+
+        /// The unsettled tickets, once no kept row is waiting any more.
+        mutating func settled() -> [CreditReservations.Ticket] {
+            guard unwritten.isEmpty else { return [] }
+            defer { unsettled.removeAll() }
+            return unsettled
         }
 
         /// Keeps the handed-over rows of a failed write for the next one; returns how many of the
         /// oldest went past the limit.
         mutating func keep(unwritten failed: [UsageRecord], limit: Int) -> Int {
-            unwritten = failed + unwritten
+            unwritten += failed
             let dropped = max(0, unwritten.count - limit)
             unwritten.removeFirst(dropped)
             return dropped
@@ -103,6 +117,8 @@ public final class UsageRecorder: Service {
 
     /// Handed-over rows kept through failed writes (about 30 MB of rows).
     static let keptRowsLimit = 100_000
+    /// Kept rows written together in one retry.
+    static let retryChunk = 500
 
     private let store: any HubStore
     private let logger: Logger
@@ -199,6 +215,18 @@ public final class UsageRecorder: Service {
             return queue.writer == .loop
         }
         if loopWrites { await writeQueued(as: .loop) }
+        while queue.withLock({ !$0.unwritten.isEmpty }) { await retryKeptRows(Self.retryChunk) }
+    }
+
+    /// Writes up to `count` kept rows, their one retry; rows refused again are dropped (logged).
+    private func retryKeptRows(_ count: Int) async {
+        let kept = queue.withLock { $0.takeUnwritten(count) }
+        guard !kept.isEmpty else { return }
+        if await write(kept) {
+            logger.notice("wrote \(kept.count) usage rows kept from a failed write")
+        } else {
+            logger.error("dropped \(kept.count) usage rows: their write failed twice")
+        }
     }
 
     /// Returns once every row handed over before the call is written (or refused). The current
@@ -234,10 +262,8 @@ public final class UsageRecorder: Service {
                 let rows = batch.committed + batch.handedOver
                 let stored = rows.isEmpty ? true : await write(rows)
                 if stored {
-                    let settled: [CreditReservations.Ticket] = rows.isEmpty ? [] : queue.withLock { queue in
-                        defer { queue.unsettled.removeAll() }
-                        return queue.unsettled
-                    }
+                    if !rows.isEmpty, role == .loop { await retryKeptRows(Self.retryChunk) }
+                    let settled: [CreditReservations.Ticket] = rows.isEmpty ? [] : queue.withLock { $0.settled() }
                     for ticket in batch.tickets + settled { ticket.release() }
                 } else {
                     // A committed row's request answers 503 and hands over a row of its own.
