@@ -19,7 +19,7 @@ actor PostgresTestServer {
         let port = try await start()
         databases += 1
         let name = "t\(databases)_\(ProcessInfo.processInfo.processIdentifier)"
-        try Self.run(Self.binary("psql"), ["-h", "127.0.0.1", "-p", "\(port)", "-U", "porten", "-d", "postgres", "-q", "-c", "CREATE DATABASE \(name)"])
+        try await Self.run(Self.binary("psql"), ["-h", "127.0.0.1", "-p", "\(port)", "-U", "porten", "-d", "postgres", "-q", "-c", "CREATE DATABASE \(name)"])
         return "postgres://porten@127.0.0.1:\(port)/\(name)"
     }
 
@@ -35,8 +35,8 @@ actor PostgresTestServer {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("porten-pg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let data = directory.appendingPathComponent("data")
-        if getuid() == 0 { try Self.run(URL(fileURLWithPath: "/bin/chown"), ["-R", "postgres:postgres", directory.path]) }
-        try Self.run(
+        if getuid() == 0 { try await Self.run(URL(fileURLWithPath: "/bin/chown"), ["-R", "postgres:postgres", directory.path]) }
+        try await Self.run(
             Self.binary("initdb"), ["-D", data.path, "-U", "porten", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"], asPostgres: true)
         var lastError: (any Error)?
         for _ in 0..<3 {
@@ -57,7 +57,7 @@ actor PostgresTestServer {
             stopAtExit(data: data, directory: directory)
             let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline, process.isRunning {
-                if (try? Self.run(try Self.binary("pg_isready"), ["-h", "127.0.0.1", "-p", "\(port)", "-q"])) != nil { return port }
+                if (try? await Self.run(try Self.binary("pg_isready"), ["-h", "127.0.0.1", "-p", "\(port)", "-q"])) != nil { return port }
                 try await Task.sleep(for: .milliseconds(50))
             }
             lastError = Failed(description: "postgres did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
@@ -70,7 +70,16 @@ actor PostgresTestServer {
 
     // MARK: Processes
 
-    private static func run(_ executable: URL, _ arguments: [String], asPostgres: Bool = false) throws {
+    /// Runs a command to its end on a thread of its own: `initdb` takes seconds, and a blocked
+    /// thread of Swift's cooperative pool (two on a 2-core machine) stalls every other test's
+    /// tasks meanwhile (an upstream answer then misses its deadline).
+    private static func run(_ executable: URL, _ arguments: [String], asPostgres: Bool = false) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread { continuation.resume(with: Result { try runBlocking(executable, arguments, asPostgres: asPostgres) }) }.start()
+        }
+    }
+
+    private static func runBlocking(_ executable: URL, _ arguments: [String], asPostgres: Bool) throws {
         let process = Process()
         let (binary, all) = wrap(executable, arguments: arguments, asPostgres: asPostgres)
         process.executableURL = binary
