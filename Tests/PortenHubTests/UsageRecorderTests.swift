@@ -26,40 +26,45 @@ struct UsageRecorderTests {
         #expect(all.count == 51)
     }
 
-    @Test func aHandedOverRowWhoseWriteFailedIsWrittenWithTheNextBatch() async throws {
-        let store = try SQLiteStore.inMemory()
-        let recorder = UsageRecorder(store: store, logger: Logger(label: "test"))
-        let running = Task { try await recorder.run() }
-        defer { running.cancel() }
+    @Test func aHandedOverRowWhoseWriteFailedIsWrittenOnceTheDatabaseIsBack() async throws {
         // The database refuses usage rows for a while.
-        try await store.writer.write { db in try db.execute(sql: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON usage BEGIN SELECT RAISE(ABORT, 'down'); END") }
-        recorder.record(row("req_cut"))  // a stream the client cut: nobody waits for its row
-        await recorder.flush()
-        // A committed row is refused to its request, which answers 503 and hands over a row of its own.
-        #expect(await recorder.commit(row("req_answer")) == false)
-        #expect(try await store.recentUsage(limit: 10).isEmpty)
-        try await store.writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
-        recorder.record(row("req_next"))
-        await recorder.flush()
-        #expect(try await store.recentUsage(limit: 10).map(\.requestID).sorted() == ["req_cut", "req_next"])
+        try await withRefusingStore("") { store, recorder in
+            recorder.record(row("req_cut"))  // a stream the client cut: nobody waits for its row
+            await recorder.flush()
+            // A committed row is refused to its request, which answers 503 and hands over a row of its own.
+            #expect(await recorder.commit(row("req_answer")) == false)
+            #expect(try await store.recentUsage(limit: 10).isEmpty)
+            try await store.writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
+            recorder.record(row("req_next"))
+            await recorder.flush()
+            #expect(try await store.recentUsage(limit: 10).map(\.requestID).sorted() == ["req_cut", "req_next"])
+        }
     }
 
     @Test func aKeptRowRefusedAgainIsDroppedNotReplayedForever() async throws {
+        try await withRefusingStore("WHEN NEW.request_id = 'req_poison'") { store, recorder in
+            recorder.record(row("req_poison"))
+            await recorder.flush()  // refused: kept
+            recorder.record(row("req_1"))
+            await recorder.flush()  // written; the kept row's one retry is refused: dropped
+            try await store.writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
+            recorder.record(row("req_2"))
+            await recorder.flush()
+            #expect(try await store.recentUsage(limit: 10).map(\.requestID).sorted() == ["req_1", "req_2"])
+        }
+    }
+
+    /// A running recorder on an in-memory store whose trigger `refuse` refuses usage rows (those
+    /// `condition` picks) until the test drops it.
+    private func withRefusingStore(_ condition: String, _ body: (SQLiteStore, UsageRecorder) async throws -> Void) async throws {
         let store = try SQLiteStore.inMemory()
         let recorder = UsageRecorder(store: store, logger: Logger(label: "test"))
         let running = Task { try await recorder.run() }
         defer { running.cancel() }
         try await store.writer.write { db in
-            try db.execute(sql: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON usage WHEN NEW.request_id = 'req_poison' BEGIN SELECT RAISE(ABORT, 'no'); END")
+            try db.execute(sql: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON usage \(condition) BEGIN SELECT RAISE(ABORT, 'refused'); END")
         }
-        recorder.record(row("req_poison"))
-        await recorder.flush()  // refused: kept
-        recorder.record(row("req_1"))
-        await recorder.flush()  // written; the kept row's one retry is refused: dropped
-        try await store.writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
-        recorder.record(row("req_2"))
-        await recorder.flush()
-        #expect(try await store.recentUsage(limit: 10).map(\.requestID).sorted() == ["req_1", "req_2"])
+        try await body(store, recorder)
     }
 
     @Test func afterShutdownRowsAreStillWritten() async throws {

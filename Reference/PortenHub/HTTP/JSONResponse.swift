@@ -20,17 +20,16 @@ enum JSONResponse {
     }
 
     /// JSON already written as text (``ChatCompletion/jsonText``).
-    static func make(text: String, headers: HTTPFields = [:]) -> Response {
+    static func make(text: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// The OpenAI error envelope for `error`, with `Retry-After` when it has one.
     static func make(_ error: APIError) -> Response {
         var headers = HTTPFields()
-        headers[.contentType] = "application/json"
         if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: HTTPResponse.Status(code: error.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: error.jsonText)))
+        return make(text: error.jsonText, status: HTTPResponse.Status(code: error.status), headers: headers)
     }
 }

@@ -13,10 +13,15 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            response = JSONResponse.make(Self.apiError(for: error, request: request, context: context))
+            response = Self.response(for: error, request: request, context: context)
         }
         response.headers[.requestID] = context.requestID
         return response
+    }
+
+    /// The OpenAI-shaped answer to `error`.
+    static func response(for error: any Error, request: Request, context: Context) -> Response {
+        JSONResponse.make(apiError(for: error, request: request, context: context))
     }
 
     static func apiError(for error: any Error, request: Request, context: Context) -> APIError {

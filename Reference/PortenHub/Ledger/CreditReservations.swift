@@ -23,6 +23,15 @@ public final class CreditReservations: Sendable {
 
         var isIdle: Bool { running == 0 && released.isEmpty && reads.isEmpty }
 
+        /// `amount` left the balance (a charge with its ticket's release, a payout): the open
+        /// reads, which began before, count it.
+        mutating func recordRelease(_ amount: Int64) {
+            releases += 1
+            guard !reads.isEmpty else { return }
+            released.append((releases, amount))
+            releasedSum += amount
+        }
+
         /// What was released after release `start`: a read that began then may miss its charges.
         func releasedAfter(_ start: UInt64) -> Int64 {
             var sum = releasedSum
@@ -73,11 +82,7 @@ public final class CreditReservations: Sendable {
             owner.accounts.withLock { accounts in
                 guard var entry = accounts[account] else { return }
                 entry.running -= amount
-                entry.releases += 1
-                if !entry.reads.isEmpty {
-                    entry.released.append((entry.releases, amount))
-                    entry.releasedSum += amount
-                }
+                entry.recordRelease(amount)
                 accounts[account] = entry.isIdle ? nil : entry
             }
         }
@@ -94,9 +99,7 @@ public final class CreditReservations: Sendable {
     public func debited(account: String, amount: Money) {
         accounts.withLock { accounts in
             guard var entry = accounts[account], !entry.reads.isEmpty else { return }
-            entry.releases += 1
-            entry.released.append((entry.releases, amount.micros))
-            entry.releasedSum += amount.micros
+            entry.recordRelease(amount.micros)
             accounts[account] = entry
         }
     }

@@ -6,7 +6,8 @@ import Synchronization
 /// awaits ``commit(_:)``, which returns once its row is in the database, before the client gets
 /// the end of its answer: an answer the client received is never missing from the meter, even if
 /// the Hub is killed right after. Other rows are handed over with ``record(_:releasing:)`` without
-/// waiting; when their write fails they are kept and written with the next batch.
+/// waiting; when their write fails they are kept, and the loop tries them once more after a
+/// later write succeeds.
 ///
 /// One writer at a time writes what is queued. A committing request that is the only one being
 /// metered writes its row itself when the store writes in place (SQLite): waking the loop, and
@@ -20,9 +21,9 @@ public final class UsageRecorder: Service {
     private enum Writer { case nobody, request, loop }
 
     private struct Queue {
-        /// Rows whose requests wait for their write (``commit(_:)``).
+        /// The rows to write next, in the order they came.
         var rows: [UsageRecord] = []
-        /// Rows nobody waits for (``record(_:releasing:)``), the ones a failed write kept first.
+        /// Those of them nobody waits for (``record(_:releasing:)``): kept if their write fails.
         var handedOver: [UsageRecord] = []
         /// Handed-over rows whose write failed: tried once more, by the loop, in chunks of
         /// ``retryChunk`` after a batch of its own was written (the database is back); the request
@@ -41,7 +42,7 @@ public final class UsageRecorder: Service {
 
         /// What one write takes.
         struct Batch {
-            var committed: [UsageRecord]
+            var rows: [UsageRecord]
             var handedOver: [UsageRecord]
             var waiters: [Waiter]
             var tickets: [CreditReservations.Ticket]
@@ -61,7 +62,8 @@ public final class UsageRecorder: Service {
         mutating func enqueue(_ row: UsageRecord?, waiter: Waiter?, ticket: CreditReservations.Ticket? = nil) -> Bool? {
             guard !stopped else { return nil }
             if let row {
-                if waiter == nil { handedOver.append(row) } else { rows.append(row) }
+                rows.append(row)
+                if waiter == nil { handedOver.append(row) }
             }
             if let waiter { waiters.append(waiter) }
             if let ticket { tickets.append(ticket) }
@@ -74,7 +76,7 @@ public final class UsageRecorder: Service {
         /// loop. `.done` for anyone else (the loop woken after its work was done).
         mutating func next(for role: Writer, afterFirst: Bool) -> Step {
             guard writer == role else { return .done }
-            if rows.isEmpty, handedOver.isEmpty, waiters.isEmpty, tickets.isEmpty {
+            if rows.isEmpty, waiters.isEmpty, tickets.isEmpty {
                 writer = .nobody
                 return .done
             }
@@ -88,7 +90,7 @@ public final class UsageRecorder: Service {
                 waiters.removeAll(keepingCapacity: true)
                 tickets.removeAll(keepingCapacity: true)
             }
-            return .write(Batch(committed: rows, handedOver: handedOver, waiters: waiters, tickets: tickets))
+            return .write(Batch(rows: rows, handedOver: handedOver, waiters: waiters, tickets: tickets))
         }
 
         /// The oldest kept rows, at most `count`, taken for their one retry.
@@ -105,8 +107,8 @@ public final class UsageRecorder: Service {
             return unsettled
         }
 
-        /// Keeps the handed-over rows of a failed write for the next one; returns how many of the
-        /// oldest went past the limit.
+        /// Keeps the handed-over rows of a failed write for their one retry; returns how many of
+        /// the oldest went past the limit.
         mutating func keep(unwritten failed: [UsageRecord], limit: Int) -> Int {
             unwritten += failed
             let dropped = max(0, unwritten.count - limit)
@@ -259,7 +261,7 @@ public final class UsageRecorder: Service {
                 signal.yield()
                 return first
             case .write(let batch):
-                let rows = batch.committed + batch.handedOver
+                let rows = batch.rows
                 let stored = rows.isEmpty ? true : await write(rows)
                 if stored {
                     if !rows.isEmpty, role == .loop { await retryKeptRows(Self.retryChunk) }

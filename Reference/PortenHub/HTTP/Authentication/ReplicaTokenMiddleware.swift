@@ -29,7 +29,7 @@ struct ReplicaTokenMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            response = JSONResponse.make(OpenAIErrorMiddleware.apiError(for: error, request: request, context: context))
+            response = OpenAIErrorMiddleware.response(for: error, request: request, context: context)
         }
         response.headers[.portenReplica] = directory.id
         return response
